@@ -26,6 +26,8 @@ export interface RoomVersion {
   redaction: RedactionRules;
   /** v5+: reject events signed with a key whose valid_until_ts has passed. */
   enforceKeyValidity: boolean;
+  /** v1–v2: m.room.redaction has its own auth rule (rule 11: redact level or same event-id domain); v3+ moved the check out of auth. */
+  redactionAuthRule: boolean;
   /** v1–v5: m.room.aliases has its own auth rule (state_key must be the sender's domain). */
   specialCaseAliasesAuth: boolean;
   /** v6+: reject floats and integers outside [-(2^53)+1, 2^53-1] in events. */
@@ -57,6 +59,7 @@ const v1: RoomVersion = {
   stateRes: "v1",
   redaction: "v1",
   enforceKeyValidity: false,
+  redactionAuthRule: true,
   specialCaseAliasesAuth: true,
   strictCanonicalJson: false,
   limitNotificationsPowerLevels: false,
@@ -70,7 +73,7 @@ const v1: RoomVersion = {
   createEventNotInAuthEvents: false,
 };
 const v2: RoomVersion = { ...v1, id: "2", stateRes: "v2" };
-const v3: RoomVersion = { ...v2, id: "3", eventFormat: "v3" };
+const v3: RoomVersion = { ...v2, id: "3", eventFormat: "v3", redactionAuthRule: false };
 const v4: RoomVersion = { ...v3, id: "4", eventFormat: "v4" };
 const v5: RoomVersion = { ...v4, id: "5", enforceKeyValidity: true };
 const v6: RoomVersion = {
