@@ -1,5 +1,10 @@
-import { cloudflareTest, readD1Migrations } from "@cloudflare/vitest-pool-workers";
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
+
+// No telemetry or outside calls from wrangler/miniflare during tests.
+process.env.WRANGLER_SEND_METRICS ??= "false";
+process.env.WRANGLER_HIDE_BANNER ??= "true";
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
 
 export default defineConfig({
   test: {
@@ -11,20 +16,23 @@ export default defineConfig({
       {
         // The real Worker and Durable Objects in workerd, storage isolated per file.
         plugins: [
-          cloudflareTest(async () => ({
+          // D1 migrations are applied by the Worker itself on first request (workers/d1-migrate.ts).
+          cloudflareTest({
             main: "./workers/index.ts",
             wrangler: { configPath: "./wrangler.toml" },
+            // Smaller per-IP budgets so tests can reach the limits quickly.
             miniflare: {
-              bindings: {
-                TEST_MIGRATIONS: await readD1Migrations("./d1-migrations"),
+              ratelimits: {
+                RL_REQUESTS: { simple: { limit: 120, period: 60 } },
+                RL_AUTH: { simple: { limit: 10, period: 60 } },
               },
             },
-          })),
+          }),
         ],
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          setupFiles: ["./test/integration/setup.ts"],
+          testTimeout: 30_000,
         },
       },
     ],

@@ -1,0 +1,17 @@
+import { createApp } from "./app.js";
+import type { Env } from "./env.js";
+import { preflightResponse, withCors } from "./middleware/cors.js";
+
+export { Federation } from "../durable-objects/federation/federation.js";
+export { Room } from "../durable-objects/room/room.js";
+export { User } from "../durable-objects/user/user.js";
+
+const app = createApp();
+
+export default {
+  async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    // Preflight is answered before any endpoint logic runs (client-server-api "Web Browser Clients").
+    if (request.method === "OPTIONS") return preflightResponse();
+    return withCors(await app.fetch(request, env, ctx));
+  },
+} satisfies ExportedHandler<Env>;
