@@ -18,10 +18,8 @@
  *
  * Pure: no Workers APIs.
  */
-import { ed25519 } from "@noble/curves/ed25519.js";
-import { canonicalJsonBytes } from "./canonical-json.js";
 import { isJsonObject, type JsonObject } from "./json.js";
-import { prevEventIds, stateKey, type Pdu, type StateMap } from "./pdu.js";
+import { authEventIds, prevEventIds, stateKey, type Pdu, type StateMap } from "./pdu.js";
 import {
   banLevel,
   domainOf,
@@ -38,6 +36,7 @@ import {
   type PowerLevelsContent,
 } from "./power-levels.js";
 import { getRoomVersion, type RoomVersion } from "./room-versions.js";
+import { getSignature, verifyJsonSignature } from "./signing.js";
 
 export type AuthResult = { ok: true } | { ok: false; reason: string };
 
@@ -53,8 +52,9 @@ export interface AuthOptions {
    * the m.room.create event" (member rule, join step 1) and, in v12, to check
    * that the room id is the create event's id (rule 2). Without it the id is
    * taken from `event_id` (v1–v2) or derived from the room id (v12); in v3–v11
-   * the join step then falls back to "the state holds nothing but the create
-   * event".
+   * the join step then falls back to "the single prev event is also the single
+   * auth event" (which rule 2 makes the create event). Callers that know ids
+   * (state resolution, the receipt checks) should pass this.
    */
   eventId?: (pdu: Pdu) => string | undefined;
   /**
@@ -286,8 +286,11 @@ class AuthContext {
     const jr = this.state.get(stateKey("m.room.join_rules", ""))?.content["join_rule"];
     return typeof jr === "string" ? jr : "invite";
   }
+  /** An event's id: from the hook, else `event_id` in v1–v2 (v3+ ids are hashes and any `event_id` field is not trusted). */
   eventId(pdu: Pdu): string | undefined {
-    return this.options.eventId?.(pdu) ?? (typeof pdu.event_id === "string" ? pdu.event_id : undefined);
+    const fromHook = this.options.eventId?.(pdu);
+    if (fromHook !== undefined) return fromHook;
+    return this.version.eventFormat === "v1" && typeof pdu.event_id === "string" ? pdu.event_id : undefined;
   }
   /** The create event's id: from the hook, `event_id` (v1–v2), or the room id (v12: `!x` ↔ `$x`). */
   createEventId(): string | undefined {
@@ -320,9 +323,6 @@ function checkRoom(ctx: AuthContext, create: Pdu): AuthResult {
   for (const [type, key] of authTypesForEvent(version, event)) {
     const ae = ctx.state.get(stateKey(type, key));
     if (ae && ae.room_id !== event.room_id) return reject(`auth event (${type}, ${JSON.stringify(key)}) is in another room`);
-  }
-  if (!version.roomIdFromCreateEvent && create.room_id !== event.room_id) {
-    return reject("the create event is in another room");
   }
   return ALLOW;
 }
@@ -435,7 +435,7 @@ function checkJoin(ctx: AuthContext, target: string): AuthResult {
     if (typeof creator === "string" && creator === target) {
       const createId = ctx.createEventId();
       const onlyCreateBefore =
-        createId !== undefined ? prevs[0] === createId : stateHoldsOnlyCreate(ctx.state, event);
+        createId !== undefined ? prevs[0] === createId : onlyReferencesCreate(event);
       if (onlyCreateBefore) return ALLOW;
     }
   }
@@ -472,13 +472,17 @@ function checkJoin(ctx: AuthContext, target: string): AuthResult {
   return reject(`join rule ${joinRule} does not allow joining`);
 }
 
-/** True when the state consists of the create event alone (fallback for recognising the creator's first join). */
-function stateHoldsOnlyCreate(state: StateMap<Pdu>, event: Pdu): boolean {
-  const own = typeof event.state_key === "string" ? stateKey(event.type, event.state_key) : undefined;
-  for (const k of state.keys()) {
-    if (k !== stateKey("m.room.create", "") && k !== own) return false;
-  }
-  return true;
+/**
+ * Fallback for "the only previous event is the m.room.create event" when the
+ * create event's id is unknown (v3–v11 without the `eventId` hook): the event
+ * lists exactly one prev event and exactly one auth event, and they are the
+ * same. Rule 2 (checkAuthEventsMatch: the auth events must include the create
+ * event) then makes that single event the create event.
+ */
+function onlyReferencesCreate(event: Pdu): boolean {
+  const prevs = prevEventIds(event);
+  const auths = authEventIds(event);
+  return prevs.length === 1 && auths.length === 1 && prevs[0] === auths[0];
 }
 
 /** Member rule, membership `invite`. */
@@ -604,8 +608,9 @@ export function thirdPartySignedMatches(signed: JsonObject, invite: Pdu, options
 /**
  * Verifies `obj.signatures[serverName][keyId]` as an ed25519 signature over
  * the canonical JSON of `obj` without `signatures` and `unsigned`, under the
- * given public key. Public key and signature are unpadded base64 (standard or
- * URL-safe alphabet accepted). Never throws.
+ * given public key (src/signing.ts). Public key and signature are unpadded
+ * base64; the URL-safe alphabet is accepted too, as identity servers are not
+ * consistent about it. Never throws.
  */
 export function verifySignedWithPublicKey(
   obj: JsonObject,
@@ -613,31 +618,14 @@ export function verifySignedWithPublicKey(
   keyId: string,
   publicKeyBase64: string,
 ): boolean {
-  try {
-    const sigs = obj["signatures"];
-    const block = isJsonObject(sigs) ? sigs[serverName] : undefined;
-    const sig = isJsonObject(block) ? block[keyId] : undefined;
-    if (typeof sig !== "string") return false;
-    const pub = decodeBase64Lenient(publicKeyBase64);
-    const signature = decodeBase64Lenient(sig);
-    if (!pub || pub.length !== 32 || !signature || signature.length !== 64) return false;
-    const { signatures: _s, unsigned: _u, ...rest } = obj;
-    const message = canonicalJsonBytes(rest, { strict: false });
-    return ed25519.verify(signature, message, pub);
-  } catch {
-    return false;
-  }
+  const sig = getSignature(obj, serverName, keyId);
+  if (sig === undefined) return false;
+  const normalised = { ...obj, signatures: { [serverName]: { [keyId]: toStandardBase64(sig) } } };
+  return verifyJsonSignature(normalised, serverName, keyId, toStandardBase64(publicKeyBase64), { strict: false });
 }
 
-/** Unpadded (or padded) base64, standard or URL-safe alphabet; `undefined` if malformed. */
-function decodeBase64Lenient(s: string): Uint8Array | undefined {
-  const std = s.replace(/-/g, "+").replace(/_/g, "/").replace(/=+$/, "");
-  if (!/^[A-Za-z0-9+/]*$/.test(std) || std.length % 4 === 1) return undefined;
-  const padded = std + "=".repeat((4 - (std.length % 4)) % 4);
-  const bin = atob(padded);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
+function toStandardBase64(s: string): string {
+  return s.replace(/-/g, "+").replace(/_/g, "/");
 }
 
 // ---------------------------------------------------------------------------

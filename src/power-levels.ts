@@ -13,6 +13,7 @@
  */
 import { isJsonObject, type JsonObject, type JsonValue } from "./json.js";
 import type { Pdu } from "./pdu.js";
+import { isValidUserId } from "./identifiers.js";
 import type { RoomVersion } from "./room-versions.js";
 
 /** The integer-valued top-level properties of power levels content. */
@@ -110,50 +111,11 @@ function normaliseZero(n: number): number {
 // User ids (lenient, as the auth rules need them)
 
 /**
- * Whether `id` is a user id the auth rules accept: `@localpart:server_name`,
- * with the historical localpart grammar (any code points except `:` and NUL,
- * possibly empty — appendices "Historical User IDs"), a server name per the
- * appendices grammar, and at most 255 bytes.
+ * User ids as the auth rules accept them: the historical grammar (any code
+ * points except `:` and NUL in the localpart, possibly empty), a valid server
+ * name, at most 255 bytes (src/identifiers.ts).
  */
-export function isValidUserId(id: string): boolean {
-  if (!id.startsWith("@")) return false;
-  if (new TextEncoder().encode(id).length > 255) return false;
-  const colon = id.indexOf(":");
-  if (colon < 0) return false;
-  const localpart = id.slice(1, colon);
-  if (localpart.includes("\u0000")) return false;
-  // Lone surrogates are not legal code points.
-  if (/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(localpart)) return false;
-  return isValidServerName(id.slice(colon + 1));
-}
-
-/** Server name grammar from the appendices: hostname [":" port]. */
-export function isValidServerName(name: string): boolean {
-  let host = name;
-  let port: string | undefined;
-  if (name.startsWith("[")) {
-    const close = name.indexOf("]");
-    if (close < 0) return false;
-    host = name.slice(0, close + 1);
-    const rest = name.slice(close + 1);
-    if (rest !== "") {
-      if (!rest.startsWith(":")) return false;
-      port = rest.slice(1);
-    }
-    const inner = host.slice(1, -1);
-    if (!/^[0-9A-Fa-f:.]{2,45}$/.test(inner)) return false;
-  } else {
-    const colon = name.lastIndexOf(":");
-    if (colon >= 0) {
-      host = name.slice(0, colon);
-      port = name.slice(colon + 1);
-    }
-    // IPv4address and dns-name are both covered by 1*255 (DIGIT / ALPHA / "-" / ".").
-    if (!/^[0-9A-Za-z.-]{1,255}$/.test(host)) return false;
-  }
-  if (port !== undefined && !/^[0-9]{1,5}$/.test(port)) return false;
-  return true;
-}
+export { isValidServerName, isValidUserId } from "./identifiers.js";
 
 /** The server name part of a user id (or any `sigil local:server` id); `undefined` without a colon. */
 export function domainOf(id: string): string | undefined {
