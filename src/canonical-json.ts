@@ -29,11 +29,14 @@ export const CANONICAL_JSON_MAX_INT = Number.MAX_SAFE_INTEGER;
 export const CANONICAL_JSON_MIN_INT = Number.MIN_SAFE_INTEGER;
 
 export class CanonicalJsonError extends Error {
-  /** JSON-pointer-ish path of the offending value, e.g. `/content/a/0`. */
+  /** What is wrong, without the location. */
+  readonly detail: string;
+  /** JSON-pointer-ish path of the offending value, e.g. `/content/a/0` ("" for the root). */
   readonly path: string;
-  constructor(message: string, path: string) {
-    super(path === "" ? message : `${message} at ${path}`);
+  constructor(detail: string, path = "") {
+    super(path === "" ? detail : `${detail} at ${path}`);
     this.name = "CanonicalJsonError";
+    this.detail = detail;
     this.path = path;
   }
 }
@@ -50,10 +53,7 @@ const textEncoder = new TextEncoder();
 
 /** Encode `value` as canonical JSON text. Throws CanonicalJsonError. */
 export function canonicalJson(value: unknown, options: CanonicalJsonOptions = {}): string {
-  const strict = options.strict ?? true;
-  const out: string[] = [];
-  encode(value, strict, out, "", 0);
-  return out.join("");
+  return encode(value, options.strict ?? true, 0);
 }
 
 /** Canonical JSON as UTF-8 bytes (what is hashed and signed). */
@@ -66,7 +66,7 @@ export function canonicalJsonBytes(value: unknown, options: CanonicalJsonOptions
  * CanonicalJsonOptions; pass `roomVersion.strictCanonicalJson` for events.
  */
 export function assertCanonicalisable(value: unknown, strict: boolean): void {
-  encode(value, strict, null, "", 0);
+  encode(value, strict, 0);
 }
 
 /** true iff `value` can be encoded (see assertCanonicalisable). */
@@ -119,8 +119,8 @@ const SHORT_ESCAPES: Record<number, string> = {
   0x5c: "\\\\",
 };
 
-function quote(s: string, path: string): string {
-  if (LONE_SURROGATE.test(s)) throw new CanonicalJsonError("string contains a lone UTF-16 surrogate", path);
+function quote(s: string): string {
+  if (LONE_SURROGATE.test(s)) throw new CanonicalJsonError("string contains a lone UTF-16 surrogate");
   if (!NEEDS_ESCAPE.test(s)) return `"${s}"`;
   let r = '"';
   for (let i = 0; i < s.length; i++) {
@@ -139,69 +139,73 @@ function isPlainObject(v: object): boolean {
   return proto === null || proto === Object.prototype || Object.getPrototypeOf(proto) === null;
 }
 
-function encodeNumber(n: number, strict: boolean, path: string): string {
-  if (!Number.isFinite(n)) throw new CanonicalJsonError(`${n} is not representable in JSON`, path);
+function encodeNumber(n: number, strict: boolean): string {
+  if (!Number.isFinite(n)) throw new CanonicalJsonError(`${n} is not representable in JSON`);
   if (Number.isInteger(n)) {
     if (n >= CANONICAL_JSON_MIN_INT && n <= CANONICAL_JSON_MAX_INT) return Object.is(n, -0) ? "0" : String(n);
-    if (strict) throw new CanonicalJsonError(`integer ${n} is outside ±(2^53-1)`, path);
+    if (strict) throw new CanonicalJsonError(`integer ${n} is outside ±(2^53-1)`);
     // The exact decimal value of the double, never an exponent (as Python prints ints).
     return BigInt(n).toString();
   }
-  if (strict) throw new CanonicalJsonError(`float ${n} is not allowed in canonical JSON`, path);
+  if (strict) throw new CanonicalJsonError(`float ${n} is not allowed in canonical JSON`);
   return JSON.stringify(n);
 }
 
-function encode(v: unknown, strict: boolean, out: string[] | null, path: string, depth: number): void {
+/** Re-throw a CanonicalJsonError from a child with `segment` prepended to its path. */
+function withSegment(e: unknown, segment: string): never {
+  if (e instanceof CanonicalJsonError) throw new CanonicalJsonError(e.detail, `/${segment}${e.path}`);
+  throw e;
+}
+
+// Paths are built only on failure (catch and re-throw per level), so the success
+// path allocates nothing but the output.
+function encode(v: unknown, strict: boolean, depth: number): string {
   switch (typeof v) {
-    case "string": {
-      const q = quote(v, path);
-      out?.push(q);
-      return;
-    }
-    case "number": {
-      const s = encodeNumber(v, strict, path);
-      out?.push(s);
-      return;
-    }
+    case "string":
+      return quote(v);
+    case "number":
+      return encodeNumber(v, strict);
     case "boolean":
-      out?.push(v ? "true" : "false");
-      return;
+      return v ? "true" : "false";
     case "object":
       break;
     default:
-      throw new CanonicalJsonError(`${typeof v} is not a JSON value`, path);
+      throw new CanonicalJsonError(`${typeof v} is not a JSON value`);
   }
-  if (v === null) {
-    out?.push("null");
-    return;
-  }
-  if (depth >= MAX_DEPTH) throw new CanonicalJsonError("JSON nested too deeply", path);
+  if (v === null) return "null";
+  if (depth >= MAX_DEPTH) throw new CanonicalJsonError("JSON nested too deeply");
   if (Array.isArray(v)) {
-    out?.push("[");
+    let r = "[";
     for (let i = 0; i < v.length; i++) {
-      if (i > 0) out?.push(",");
       // Holes and undefined would silently become null in JSON.stringify: refuse.
-      if (!(i in v) || v[i] === undefined) throw new CanonicalJsonError("undefined is not a JSON value", `${path}/${i}`);
-      encode(v[i], strict, out, `${path}/${i}`, depth + 1);
+      if (!(i in v) || v[i] === undefined) throw new CanonicalJsonError("undefined is not a JSON value", `/${i}`);
+      let item: string;
+      try {
+        item = encode(v[i], strict, depth + 1);
+      } catch (e) {
+        withSegment(e, String(i));
+      }
+      r += i === 0 ? item : "," + item;
     }
-    out?.push("]");
-    return;
+    return r + "]";
   }
-  if (!isPlainObject(v)) throw new CanonicalJsonError(`${v.constructor?.name ?? "object"} is not a plain JSON object`, path);
+  if (!isPlainObject(v)) throw new CanonicalJsonError(`${v.constructor?.name ?? "object"} is not a plain JSON object`);
   const obj = v as Record<string, unknown>;
   // Members whose value is undefined are omitted, exactly as JSON.stringify (and hence
   // the wire) would: optional fields typed `x?: T` may be present-but-undefined.
   const keys = Object.keys(obj)
     .filter((k) => obj[k] !== undefined)
     .sort(compareCodePoints);
-  out?.push("{");
+  let r = "{";
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i] as string;
-    const childPath = `${path}/${k}`;
-    const qk = quote(k, childPath);
-    if (i > 0) out?.push(",");
-    out?.push(qk, ":");
-    encode(obj[k], strict, out, childPath, depth + 1);
+    let member: string;
+    try {
+      member = quote(k) + ":" + encode(obj[k], strict, depth + 1);
+    } catch (e) {
+      withSegment(e, k);
+    }
+    r += i === 0 ? member : "," + member;
   }
-  out?.push("}");
+  return r + "}";
 }
