@@ -1,10 +1,38 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { defineConfig, type TestProjectInlineConfiguration } from "vitest/config";
 
 // No telemetry or outside calls from wrangler/miniflare during tests.
 process.env.WRANGLER_SEND_METRICS ??= "false";
 process.env.WRANGLER_HIDE_BANNER ??= "true";
 process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
+
+export const TEST_SHARED_SECRET = "test-shared-secret";
+
+/**
+ * The real Worker and Durable Objects in workerd, storage isolated per test file.
+ * Server policy (registration mode, guests, terms) is configuration, so each policy
+ * under test is its own project with its own vars.
+ */
+function workersProject(name: string, include: string[], vars: Record<string, string>): TestProjectInlineConfiguration {
+  return {
+    plugins: [
+      // D1 migrations are applied by the Worker itself on first request (workers/d1-migrate.ts).
+      cloudflareTest({
+        main: "./workers/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: { REGISTRATION_SHARED_SECRET: TEST_SHARED_SECRET, ...vars },
+          // Smaller per-IP budgets so tests can reach the limits quickly.
+          ratelimits: {
+            RL_REQUESTS: { simple: { limit: 400, period: 60 } },
+            RL_AUTH: { simple: { limit: 60, period: 60 } },
+          },
+        },
+      }),
+    ],
+    test: { name, include, testTimeout: 30_000 },
+  };
+}
 
 export default defineConfig({
   test: {
@@ -13,28 +41,17 @@ export default defineConfig({
         // Pure protocol core in plain Node: no Workers APIs.
         test: { name: "unit", include: ["test/unit/**/*.test.ts"], environment: "node" },
       },
-      {
-        // The real Worker and Durable Objects in workerd, storage isolated per file.
-        plugins: [
-          // D1 migrations are applied by the Worker itself on first request (workers/d1-migrate.ts).
-          cloudflareTest({
-            main: "./workers/index.ts",
-            wrangler: { configPath: "./wrangler.toml" },
-            // Smaller per-IP budgets so tests can reach the limits quickly.
-            miniflare: {
-              ratelimits: {
-                RL_REQUESTS: { simple: { limit: 120, period: 60 } },
-                RL_AUTH: { simple: { limit: 10, period: 60 } },
-              },
-            },
-          }),
-        ],
-        test: {
-          name: "integration",
-          include: ["test/integration/**/*.test.ts"],
-          testTimeout: 30_000,
-        },
-      },
+      workersProject("integration", ["test/integration/*.test.ts"], { REGISTRATION: "open", ALLOW_GUESTS: "true" }),
+      workersProject("integration-token-registration", ["test/integration/policy-token/*.test.ts"], {
+        REGISTRATION: "token",
+        ALLOW_GUESTS: "false",
+        PASSWORD_MIN_LENGTH: "8",
+        EXCLUSIVE_USER_NAMESPACES: "^@irc_.*",
+        TERMS_POLICIES: JSON.stringify({
+          privacy_policy: { version: "1.0", en: { name: "Privacy Policy", url: "https://example.org/privacy" } },
+        }),
+      }),
+      workersProject("integration-closed-registration", ["test/integration/policy-closed/*.test.ts"], { REGISTRATION: "closed" }),
     ],
   },
 });

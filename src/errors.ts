@@ -48,7 +48,9 @@ export type MatrixErrcode =
   | "M_DUPLICATE_ANNOTATION"
   | "M_NOT_YET_UPLOADED"
   | "M_CANNOT_OVERWRITE_MEDIA"
-  | "M_UNACTIONABLE";
+  | "M_UNACTIONABLE"
+  | "M_PROFILE_TOO_LARGE"
+  | "M_KEY_TOO_LARGE";
 
 export type MatrixErrorExtra = Record<string, unknown>;
 

@@ -1,9 +1,19 @@
 import type { Env } from "./env.js";
 
+/** Who made an authenticated request (set by the auth middleware). */
+export interface AuthInfo {
+  userId: string;
+  deviceId: string;
+  isGuest: boolean;
+  /** Row id of the access token, for logout and refresh. */
+  tokenId: number;
+}
+
 /** Hono's typing of our bindings and per-request variables. */
 export interface AppEnv {
   Bindings: Env;
   Variables: {
     requestId: string;
+    auth: AuthInfo;
   };
 }

@@ -4,7 +4,13 @@ import { ensureMigrated } from "./d1-migrate.js";
 import { onError } from "./middleware/errors.js";
 import { makeNotFoundHandler } from "./middleware/method-not-allowed.js";
 import { clientIp, enforceRateLimit } from "./middleware/rate-limit.js";
+import { accountRoutes } from "./routes/account.js";
+import { deviceRoutes } from "./routes/devices.js";
 import { federationVersionRoutes } from "./routes/federation-version.js";
+import { loginRoutes } from "./routes/login.js";
+import { profileRoutes } from "./routes/profile.js";
+import { registerRoutes } from "./routes/register.js";
+import { synapseAdminRoutes } from "./routes/synapse-admin.js";
 import { serverKeyRoutes } from "./routes/server-keys.js";
 import { versionsRoutes } from "./routes/versions.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
@@ -26,6 +32,12 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", wellKnownRoutes);
   app.route("/", federationVersionRoutes);
   app.route("/", serverKeyRoutes);
+  app.route("/", registerRoutes);
+  app.route("/", loginRoutes);
+  app.route("/", deviceRoutes);
+  app.route("/", accountRoutes);
+  app.route("/", profileRoutes);
+  app.route("/", synapseAdminRoutes);
 
   app.onError(onError);
   app.notFound(makeNotFoundHandler(() => app.routes));

@@ -18,6 +18,15 @@ export interface Env {
   PUBLIC_BASEURL: string;
   /** "closed" | "open" | "token" */
   REGISTRATION?: string;
+  /** "true" lets clients register guest accounts (kind=guest). */
+  ALLOW_GUESTS?: string;
+  /** Comma-separated regexes of user ids reserved for application services. */
+  EXCLUSIVE_USER_NAMESPACES?: string;
+  PASSWORD_MIN_LENGTH?: string;
+  /** JSON: m.login.terms policies, e.g. {"privacy_policy":{"version":"1.0","en":{"name":"Privacy","url":"https://…"}}}. */
+  TERMS_POLICIES?: string;
+  /** Secret: enables Synapse-compatible shared-secret registration (/_synapse/admin/v1/register). */
+  REGISTRATION_SHARED_SECRET?: string;
   /** Largest JSON request body accepted, in bytes. */
   MAX_JSON_BODY_BYTES?: string;
   /** Where other servers should connect, for /.well-known/matrix/server (host:port). */

@@ -152,7 +152,7 @@ describe("one error path", () => {
   it("rate limits answer 429 M_LIMIT_EXCEEDED with retry_after_ms", async () => {
     const ip = "192.0.2.77";
     let limited: Response | undefined;
-    for (let i = 0; i < 200 && !limited; i++) {
+    for (let i = 0; i < 500 && !limited; i++) {
       const res = await call("/_matrix/client/versions", { ip });
       if (res.status === 429) limited = res;
       else await res.arrayBuffer();

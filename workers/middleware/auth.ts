@@ -1,0 +1,61 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { MatrixError } from "../../src/errors.js";
+import type { AppEnv } from "../app-env.js";
+import { authenticateToken } from "../auth/sessions.js";
+import { clientIp } from "./rate-limit.js";
+
+/** How stale a device's last-seen time may get before an authenticated request refreshes it. */
+const LAST_SEEN_REFRESH_MS = 10 * 60 * 1000;
+
+/**
+ * The access token from `Authorization: Bearer` or the deprecated `access_token`
+ * query parameter (client-server-api "Using access tokens"); both at once is refused.
+ */
+export function accessTokenOf(c: Context<AppEnv>): string | undefined {
+  const header = c.req.header("authorization");
+  const query = c.req.query("access_token");
+  if (header !== undefined && query !== undefined) {
+    throw new MatrixError("M_MISSING_TOKEN", "Give the access token in the header or the query string, not both", 401);
+  }
+  if (header !== undefined) {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) throw new MatrixError("M_MISSING_TOKEN", "Authorization header must be 'Bearer <token>'", 401);
+    return m[1];
+  }
+  return query || undefined;
+}
+
+/**
+ * Authenticates the request with one D1 read and sets `c.get("auth")`.
+ * Guests are refused with M_GUEST_ACCESS_FORBIDDEN unless the endpoint allows them.
+ */
+export function requireAuth(opts: { allowGuest?: boolean } = {}): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const token = accessTokenOf(c);
+    if (!token) throw new MatrixError("M_MISSING_TOKEN", "Missing access token", 401);
+    const auth = await authenticateToken(c.env.DB, token);
+    if (auth.isGuest && !opts.allowGuest) {
+      throw new MatrixError("M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed for this endpoint", 403);
+    }
+    c.set("auth", { userId: auth.userId, deviceId: auth.deviceId, isGuest: auth.isGuest, tokenId: auth.tokenId });
+    const db = c.env.DB;
+    const now = Date.now();
+    const writes: D1PreparedStatement[] = [];
+    if (auth.prevTokenId !== null) {
+      // First use of a refreshed token retires the one it replaced.
+      writes.push(
+        db.prepare("DELETE FROM access_tokens WHERE id = ?").bind(auth.prevTokenId),
+        db.prepare("UPDATE access_tokens SET prev_token_id = NULL WHERE id = ?").bind(auth.tokenId),
+      );
+    }
+    if (auth.lastSeenTs === null || now - auth.lastSeenTs > LAST_SEEN_REFRESH_MS) {
+      writes.push(
+        db
+          .prepare("UPDATE devices SET last_seen_ts = ?, last_seen_ip = ?, last_seen_user_agent = ? WHERE user_id = ? AND device_id = ?")
+          .bind(now, clientIp(c.req.raw), c.req.header("user-agent") ?? null, auth.userId, auth.deviceId),
+      );
+    }
+    if (writes.length) c.executionCtx.waitUntil(db.batch(writes).catch((e: unknown) => console.error("auth bookkeeping failed", e)));
+    await next();
+  };
+}

@@ -1,0 +1,131 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { MatrixError } from "../../src/errors.js";
+import { hashPassword } from "../../src/password.js";
+import { ROOM_VERSIONS, DEFAULT_ROOM_VERSION } from "../../src/room-versions.js";
+import type { AppEnv } from "../app-env.js";
+import { deleteDevicesStatements, revokeOtherDevicesStatements } from "../auth/sessions.js";
+import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
+import { getConfig } from "../config.js";
+import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
+import { requireAuth } from "../middleware/auth.js";
+import { clientV3 } from "./paths.js";
+
+export const accountRoutes = new Hono<AppEnv>();
+
+const PasswordBody = z.object({
+  new_password: z.string(),
+  logout_devices: z.boolean().optional(),
+});
+
+/** POST /_matrix/client/v3/account/password (UIA m.login.password) */
+accountRoutes.post(clientV3("/account/password"), requireAuth(), async (c) => {
+  const { userId, deviceId } = c.get("auth");
+  const config = getConfig(c.env);
+  const raw = await readJsonObject(c);
+  const parsed = PasswordBody.safeParse(raw);
+  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
+  const uia = await userInteractiveAuth(c, raw, { flows: [["m.login.password"]], userId });
+  if (parsed.data.new_password.length < config.passwordMinLength) {
+    throw new MatrixError("M_WEAK_PASSWORD", `Password must be at least ${config.passwordMinLength} characters`, 400);
+  }
+  const db = c.env.DB;
+  const stmts = [db.prepare("UPDATE users SET password_hash = ? WHERE user_id = ?").bind(await hashPassword(parsed.data.new_password), userId)];
+  // Other devices are logged out unless the client asks otherwise (spec default: true).
+  if (parsed.data.logout_devices !== false) stmts.push(...revokeOtherDevicesStatements(db, userId, deviceId));
+  await db.batch(stmts);
+  await endUiaSession(db, uia.sessionId);
+  return c.json({});
+});
+
+const DeactivateBody = z.object({ erase: z.boolean().optional(), id_server: z.string().optional() });
+
+/** POST /_matrix/client/v3/account/deactivate (UIA m.login.password) */
+accountRoutes.post(clientV3("/account/deactivate"), requireAuth(), async (c) => {
+  const { userId } = c.get("auth");
+  const raw = await readJsonObject(c, { allowEmpty: true });
+  const parsed = DeactivateBody.safeParse(raw);
+  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
+  const uia = await userInteractiveAuth(c, raw, { flows: [["m.login.password"]], userId });
+  const db = c.env.DB;
+  const stmts = [
+    db.prepare("UPDATE users SET deactivated = 1, password_hash = NULL, erased = ? WHERE user_id = ?").bind(parsed.data.erase ? 1 : 0, userId),
+    ...deleteDevicesStatements(db, userId),
+  ];
+  // Erasure removes the whole profile; plain deactivation keeps the display name, as Synapse does.
+  stmts.push(
+    parsed.data.erase
+      ? db.prepare("DELETE FROM profile_fields WHERE user_id = ?").bind(userId)
+      : db.prepare("DELETE FROM profile_fields WHERE user_id = ? AND field != 'displayname'").bind(userId),
+  );
+  await db.batch(stmts);
+  await endUiaSession(db, uia.sessionId);
+  return c.json({ id_server_unbind_result: "no-support" });
+});
+
+/** GET /_matrix/client/v3/capabilities (client-server-api "Capabilities negotiation") */
+accountRoutes.get(clientV3("/capabilities"), requireAuth({ allowGuest: true }), (c) =>
+  c.json({
+    capabilities: {
+      "m.change_password": { enabled: true },
+      "m.room_versions": {
+        default: DEFAULT_ROOM_VERSION,
+        available: Object.fromEntries([...ROOM_VERSIONS.values()].map((v) => [v.id, v.stable ? "stable" : "unstable"])),
+      },
+      "m.set_displayname": { enabled: true },
+      "m.set_avatar_url": { enabled: true },
+      "m.profile_fields": { enabled: true },
+      "m.3pid_changes": { enabled: false },
+      "m.get_login_token": { enabled: true },
+    },
+  }),
+);
+
+// Third-party identifiers: this server binds none (no email or SMS sending), so
+// the endpoints answer with the spec's errors for that case.
+
+const RequestTokenBody = z.looseObject({ client_secret: z.string(), send_attempt: z.number().int() });
+
+/** GET /_matrix/client/v3/account/3pid */
+accountRoutes.get(clientV3("/account/3pid"), requireAuth(), (c) => c.json({ threepids: [] }));
+
+/** POST /_matrix/client/v3/account/3pid/{email,msisdn}/requestToken */
+accountRoutes.post(clientV3("/account/3pid/:medium{email|msisdn}/requestToken"), requireAuth(), async (c) => {
+  await readJson(c, RequestTokenBody);
+  throw new MatrixError("M_THREEPID_MEDIUM_NOT_SUPPORTED", "This server does not verify third-party identifiers", 400);
+});
+
+/** POST /_matrix/client/v3/{register,account/password}/{email,msisdn}/requestToken (unauthenticated) */
+accountRoutes.post(clientV3("/register/:medium{email|msisdn}/requestToken"), async (c) => {
+  await readJson(c, RequestTokenBody);
+  throw new MatrixError("M_THREEPID_DENIED", "Third-party identifiers are not accepted at registration on this server", 403);
+});
+accountRoutes.post(clientV3("/account/password/:medium{email|msisdn}/requestToken"), async (c) => {
+  await readJson(c, RequestTokenBody);
+  throw new MatrixError("M_THREEPID_NOT_FOUND", "No account is associated with this third-party identifier", 400);
+});
+
+/** POST /_matrix/client/v3/account/3pid/add (UIA): no validation session can exist here. */
+accountRoutes.post(clientV3("/account/3pid/add"), requireAuth(), async (c) => {
+  const { userId } = c.get("auth");
+  const raw = await readJsonObject(c);
+  const parsed = z.object({ client_secret: z.string(), sid: z.string() }).safeParse(raw);
+  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
+  const uia = await userInteractiveAuth(c, raw, { flows: [["m.login.password"]], userId });
+  await endUiaSession(c.env.DB, uia.sessionId);
+  throw new MatrixError("M_THREEPID_AUTH_FAILED", "No validated third-party identifier session with this sid", 400);
+});
+
+/** POST /_matrix/client/v3/account/3pid/bind */
+accountRoutes.post(clientV3("/account/3pid/bind"), requireAuth(), async (c) => {
+  await readJson(c, z.object({ client_secret: z.string(), id_server: z.string(), id_access_token: z.string(), sid: z.string() }));
+  throw new MatrixError("M_SERVER_NOT_TRUSTED", "This server does not bind identifiers on identity servers", 400);
+});
+
+const ThreepidBody = z.object({ medium: z.enum(["email", "msisdn"]), address: z.string(), id_server: z.string().optional() });
+
+/** POST /_matrix/client/v3/account/3pid/{delete,unbind}: nothing is bound, so nothing to unbind. */
+accountRoutes.post(clientV3("/account/3pid/:op{delete|unbind}"), requireAuth(), async (c) => {
+  await readJson(c, ThreepidBody);
+  return c.json({ id_server_unbind_result: "no-support" });
+});

@@ -1,0 +1,122 @@
+import { Hono } from "hono";
+import { z } from "zod";
+import { MatrixError } from "../../src/errors.js";
+import type { AppEnv } from "../app-env.js";
+import { AUTH_PERIOD_MS, checkPassword, resolveLoginIdentifier } from "../auth/password-login.js";
+import { deleteDevicesStatements, issueSession, refreshSession } from "../auth/sessions.js";
+import { hashSecret, newSecret } from "../auth/tokens.js";
+import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
+import { getConfig } from "../config.js";
+import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
+import { requireAuth } from "../middleware/auth.js";
+import { clientIp, enforceRateLimit } from "../middleware/rate-limit.js";
+import { clientV3 } from "./paths.js";
+
+/** Lifetime of a token from /login/get_token (Synapse: 2 minutes). */
+const LOGIN_TOKEN_LIFETIME_MS = 2 * 60 * 1000;
+
+const LoginBody = z.looseObject({
+  type: z.string(),
+  device_id: z.string().min(1).max(255).optional(),
+  initial_device_display_name: z.string().max(1024).optional(),
+  refresh_token: z.boolean().optional(),
+  token: z.string().optional(),
+});
+
+export const loginRoutes = new Hono<AppEnv>();
+
+/** GET /_matrix/client/v3/login: the login types we serve. */
+loginRoutes.get(clientV3("/login"), (c) =>
+  c.json({ flows: [{ type: "m.login.password" }, { type: "m.login.token", get_login_token: true }] }),
+);
+
+/** POST /_matrix/client/v3/login */
+loginRoutes.post(clientV3("/login"), async (c) => {
+  const db = c.env.DB;
+  const raw = await readJsonObject(c);
+  const parsed = LoginBody.safeParse(raw);
+  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
+  const body = parsed.data;
+  await enforceRateLimit(c.env.RL_AUTH, `ip:${clientIp(c.req.raw)}`, AUTH_PERIOD_MS);
+
+  let userId: string;
+  switch (body.type) {
+    case "m.login.password":
+      userId = await resolveLoginIdentifier(c, raw);
+      await checkPassword(c, userId, raw.password);
+      break;
+    case "m.login.token": {
+      if (typeof body.token !== "string") throw new MatrixError("M_MISSING_PARAM", "Missing token", 400);
+      // Single use: the UPDATE that marks it used is the check.
+      const row = await db
+        .prepare(
+          "UPDATE login_tokens SET used_ts = ? WHERE token_hash = ? AND used_ts IS NULL AND expires_ts > ? RETURNING user_id",
+        )
+        .bind(Date.now(), await hashSecret(body.token), Date.now())
+        .first<{ user_id: string }>();
+      if (!row) throw new MatrixError("M_FORBIDDEN", "Invalid login token", 403);
+      userId = row.user_id;
+      const user = await db.prepare("SELECT deactivated FROM users WHERE user_id = ?").bind(userId).first<{ deactivated: number }>();
+      if (!user || user.deactivated) throw new MatrixError("M_USER_DEACTIVATED", "This account has been deactivated", 403);
+      break;
+    }
+    default:
+      throw new MatrixError("M_UNKNOWN", "Unknown login type", 400);
+  }
+
+  const tokens = await issueSession(db, {
+    userId,
+    deviceId: body.device_id,
+    displayName: body.initial_device_display_name,
+    withRefreshToken: body.refresh_token === true,
+    ip: clientIp(c.req.raw),
+    userAgent: c.req.header("user-agent"),
+  });
+  const { serverName, publicBaseUrl } = getConfig(c.env);
+  return c.json({
+    user_id: userId,
+    home_server: serverName,
+    well_known: { "m.homeserver": { base_url: publicBaseUrl } },
+    ...tokens,
+  });
+});
+
+/** POST /_matrix/client/v1/login/get_token (spec "Login token", UIA-protected) */
+loginRoutes.post("/_matrix/client/v1/login/get_token", requireAuth(), async (c) => {
+  const auth = c.get("auth");
+  const body = await readJsonObject(c, { allowEmpty: true });
+  const uia = await userInteractiveAuth(c, body, { flows: [["m.login.password"]], userId: auth.userId });
+  await endUiaSession(c.env.DB, uia.sessionId);
+  const token = newSecret("mlt");
+  await c.env.DB.prepare("INSERT INTO login_tokens (token_hash, user_id, expires_ts) VALUES (?, ?, ?)")
+    .bind(await hashSecret(token), auth.userId, Date.now() + LOGIN_TOKEN_LIFETIME_MS)
+    .run();
+  return c.json({ login_token: token, expires_in_ms: LOGIN_TOKEN_LIFETIME_MS });
+});
+
+/** POST /_matrix/client/v3/refresh */
+loginRoutes.post(clientV3("/refresh"), async (c) => {
+  const body = await readJson(c, z.object({ refresh_token: z.string() }));
+  const tokens = await refreshSession(c.env.DB, body.refresh_token);
+  return c.json({ access_token: tokens.access_token, refresh_token: tokens.refresh_token, expires_in_ms: tokens.expires_in_ms });
+});
+
+/** POST /_matrix/client/v3/logout: revokes the token and deletes its device (and the device's keys). */
+loginRoutes.post(clientV3("/logout"), requireAuth({ allowGuest: true }), async (c) => {
+  const { userId, deviceId } = c.get("auth");
+  await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId, [deviceId]));
+  return c.json({});
+});
+
+/** POST /_matrix/client/v3/logout/all */
+loginRoutes.post(clientV3("/logout/all"), requireAuth({ allowGuest: true }), async (c) => {
+  const { userId } = c.get("auth");
+  await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId));
+  return c.json({});
+});
+
+/** GET /_matrix/client/v3/account/whoami */
+loginRoutes.get(clientV3("/account/whoami"), requireAuth({ allowGuest: true }), (c) => {
+  const { userId, deviceId, isGuest } = c.get("auth");
+  return c.json({ user_id: userId, device_id: deviceId, is_guest: isGuest });
+});
