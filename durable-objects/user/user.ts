@@ -6,21 +6,55 @@ const SCHEMA: readonly string[] = [
   `CREATE TABLE user_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
 ];
 
+interface Waiter {
+  since: number;
+  resolve: (pos: number) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
 /**
  * One Durable Object per local user: wakes that user's long-polling /sync
- * requests and keeps per-device sliding-sync connection state.
+ * requests when a stream position that concerns the user advances, and keeps
+ * per-device sliding-sync connection state.
  */
 export class User extends DurableObject<Env> {
+  /** Highest stream position this object has been told about (in memory: a restart only costs one D1 read). */
+  private latest = 0;
+  private waiters = new Set<Waiter>();
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => applySchema(ctx.storage, SCHEMA));
   }
 
-  /** The user's id once it has been bound to this object, or null. */
-  async userId(): Promise<string | null> {
-    const row = this.ctx.storage.sql
-      .exec<{ value: string }>("SELECT value FROM user_meta WHERE key = 'user_id'")
-      .toArray()[0];
-    return row?.value ?? null;
+  /** Something for this user was written at stream position `pos`: wake every waiter behind it. */
+  async notify(pos: number): Promise<void> {
+    if (pos > this.latest) this.latest = pos;
+    for (const w of this.waiters) {
+      if (pos > w.since) {
+        clearTimeout(w.timer);
+        this.waiters.delete(w);
+        w.resolve(pos);
+      }
+    }
+  }
+
+  /**
+   * Resolves with a position past `since` as soon as one is notified, or with
+   * `since` after `timeoutMs`. Callers re-read D1 either way: this is only a wake-up.
+   */
+  async waitForChange(since: number, timeoutMs: number): Promise<number> {
+    if (this.latest > since) return this.latest;
+    return new Promise<number>((resolve) => {
+      const w: Waiter = {
+        since,
+        resolve,
+        timer: setTimeout(() => {
+          this.waiters.delete(w);
+          resolve(since);
+        }, timeoutMs),
+      };
+      this.waiters.add(w);
+    });
   }
 }
