@@ -8,6 +8,7 @@ import { accountRoutes } from "./routes/account.js";
 import { deviceRoutes } from "./routes/devices.js";
 import { federationVersionRoutes } from "./routes/federation-version.js";
 import { loginRoutes } from "./routes/login.js";
+import { mediaRoutes } from "./routes/media.js";
 import { profileRoutes } from "./routes/profile.js";
 import { registerRoutes } from "./routes/register.js";
 import { synapseAdminRoutes } from "./routes/synapse-admin.js";
@@ -38,6 +39,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", accountRoutes);
   app.route("/", profileRoutes);
   app.route("/", synapseAdminRoutes);
+  app.route("/", mediaRoutes);
 
   app.onError(onError);
   app.notFound(makeNotFoundHandler(() => app.routes));

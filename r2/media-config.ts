@@ -1,0 +1,71 @@
+import { z } from "zod";
+import { parseHostRules, type PreviewPolicy } from "../src/url-preview-policy.js";
+import type { Env } from "../workers/env.js";
+
+/** Media and URL-preview settings from wrangler `[vars]` (README "Media"). */
+export interface MediaVars {
+  MEDIA_MAX_UPLOAD_BYTES?: string;
+  MEDIA_FREEZE_TS?: string;
+  MEDIA_MAX_PENDING_UPLOADS?: string;
+  MEDIA_UNUSED_EXPIRY_MS?: string;
+  MEDIA_THUMBNAIL_MAX_PIXELS?: string;
+  MEDIA_THUMBNAIL_MAX_SOURCE_BYTES?: string;
+  MEDIA_ANIMATED_MAX_BYTES?: string;
+  URL_PREVIEW_ENABLED?: string;
+  URL_PREVIEW_ALLOW?: string;
+  URL_PREVIEW_DENY?: string;
+  URL_PREVIEW_MAX_BYTES?: string;
+  URL_PREVIEW_TIMEOUT_MS?: string;
+  URL_PREVIEW_CACHE_TTL_MS?: string;
+  URL_PREVIEW_DOH_URL?: string;
+}
+
+const MediaConfigSchema = z.object({
+  /** `m.upload.size`. Workers cap request bodies at 100 MB on Free/Pro zones (PLATFORM.md §1). */
+  maxUploadBytes: z.number().int().positive(),
+  /** Unauthenticated-media freeze (spec 1.11): media uploaded at or after this time (ms) is only served on /_matrix/client/v1/media. */
+  freezeTs: z.number().int().nonnegative(),
+  maxPendingUploads: z.number().int().positive(),
+  unusedExpiryMs: z.number().int().positive(),
+  /** Sources with more pixels than this are not decoded (a 128 MB isolate holds ~4 bytes per pixel several times over). */
+  thumbnailMaxPixels: z.number().int().positive(),
+  thumbnailMaxSourceBytes: z.number().int().positive(),
+  /** With `animated=true`, animated sources up to this size are returned as they are. */
+  animatedMaxBytes: z.number().int().nonnegative(),
+  urlPreviewEnabled: z.boolean(),
+  previewPolicy: z.custom<PreviewPolicy>(),
+  urlPreviewMaxBytes: z.number().int().positive(),
+  urlPreviewTimeoutMs: z.number().int().positive(),
+  urlPreviewCacheTtlMs: z.number().int().nonnegative(),
+  /** DoH JSON endpoint for the previewer's resolver; empty: no DNS, only IP-literal URLs. */
+  dohUrl: z.string(),
+});
+
+export type MediaConfig = z.infer<typeof MediaConfigSchema>;
+
+const cache = new WeakMap<Env, MediaConfig>();
+
+const num = (v: string | undefined, dflt: number) => (v === undefined || v.trim() === "" ? dflt : Number(v));
+
+export function getMediaConfig(env: Env): MediaConfig {
+  const hit = cache.get(env);
+  if (hit) return hit;
+  const vars = env as Env & MediaVars;
+  const config = MediaConfigSchema.parse({
+    maxUploadBytes: num(vars.MEDIA_MAX_UPLOAD_BYTES, 50 * 1024 * 1024),
+    freezeTs: num(vars.MEDIA_FREEZE_TS, 0),
+    maxPendingUploads: num(vars.MEDIA_MAX_PENDING_UPLOADS, 5),
+    unusedExpiryMs: num(vars.MEDIA_UNUSED_EXPIRY_MS, 24 * 60 * 60 * 1000),
+    thumbnailMaxPixels: num(vars.MEDIA_THUMBNAIL_MAX_PIXELS, 16_000_000),
+    thumbnailMaxSourceBytes: num(vars.MEDIA_THUMBNAIL_MAX_SOURCE_BYTES, 20 * 1024 * 1024),
+    animatedMaxBytes: num(vars.MEDIA_ANIMATED_MAX_BYTES, 10 * 1024 * 1024),
+    urlPreviewEnabled: (vars.URL_PREVIEW_ENABLED ?? "true") !== "false",
+    previewPolicy: { allow: parseHostRules(vars.URL_PREVIEW_ALLOW), deny: parseHostRules(vars.URL_PREVIEW_DENY) },
+    urlPreviewMaxBytes: num(vars.URL_PREVIEW_MAX_BYTES, 5 * 1024 * 1024),
+    urlPreviewTimeoutMs: num(vars.URL_PREVIEW_TIMEOUT_MS, 10_000),
+    urlPreviewCacheTtlMs: num(vars.URL_PREVIEW_CACHE_TTL_MS, 60 * 60 * 1000),
+    dohUrl: vars.URL_PREVIEW_DOH_URL ?? "https://1.1.1.1/dns-query",
+  });
+  cache.set(env, config);
+  return config;
+}

@@ -1,0 +1,116 @@
+/**
+ * Outbound fetches for URL previews that cannot be steered inside: every URL,
+ * including each redirect target, passes src/url-preview-policy.ts (with DNS
+ * answers from the Resolver) before any connection is made. Redirects are
+ * followed by hand (`redirect: "manual"`, at most 5); bodies are capped in
+ * bytes and the whole chain in time.
+ *
+ * What remains: the runtime resolves the name again when it connects, so a
+ * DNS answer that changes between our check and the connection (rebinding)
+ * is not caught here. On Cloudflare, Workers cannot reach private networks
+ * or IP literals anyway; under local `wrangler dev` the check is the guard.
+ */
+import { MatrixError } from "../../src/errors.js";
+import { checkResolved, checkUrl, type PreviewPolicy } from "../../src/url-preview-policy.js";
+import type { Resolver } from "./resolver.js";
+
+export const MAX_REDIRECTS = 5;
+
+export interface SafeFetchOptions {
+  policy: PreviewPolicy;
+  resolver: Resolver;
+  maxBytes: number;
+  signal: AbortSignal;
+  accept: string;
+  fetcher?: typeof fetch;
+}
+
+export interface FetchedBody {
+  url: string;
+  contentType: string;
+  bytes: Uint8Array;
+}
+
+export class PreviewRefused extends Error {
+  override readonly name = "PreviewRefused";
+}
+
+const USER_AGENT = "edge-matrix URL preview (Matrix homeserver; +https://matrix.org)";
+
+/** Throws PreviewRefused when policy forbids a hop; MatrixError 502 for upstream failures. */
+export async function safeFetch(start: string, o: SafeFetchOptions): Promise<FetchedBody> {
+  const fetcher = o.fetcher ?? ((input: RequestInfo | URL, init?: RequestInit) => fetch(input, init));
+  let current = start;
+  for (let hop = 0; hop <= MAX_REDIRECTS; hop++) {
+    const verdict = checkUrl(current, o.policy);
+    if (!verdict.ok) throw new PreviewRefused(verdict.reason);
+    if (verdict.hostname !== undefined) {
+      const answers = await o.resolver.resolve(verdict.hostname);
+      const resolved = checkResolved(verdict, answers, o.policy);
+      if (!resolved.ok) throw new PreviewRefused(resolved.reason);
+    }
+    let res: Response;
+    try {
+      res = await fetcher(verdict.url.href, {
+        method: "GET",
+        redirect: "manual",
+        signal: o.signal,
+        headers: { accept: o.accept, "user-agent": USER_AGENT, "accept-language": "en" },
+      });
+    } catch (e) {
+      throw upstream(o.signal.aborted ? "timed out" : `could not connect (${(e as Error).message})`);
+    }
+    if (res.status >= 300 && res.status < 400) {
+      await res.body?.cancel().catch(() => {});
+      const location = res.headers.get("location");
+      if (!location) throw upstream(`redirect ${res.status} without Location`);
+      current = new URL(location, verdict.url).href;
+      continue;
+    }
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {});
+      throw upstream(`status ${res.status}`);
+    }
+    const bytes = await readCapped(res, o.maxBytes);
+    return { url: verdict.url.href, contentType: res.headers.get("content-type") ?? "", bytes };
+  }
+  throw upstream(`more than ${MAX_REDIRECTS} redirects`);
+}
+
+function upstream(why: string): MatrixError {
+  return new MatrixError("M_UNKNOWN", `Failed to fetch the URL: ${why}`, 502);
+}
+
+async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) {
+    await res.body?.cancel().catch(() => {});
+    throw new MatrixError("M_TOO_LARGE", "The content at the URL is too large to preview", 502);
+  }
+  if (!res.body) return new Uint8Array(0);
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw new MatrixError("M_TOO_LARGE", "The content at the URL is too large to preview", 502);
+      }
+      chunks.push(value);
+    }
+  } catch (e) {
+    if (e instanceof MatrixError) throw e;
+    throw upstream("timed out or connection lost while reading");
+  }
+  const out = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.byteLength;
+  }
+  return out;
+}
