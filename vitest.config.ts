@@ -52,6 +52,20 @@ export default defineConfig({
         }),
       }),
       workersProject("integration-closed-registration", ["test/integration/policy-closed/*.test.ts"], { REGISTRATION: "closed" }),
+      {
+        // The real server (wrangler unstable_startWorker, workerd on a loopback port, fresh
+        // state per file) driven by matrix-js-sdk in Node. See test/e2e/harness.ts.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          environment: "node",
+          setupFiles: ["test/e2e/setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          // Each file starts its own workerd; one at a time keeps 2-core CI machines responsive.
+          fileParallelism: false,
+        },
+      },
     ],
   },
 });

@@ -1,0 +1,128 @@
+// Starts the real homeserver (workers/index.ts with wrangler.toml: local D1, R2,
+// SQLite-backed Durable Objects, rate limiters) in workerd through wrangler's
+// `unstable_startWorker`, on a free loopback port, with its own empty state
+// directory. Plain JS so that both the vitest e2e project (test/e2e/harness.ts)
+// and `npm run bench` (scripts/bench.mjs) use the same code; types are in
+// server.d.mts.
+import { rmSync, mkdtempSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+// No telemetry, banner or outside calls from wrangler/miniflare (set before wrangler loads).
+process.env.WRANGLER_SEND_METRICS = "false";
+process.env.WRANGLER_HIDE_BANNER = "true";
+process.env.CLOUDFLARE_CF_FETCH_ENABLED = "false";
+
+export const REPO_ROOT = fileURLToPath(new URL("../../", import.meta.url));
+/** The shared secret every started server accepts for /_synapse/admin/v1/register. */
+export const E2E_SHARED_SECRET = "e2e-shared-secret";
+
+/** Budgets far above anything a test run does, so only tests that lower them meet 429s. */
+const GENEROUS_LIMITS = {
+  RL_REQUESTS: { limit: 1_000_000, period: 60 },
+  RL_AUTH: { limit: 100_000, period: 60 },
+};
+const NAMESPACE_IDS = { RL_REQUESTS: "1001", RL_AUTH: "1002" };
+
+/** A free TCP port on 127.0.0.1 (asked of the OS, then released for workerd to take). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      srv.close(() => (addr && typeof addr === "object" ? resolve(addr.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+/**
+ * @param {import("./server.d.mts").StartServerOptions} [opts]
+ * @returns {Promise<import("./server.d.mts").TestServer>}
+ */
+export async function startServer(opts = {}) {
+  const started = performance.now();
+  // Loaded lazily so importing this module costs nothing until a server is wanted.
+  const { unstable_startWorker } = await import("wrangler");
+  const persistDir = opts.persistDir ?? mkdtempSync(join(tmpdir(), "edge-matrix-e2e-"));
+  const ownsDir = opts.persistDir === undefined;
+  const limits = { ...GENEROUS_LIMITS, ...opts.rateLimits };
+
+  let lastError;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const baseUrl = `http://127.0.0.1:${port}`;
+    const serverName = opts.serverName ?? `localhost:${port}`;
+    /** @type {Record<string, string>} */
+    const vars = {
+      SERVER_NAME: serverName,
+      PUBLIC_BASEURL: baseUrl,
+      REGISTRATION: "open",
+      ALLOW_GUESTS: "true",
+      ...opts.vars,
+    };
+    /** @type {Record<string, any>} */
+    const bindings = {};
+    for (const [name, value] of Object.entries(vars)) bindings[name] = { type: "plain_text", value };
+    bindings.REGISTRATION_SHARED_SECRET = { type: "secret_text", value: opts.sharedSecret ?? E2E_SHARED_SECRET };
+    for (const [name, simple] of Object.entries(limits)) {
+      bindings[name] = { type: "ratelimit", namespace_id: NAMESPACE_IDS[/** @type {keyof typeof NAMESPACE_IDS} */ (name)] ?? name, simple };
+    }
+
+    let worker;
+    try {
+      worker = await unstable_startWorker({
+        config: join(REPO_ROOT, "wrangler.toml"),
+        // Not the developer's .dev.vars / .env (wrangler reads .dev.vars whenever this list
+        // is empty): a path that never exists, so the vars below are the whole story.
+        envFiles: [join(persistDir, "no-such.env")],
+        bindings,
+        sendMetrics: false,
+        dev: {
+          persist: persistDir,
+          server: { hostname: "127.0.0.1", port },
+          inspector: false,
+          watch: false,
+          liveReload: false,
+          remote: false,
+          enableContainers: false,
+          logLevel: opts.logLevel ?? /** @type {any} */ (process.env.E2E_LOG_LEVEL) ?? "error",
+        },
+      });
+      await worker.ready;
+      const url = await worker.url;
+      if (url.port !== String(port)) throw new Error(`worker listens on ${url.href}, expected port ${port}`);
+      // First request: runs the D1 migrations and creates the signing key, so tests start warm.
+      const res = await fetch(`${baseUrl}/_matrix/client/versions`);
+      if (res.status !== 200) throw new Error(`/versions answered ${res.status}: ${await res.text()}`);
+      await res.arrayBuffer();
+    } catch (e) {
+      lastError = e;
+      await worker?.dispose().catch(() => {});
+      if (opts.port !== undefined) break;
+      continue; // most likely the port was taken between freePort() and workerd binding it
+    }
+
+    let stopped = false;
+    return {
+      baseUrl,
+      serverName,
+      port,
+      persistDir,
+      sharedSecret: opts.sharedSecret ?? E2E_SHARED_SECRET,
+      startupMs: performance.now() - started,
+      worker,
+      async stop() {
+        if (stopped) return;
+        stopped = true;
+        await worker.dispose();
+        if (ownsDir && !opts.keepState) rmSync(persistDir, { recursive: true, force: true });
+      },
+    };
+  }
+  if (ownsDir) rmSync(persistDir, { recursive: true, force: true });
+  throw new Error(`could not start the homeserver: ${lastError instanceof Error ? lastError.stack : String(lastError)}`);
+}
