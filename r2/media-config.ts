@@ -2,24 +2,6 @@ import { z } from "zod";
 import { parseHostRules, type PreviewPolicy } from "../src/url-preview-policy.js";
 import type { Env } from "../workers/env.js";
 
-/** Media and URL-preview settings from wrangler `[vars]` (README "Media"). */
-export interface MediaVars {
-  MEDIA_MAX_UPLOAD_BYTES?: string;
-  MEDIA_FREEZE_TS?: string;
-  MEDIA_MAX_PENDING_UPLOADS?: string;
-  MEDIA_UNUSED_EXPIRY_MS?: string;
-  MEDIA_THUMBNAIL_MAX_PIXELS?: string;
-  MEDIA_THUMBNAIL_MAX_SOURCE_BYTES?: string;
-  MEDIA_ANIMATED_MAX_BYTES?: string;
-  URL_PREVIEW_ENABLED?: string;
-  URL_PREVIEW_ALLOW?: string;
-  URL_PREVIEW_DENY?: string;
-  URL_PREVIEW_MAX_BYTES?: string;
-  URL_PREVIEW_TIMEOUT_MS?: string;
-  URL_PREVIEW_CACHE_TTL_MS?: string;
-  URL_PREVIEW_DOH_URL?: string;
-}
-
 const MediaConfigSchema = z.object({
   /** `m.upload.size`. Workers cap request bodies at 100 MB on Free/Pro zones (PLATFORM.md §1). */
   maxUploadBytes: z.number().int().positive(),
@@ -50,7 +32,7 @@ const num = (v: string | undefined, dflt: number) => (v === undefined || v.trim(
 export function getMediaConfig(env: Env): MediaConfig {
   const hit = cache.get(env);
   if (hit) return hit;
-  const vars = env as Env & MediaVars;
+  const vars = env;
   const config = MediaConfigSchema.parse({
     maxUploadBytes: num(vars.MEDIA_MAX_UPLOAD_BYTES, 50 * 1024 * 1024),
     freezeTs: num(vars.MEDIA_FREEZE_TS, 0),

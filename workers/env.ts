@@ -31,6 +31,26 @@ export interface Env {
   MAX_JSON_BODY_BYTES?: string;
   /** Where other servers should connect, for /.well-known/matrix/server (host:port). */
   FEDERATION_DELEGATE?: string;
+  /** Media (README "Media"; parsed in r2/media-config.ts). Largest upload in bytes (`m.upload.size`). */
+  MEDIA_MAX_UPLOAD_BYTES?: string;
+  /** ms timestamp: media uploaded at or after it is served only on the authenticated endpoints. */
+  MEDIA_FREEZE_TS?: string;
+  MEDIA_MAX_PENDING_UPLOADS?: string;
+  MEDIA_UNUSED_EXPIRY_MS?: string;
+  MEDIA_THUMBNAIL_MAX_PIXELS?: string;
+  MEDIA_THUMBNAIL_MAX_SOURCE_BYTES?: string;
+  MEDIA_ANIMATED_MAX_BYTES?: string;
+  /** "false" turns preview_url off. */
+  URL_PREVIEW_ENABLED?: string;
+  /** Hosts/CIDRs (JSON array or comma list) the previewer may reach even if private or on other ports. */
+  URL_PREVIEW_ALLOW?: string;
+  /** Hosts/CIDRs the previewer never fetches. */
+  URL_PREVIEW_DENY?: string;
+  URL_PREVIEW_MAX_BYTES?: string;
+  URL_PREVIEW_TIMEOUT_MS?: string;
+  URL_PREVIEW_CACHE_TTL_MS?: string;
+  /** DNS-over-HTTPS JSON endpoint for the previewer's SSRF check; empty: IP-literal URLs only. */
+  URL_PREVIEW_DOH_URL?: string;
   /** Secret: `ed25519 <version> <unpadded base64 seed>` (Synapse's signing key file format). */
   SIGNING_KEY?: string;
 }
