@@ -11,6 +11,7 @@ import { loginRoutes } from "./routes/login.js";
 import { mediaRoutes } from "./routes/media.js";
 import { profileRoutes } from "./routes/profile.js";
 import { registerRoutes } from "./routes/register.js";
+import { roomRoutes } from "./routes/rooms.js";
 import { synapseAdminRoutes } from "./routes/synapse-admin.js";
 import { serverKeyRoutes } from "./routes/server-keys.js";
 import { versionsRoutes } from "./routes/versions.js";
@@ -40,6 +41,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", profileRoutes);
   app.route("/", synapseAdminRoutes);
   app.route("/", mediaRoutes);
+  app.route("/", roomRoutes);
 
   app.onError(onError);
   app.notFound(makeNotFoundHandler(() => app.routes));

@@ -1,0 +1,237 @@
+/**
+ * A room's own SQLite: the DAG of accepted events, state as delta-encoded state
+ * groups (state after each event), the current state, forward extremities,
+ * transaction ids and the outbox of events not yet published to D1.
+ * Event ids, types and state keys stay small: events are referred to by `nid`.
+ */
+import type { Pdu, StateMap } from "../../src/pdu.js";
+import { stateKey } from "../../src/pdu.js";
+
+export const ROOM_SCHEMA: readonly string[] = [
+  `CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+   CREATE TABLE events (
+     nid INTEGER PRIMARY KEY AUTOINCREMENT,
+     event_id TEXT NOT NULL UNIQUE,
+     type TEXT NOT NULL,
+     state_key TEXT,
+     sender TEXT NOT NULL,
+     membership TEXT,
+     depth INTEGER NOT NULL,
+     origin_server_ts INTEGER NOT NULL,
+     pdu TEXT NOT NULL,
+     state_group INTEGER NOT NULL,
+     redacted_by TEXT,
+     stream_pos INTEGER
+   );
+   CREATE TABLE state_groups (id INTEGER PRIMARY KEY AUTOINCREMENT, prev_group INTEGER, chain_len INTEGER NOT NULL);
+   CREATE TABLE state_group_entries (group_id INTEGER NOT NULL, type TEXT NOT NULL, state_key TEXT NOT NULL, event_nid INTEGER NOT NULL, PRIMARY KEY (group_id, type, state_key));
+   CREATE TABLE current_state (type TEXT NOT NULL, state_key TEXT NOT NULL, event_nid INTEGER NOT NULL, PRIMARY KEY (type, state_key));
+   CREATE TABLE extremities (event_nid INTEGER PRIMARY KEY);
+   CREATE TABLE txns (sender TEXT NOT NULL, device_id TEXT NOT NULL, txn_id TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (sender, device_id, txn_id));
+   CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_nid INTEGER NOT NULL, kind TEXT NOT NULL, txn_device TEXT, txn_id TEXT);`,
+];
+
+/** Past this many deltas a state group is stored whole, bounding reads. */
+const MAX_STATE_CHAIN = 50;
+
+export type EventRow = {
+  nid: number;
+  event_id: string;
+  type: string;
+  state_key: string | null;
+  sender: string;
+  membership: string | null;
+  depth: number;
+  origin_server_ts: number;
+  pdu: string;
+  state_group: number;
+  redacted_by: string | null;
+  stream_pos: number | null;
+};
+
+export type OutboxRow = {
+  seq: number;
+  event_nid: number;
+  kind: "event" | "redaction";
+  txn_device: string | null;
+  txn_id: string | null;
+};
+
+export class RoomStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  exists(): boolean {
+    return this.sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").toArray().length > 0;
+  }
+
+  getMeta(key: string): string | undefined {
+    return this.sql.exec<{ value: string }>("SELECT value FROM meta WHERE key = ?", key).toArray()[0]?.value;
+  }
+
+  setMeta(key: string, value: string): void {
+    this.sql.exec("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value", key, value);
+  }
+
+  eventByNid(nid: number): EventRow | undefined {
+    return this.sql.exec<EventRow>("SELECT * FROM events WHERE nid = ?", nid).toArray()[0];
+  }
+
+  eventById(eventId: string): EventRow | undefined {
+    return this.sql.exec<EventRow>("SELECT * FROM events WHERE event_id = ?", eventId).toArray()[0];
+  }
+
+  pduOf(row: EventRow): Pdu {
+    return JSON.parse(row.pdu) as Pdu;
+  }
+
+  extremities(): EventRow[] {
+    return this.sql.exec<EventRow>("SELECT e.* FROM extremities x JOIN events e ON e.nid = x.event_nid ORDER BY e.depth DESC, e.nid DESC").toArray();
+  }
+
+  /** Current state as (type, state_key) → event row. */
+  currentStateRows(): EventRow[] {
+    return this.sql.exec<EventRow>("SELECT e.* FROM current_state c JOIN events e ON e.nid = c.event_nid").toArray();
+  }
+
+  currentStateEvent(type: string, key: string): EventRow | undefined {
+    return this.sql
+      .exec<EventRow>("SELECT e.* FROM current_state c JOIN events e ON e.nid = c.event_nid WHERE c.type = ? AND c.state_key = ?", type, key)
+      .toArray()[0];
+  }
+
+  /** The current state of the given (type, state_key) pairs, as PDUs keyed by stateKey(). */
+  currentStateFor(pairs: Array<[string, string]>): StateMap<Pdu> {
+    const out: StateMap<Pdu> = new Map();
+    for (const [t, k] of pairs) {
+      const row = this.currentStateEvent(t, k);
+      if (row) out.set(stateKey(t, k), this.pduOf(row));
+    }
+    return out;
+  }
+
+  /** Full state of a state group: (type, state_key) → nid, following deltas. */
+  stateOfGroup(groupId: number): Map<string, number> {
+    const out = new Map<string, number>();
+    let g: number | null = groupId;
+    while (g !== null) {
+      for (const e of this.sql.exec<{ type: string; state_key: string; event_nid: number }>(
+        "SELECT type, state_key, event_nid FROM state_group_entries WHERE group_id = ?",
+        g,
+      )) {
+        const k = stateKey(e.type, e.state_key);
+        if (!out.has(k)) out.set(k, e.event_nid);
+      }
+      g = this.sql.exec<{ prev_group: number | null }>("SELECT prev_group FROM state_groups WHERE id = ?", g).toArray()[0]?.prev_group ?? null;
+    }
+    return out;
+  }
+
+  /** A new state group: `prev` plus `changes` (or a full snapshot when the chain gets long). */
+  newStateGroup(prev: number | null, changes: Array<{ type: string; stateKey: string; nid: number }>): number {
+    let chain = prev === null ? 0 : (this.sql.exec<{ chain_len: number }>("SELECT chain_len FROM state_groups WHERE id = ?", prev).toArray()[0]?.chain_len ?? 0) + 1;
+    let entries = changes;
+    let base = prev;
+    if (prev !== null && chain >= MAX_STATE_CHAIN) {
+      const full = this.stateOfGroup(prev);
+      for (const c of changes) full.set(stateKey(c.type, c.stateKey), c.nid);
+      entries = [...full].map(([k, nid]) => {
+        const [type, sk] = k.split("\u0000") as [string, string];
+        return { type, stateKey: sk, nid };
+      });
+      base = null;
+      chain = 0;
+    }
+    const id = this.sql
+      .exec<{ id: number }>("INSERT INTO state_groups (prev_group, chain_len) VALUES (?, ?) RETURNING id", base, chain)
+      .one().id;
+    for (const e of entries) {
+      this.sql.exec("INSERT INTO state_group_entries (group_id, type, state_key, event_nid) VALUES (?, ?, ?, ?)", id, e.type, e.stateKey, e.nid);
+    }
+    return id;
+  }
+
+  insertEvent(e: {
+    eventId: string;
+    pdu: Pdu;
+    membership: string | null;
+    stateGroup: number;
+  }): number {
+    return this.sql
+      .exec<{ nid: number }>(
+        "INSERT INTO events (event_id, type, state_key, sender, membership, depth, origin_server_ts, pdu, state_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING nid",
+        e.eventId,
+        e.pdu.type,
+        e.pdu.state_key ?? null,
+        e.pdu.sender,
+        e.membership,
+        e.pdu.depth,
+        e.pdu.origin_server_ts,
+        JSON.stringify(e.pdu),
+        e.stateGroup,
+      )
+      .one().nid;
+  }
+
+  setEventStateGroup(nid: number, group: number): void {
+    this.sql.exec("UPDATE events SET state_group = ? WHERE nid = ?", group, nid);
+  }
+
+  setCurrentState(type: string, key: string, nid: number): void {
+    this.sql.exec(
+      "INSERT INTO current_state (type, state_key, event_nid) VALUES (?, ?, ?) ON CONFLICT (type, state_key) DO UPDATE SET event_nid = excluded.event_nid",
+      type,
+      key,
+      nid,
+    );
+  }
+
+  setExtremities(nids: number[]): void {
+    this.sql.exec("DELETE FROM extremities");
+    for (const n of nids) this.sql.exec("INSERT INTO extremities (event_nid) VALUES (?)", n);
+  }
+
+  txnEvent(sender: string, deviceId: string, txnId: string): string | undefined {
+    return this.sql
+      .exec<{ event_id: string }>("SELECT event_id FROM txns WHERE sender = ? AND device_id = ? AND txn_id = ?", sender, deviceId, txnId)
+      .toArray()[0]?.event_id;
+  }
+
+  recordTxn(sender: string, deviceId: string, txnId: string, eventId: string): void {
+    this.sql.exec("INSERT INTO txns (sender, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)", sender, deviceId, txnId, eventId);
+  }
+
+  enqueue(nid: number, kind: OutboxRow["kind"], txn?: { deviceId: string; txnId: string }): void {
+    this.sql.exec(
+      "INSERT INTO outbox (event_nid, kind, txn_device, txn_id) VALUES (?, ?, ?, ?)",
+      nid,
+      kind,
+      txn?.deviceId ?? null,
+      txn?.txnId ?? null,
+    );
+  }
+
+  pendingOutbox(limit: number): OutboxRow[] {
+    return this.sql.exec<OutboxRow>("SELECT * FROM outbox ORDER BY seq LIMIT ?", limit).toArray();
+  }
+
+  markPublished(rows: Array<{ seq: number; nid: number; pos: number | null }>): void {
+    for (const r of rows) {
+      this.sql.exec("DELETE FROM outbox WHERE seq = ?", r.seq);
+      if (r.pos !== null) this.sql.exec("UPDATE events SET stream_pos = ? WHERE nid = ? AND stream_pos IS NULL", r.pos, r.nid);
+    }
+  }
+
+  setRedactedBy(nid: number, redactionEventId: string): void {
+    this.sql.exec("UPDATE events SET redacted_by = ? WHERE nid = ? AND redacted_by IS NULL", redactionEventId, nid);
+  }
+
+  /** Local users currently joined or invited (they get woken on new events). */
+  membersWith(memberships: string[]): EventRow[] {
+    return this.sql
+      .exec<EventRow>(
+        `SELECT e.* FROM current_state c JOIN events e ON e.nid = c.event_nid WHERE c.type = 'm.room.member' AND e.membership IN (${memberships.map(() => "?").join(",")})`,
+        ...memberships,
+      )
+      .toArray();
+  }
+}

@@ -1,0 +1,110 @@
+import { env } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import { callJson, registerUser } from "./helpers.js";
+
+async function createRoom(token: string, body: Record<string, unknown> = {}) {
+  const r = await callJson<{ room_id: string }>("/_matrix/client/v3/createRoom", { method: "POST", token, json: body });
+  if (r.status !== 200) throw new Error(`createRoom ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body.room_id;
+}
+
+describe("createRoom and sending", () => {
+  it("creates a v12 room whose id is the create event's hash, and publishes its events to D1", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice.accessToken, { name: "Test", topic: "Hello", room_alias_name: "test-room", visibility: "public" });
+    expect(roomId).toMatch(/^![A-Za-z0-9_-]{43}$/);
+    const { results } = await env.DB.prepare("SELECT type, state_key, sender FROM room_events WHERE room_id = ? ORDER BY stream_pos").bind(roomId).all();
+    expect(results.map((r) => r.type)).toEqual([
+      "m.room.create",
+      "m.room.member",
+      "m.room.power_levels",
+      "m.room.canonical_alias",
+      "m.room.join_rules",
+      "m.room.history_visibility",
+      "m.room.name",
+      "m.room.topic",
+    ]);
+    const room = await env.DB.prepare("SELECT * FROM rooms WHERE room_id = ?").bind(roomId).first();
+    expect(room).toMatchObject({ room_version: "12", name: "Test", topic: "Hello", join_rule: "public", joined_members: 1, canonical_alias: "#test-room:localhost:8008" });
+    const create = await env.DB.prepare("SELECT json FROM room_events WHERE room_id = ? AND type = 'm.room.create'").bind(roomId).first<{ json: string }>();
+    expect(`!${JSON.parse(create!.json).event_id.slice(1)}`).toBe(roomId);
+  });
+
+  it("creates rooms of every version", async () => {
+    const alice = await registerUser();
+    for (const v of ["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]) {
+      const roomId = await createRoom(alice.accessToken, { room_version: v, preset: "private_chat" });
+      const send = await callJson<{ event_id: string }>(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/t${v}`, {
+        method: "PUT",
+        token: alice.accessToken,
+        json: { msgtype: "m.text", body: `hi ${v}` },
+      });
+      expect(send.status, `v${v}`).toBe(200);
+      if (v === "1" || v === "2") expect(send.body.event_id).toMatch(/^\$[A-Za-z0-9]+:localhost:8008$/);
+      else if (v === "3") expect(send.body.event_id).toMatch(/^\$[A-Za-z0-9+/]{43}$/);
+      else expect(send.body.event_id).toMatch(/^\$[A-Za-z0-9_-]{43}$/);
+    }
+    expect((await callJson("/_matrix/client/v3/createRoom", { method: "POST", token: alice.accessToken, json: { room_version: "99" } })).body.errcode).toBe(
+      "M_UNSUPPORTED_ROOM_VERSION",
+    );
+  });
+
+  it("is idempotent per transaction id and refuses non-members", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice.accessToken);
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/txn1`;
+    const a = await callJson(path, { method: "PUT", token: alice.accessToken, json: { msgtype: "m.text", body: "one" } });
+    const b = await callJson(path, { method: "PUT", token: alice.accessToken, json: { msgtype: "m.text", body: "one" } });
+    expect(a.body.event_id).toBe(b.body.event_id);
+    const denied = await callJson(path, { method: "PUT", token: bob.accessToken, json: { msgtype: "m.text", body: "x" } });
+    expect(denied.status).toBe(403);
+    expect(denied.body.errcode).toBe("M_FORBIDDEN");
+    const unknown = await callJson("/_matrix/client/v3/rooms/!nope:localhost:8008/send/m.room.message/1", { method: "PUT", token: bob.accessToken, json: {} });
+    expect(unknown.status).toBe(403);
+    const bad = await callJson("/_matrix/client/v3/rooms/notaroom/send/m.room.message/1", { method: "PUT", token: bob.accessToken, json: {} });
+    expect(bad.status).toBe(400);
+  });
+
+  it("membership: invite, join, kick, ban, unban, leave, with power checks", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const carol = await registerUser();
+    const roomId = await createRoom(alice.accessToken, { preset: "private_chat" });
+    const r = (p: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/${p}`;
+    // Not invited: cannot join an invite-only room.
+    expect((await callJson(r("join"), { method: "POST", token: bob.accessToken, json: {} })).status).toBe(403);
+    expect((await callJson(r("invite"), { method: "POST", token: alice.accessToken, json: { user_id: bob.userId } })).status).toBe(200);
+    expect((await callJson(r("join"), { method: "POST", token: bob.accessToken, json: {} })).body.room_id).toBe(roomId);
+    // Bob (power 0) cannot kick or ban.
+    expect((await callJson(r("ban"), { method: "POST", token: bob.accessToken, json: { user_id: alice.userId } })).status).toBe(403);
+    expect((await callJson(r("kick"), { method: "POST", token: alice.accessToken, json: { user_id: bob.userId, reason: "bye" } })).status).toBe(200);
+    expect((await callJson(r("ban"), { method: "POST", token: alice.accessToken, json: { user_id: bob.userId } })).status).toBe(200);
+    const m = await env.DB.prepare("SELECT membership FROM room_memberships WHERE room_id = ? AND user_id = ?").bind(roomId, bob.userId).first();
+    expect(m).toEqual({ membership: "ban" });
+    expect((await callJson(r("unban"), { method: "POST", token: alice.accessToken, json: { user_id: carol.userId } })).status).toBe(403);
+    expect((await callJson(r("unban"), { method: "POST", token: alice.accessToken, json: { user_id: bob.userId } })).status).toBe(200);
+    expect((await callJson(r("leave"), { method: "POST", token: alice.accessToken, json: {} })).status).toBe(200);
+    expect((await callJson(r("forget"), { method: "POST", token: alice.accessToken, json: {} })).status).toBe(200);
+  });
+
+  it("state: power levels gate state events; redaction by sender or moderator", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice.accessToken, { preset: "public_chat" });
+    const r = (p: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/${p}`;
+    expect((await callJson(r("join"), { method: "POST", token: bob.accessToken, json: {} })).status).toBe(200);
+    expect((await callJson(r("state/m.room.name"), { method: "PUT", token: bob.accessToken, json: { name: "Bob's" } })).status).toBe(403);
+    expect((await callJson(r("state/m.room.name/"), { method: "PUT", token: alice.accessToken, json: { name: "Alice's" } })).status).toBe(200);
+    const msg = await callJson<{ event_id: string }>(r("send/m.room.message/1"), { method: "PUT", token: bob.accessToken, json: { msgtype: "m.text", body: "secret" } });
+    const red = await callJson(r(`redact/${encodeURIComponent(msg.body.event_id)}/r1`), { method: "PUT", token: alice.accessToken, json: { reason: "spam" } });
+    expect(red.status).toBe(200);
+    const row = await env.DB.prepare("SELECT json, redacted_by FROM room_events WHERE event_id = ?").bind(msg.body.event_id).first<{ json: string; redacted_by: string }>();
+    expect(row!.redacted_by).toBe(red.body.event_id);
+    const ev = JSON.parse(row!.json);
+    expect(ev.content).toEqual({});
+    expect(ev.unsigned.redacted_because.event_id).toBe(red.body.event_id);
+    const aliceMsg = await callJson<{ event_id: string }>(r("send/m.room.message/2"), { method: "PUT", token: alice.accessToken, json: { msgtype: "m.text", body: "mine" } });
+    expect((await callJson(r(`redact/${encodeURIComponent(aliceMsg.body.event_id)}/r2`), { method: "PUT", token: bob.accessToken, json: {} })).status).toBe(403);
+  });
+});

@@ -1,0 +1,42 @@
+import type { RoomResult } from "../../durable-objects/room/room.js";
+import { MatrixError, fromErrorData } from "../../src/errors.js";
+import { isValidRoomId } from "../../src/identifiers.js";
+import type { Env } from "../env.js";
+
+/** Unwraps a Room DO result, rethrowing its Matrix error in the Worker. */
+export async function unwrap<T>(p: Promise<RoomResult<T>>): Promise<T> {
+  const r = await p;
+  if (!r.ok) throw fromErrorData(r.error);
+  return r.value;
+}
+
+/** The Room DO stub for a syntactically valid room id. */
+export function roomStub(env: Env, roomId: string) {
+  if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `${roomId} is not a valid room ID`, 400);
+  return env.ROOM.getByName(roomId);
+}
+
+/** Resolves `#alias:server` to a room id through the local alias table. */
+export async function resolveRoomIdOrAlias(env: Env, idOrAlias: string): Promise<string> {
+  if (idOrAlias.startsWith("#")) {
+    const row = await env.DB.prepare("SELECT room_id FROM room_aliases WHERE alias = ?").bind(idOrAlias).first<{ room_id: string }>();
+    if (!row) throw new MatrixError("M_NOT_FOUND", `Room alias ${idOrAlias} not found`, 404);
+    return row.room_id;
+  }
+  if (!idOrAlias.startsWith("!")) throw new MatrixError("M_INVALID_PARAM", `${idOrAlias} is not a room ID or alias`, 400);
+  return idOrAlias;
+}
+
+/** The profile fields that go into a user's member events. */
+export async function memberProfile(db: D1Database, userId: string): Promise<{ displayname?: string; avatar_url?: string }> {
+  const { results } = await db
+    .prepare("SELECT field, value FROM profile_fields WHERE user_id = ? AND field IN ('displayname', 'avatar_url')")
+    .bind(userId)
+    .all<{ field: string; value: string }>();
+  const out: { displayname?: string; avatar_url?: string } = {};
+  for (const r of results) {
+    const v = JSON.parse(r.value) as unknown;
+    if (typeof v === "string") out[r.field as "displayname" | "avatar_url"] = v;
+  }
+  return out;
+}

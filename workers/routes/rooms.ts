@@ -1,0 +1,247 @@
+import { type Context, Hono } from "hono";
+import { z } from "zod";
+import { buildEvent } from "../../durable-objects/room/event-builder.js";
+import { MatrixError } from "../../src/errors.js";
+import { roomIdFromCreateEvent } from "../../src/event-id.js";
+import { isValidUserId, utf8Length } from "../../src/identifiers.js";
+import type { JsonObject } from "../../src/json.js";
+import { DEFAULT_ROOM_VERSION, getRoomVersion } from "../../src/room-versions.js";
+import type { AppEnv, AuthInfo } from "../app-env.js";
+import { getConfig } from "../config.js";
+import type { Env } from "../env.js";
+import { readJson, readJsonObject } from "../middleware/body.js";
+import { requireAuth } from "../middleware/auth.js";
+import { type CreateRoomRequest, createRoomTemplates } from "../rooms/create-room.js";
+import { memberProfile, resolveRoomIdOrAlias, roomStub, unwrap } from "../rooms/room-rpc.js";
+import { getServerKeys } from "../server-keys.js";
+import { clientV3 } from "./paths.js";
+
+const JsonObjectSchema = z.record(z.string(), z.json());
+
+const CreateRoomBody = z.object({
+  visibility: z.enum(["public", "private"]).optional(),
+  room_alias_name: z.string().optional(),
+  name: z.string().optional(),
+  topic: z.string().optional(),
+  invite: z.array(z.string()).max(100).optional(),
+  invite_3pid: z.array(z.looseObject({})).optional(),
+  room_version: z.string().optional(),
+  creation_content: JsonObjectSchema.optional(),
+  initial_state: z.array(z.object({ type: z.string(), state_key: z.string().optional(), content: JsonObjectSchema })).optional(),
+  preset: z.enum(["private_chat", "public_chat", "trusted_private_chat"]).optional(),
+  is_direct: z.boolean().optional(),
+  power_level_content_override: JsonObjectSchema.optional(),
+});
+
+function randomOpaque(n: number): string {
+  const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  return Array.from(crypto.getRandomValues(new Uint8Array(n)), (b) => alphabet[b % alphabet.length]).join("");
+}
+
+function checkEventType(type: string): void {
+  if (utf8Length(type) > 255) throw new MatrixError("M_INVALID_PARAM", "Event type is longer than 255 bytes", 400);
+}
+
+export const roomRoutes = new Hono<AppEnv>();
+
+/** POST /_matrix/client/v3/createRoom */
+roomRoutes.post(clientV3("/createRoom"), requireAuth(), async (c) => {
+  const auth = c.get("auth");
+  const config = getConfig(c.env);
+  const body = (await readJson(c, CreateRoomBody)) as CreateRoomRequest & { room_version?: string; invite_3pid?: unknown[] };
+  if (body.invite_3pid?.length) {
+    throw new MatrixError("M_UNRECOGNIZED", "Third-party invites need an identity server, which this server does not use", 400);
+  }
+  const version = getRoomVersion(body.room_version ?? DEFAULT_ROOM_VERSION);
+  if (!version) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", `Unsupported room version ${body.room_version}`, 400);
+  const db = c.env.DB;
+
+  let alias: string | undefined;
+  if (body.room_alias_name !== undefined) {
+    alias = `#${body.room_alias_name}:${config.serverName}`;
+    if (!/^[^\s:#]+$/.test(body.room_alias_name) || utf8Length(alias) > 255) {
+      throw new MatrixError("M_INVALID_PARAM", "Invalid room_alias_name", 400);
+    }
+    if (await db.prepare("SELECT 1 AS x FROM room_aliases WHERE alias = ?").bind(alias).first()) {
+      throw new MatrixError("M_ROOM_IN_USE", "Room alias already taken", 400);
+    }
+  }
+  const inviteeProfiles = new Map<string, JsonObject>();
+  for (const u of body.invite ?? []) {
+    if (!isValidUserId(u)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID in invite: ${u}`, 400);
+    inviteeProfiles.set(u, await memberProfile(db, u));
+  }
+  const templates = createRoomTemplates(version, body, auth.userId, await memberProfile(db, auth.userId), alias, inviteeProfiles);
+
+  let roomId: string;
+  let createEvent;
+  if (version.roomIdFromCreateEvent) {
+    const keys = await getServerKeys(c.env);
+    createEvent = buildEvent(version, templates[0]!, {
+      roomId: undefined,
+      prev: [],
+      auth: [],
+      key: { serverName: config.serverName, keyId: keys.keyId, seed: keys.seed },
+    });
+    roomId = roomIdFromCreateEvent(createEvent.pdu, version);
+    templates.shift();
+  } else {
+    roomId = `!${randomOpaque(18)}:${config.serverName}`;
+  }
+  if (alias) {
+    try {
+      await db.prepare("INSERT INTO room_aliases (alias, room_id, creator, created_ts) VALUES (?, ?, ?, ?)").bind(alias, roomId, auth.userId, Date.now()).run();
+    } catch {
+      throw new MatrixError("M_ROOM_IN_USE", "Room alias already taken", 400);
+    }
+  }
+  try {
+    await unwrap(
+      c.env.ROOM.getByName(roomId).createRoom({ roomId, roomVersion: version.id, ...(createEvent ? { createEvent } : {}), events: templates }),
+    );
+  } catch (e) {
+    if (alias) await db.prepare("DELETE FROM room_aliases WHERE alias = ?").bind(alias).run();
+    throw e;
+  }
+  if (body.visibility === "public") {
+    await db.prepare("INSERT OR IGNORE INTO room_directory (room_id, published_ts) VALUES (?, ?)").bind(roomId, Date.now()).run();
+  }
+  return c.json({ room_id: roomId });
+});
+
+async function sendAs(env: Env, auth: AuthInfo, roomId: string, ev: { type: string; state_key?: string; content: JsonObject; redacts?: string }, txnId?: string) {
+  const res = await unwrap(
+    roomStub(env, roomId).send({ ...ev, sender: auth.userId, ...(txnId ? { txnId, deviceId: auth.deviceId } : {}) }),
+  ).catch((e: unknown) => {
+    // A room this server does not know is, to the client, a room it is not in (as Synapse answers).
+    if (e instanceof MatrixError && e.errcode === "M_NOT_FOUND") throw new MatrixError("M_FORBIDDEN", `You are not in room ${roomId}`, 403);
+    throw e;
+  });
+  return res.eventId;
+}
+
+/** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
+roomRoutes.put(clientV3("/rooms/:roomId/send/:eventType/:txnId"), requireAuth({ allowGuest: true }), async (c) => {
+  const { roomId, eventType, txnId } = c.req.param();
+  checkEventType(eventType);
+  const content = await readJsonObject(c);
+  const eventId = await sendAs(c.env, c.get("auth"), roomId, { type: eventType, content }, txnId);
+  return c.json({ event_id: eventId });
+});
+
+/** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} (state key may be empty) */
+async function putState(c: Context<AppEnv>, roomId: string, eventType: string, stateKey: string): Promise<Response> {
+  checkEventType(eventType);
+  const content = await readJsonObject(c);
+  return c.json({ event_id: await sendAs(c.env, c.get("auth"), roomId, { type: eventType, state_key: stateKey, content }) });
+}
+roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType/:stateKey"), requireAuth(), (c) =>
+  putState(c, c.req.param("roomId"), c.req.param("eventType"), c.req.param("stateKey")),
+);
+roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType"), requireAuth(), (c) => putState(c, c.req.param("roomId"), c.req.param("eventType"), ""));
+roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType/"), requireAuth(), (c) => putState(c, c.req.param("roomId"), c.req.param("eventType"), ""));
+
+/** PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId} */
+roomRoutes.put(clientV3("/rooms/:roomId/redact/:eventId/:txnId"), requireAuth({ allowGuest: true }), async (c) => {
+  const { roomId, eventId, txnId } = c.req.param();
+  const body = await readJson(c, z.object({ reason: z.string().optional() }), { allowEmpty: true });
+  const room = await roomStub(c.env, roomId).info();
+  const version = room ? getRoomVersion(room.roomVersion) : undefined;
+  const content: JsonObject = body.reason !== undefined ? { reason: body.reason } : {};
+  // v11+ carries the target in content; older versions at the top level (MSC2174).
+  if (version?.redaction === "v11") content.redacts = eventId;
+  const id = await sendAs(c.env, c.get("auth"), roomId, { type: "m.room.redaction", content, ...(version?.redaction === "v11" ? {} : { redacts: eventId }) }, txnId);
+  return c.json({ event_id: id });
+});
+
+// ---- membership (client-server-api "Room membership") --------------------------
+
+const ReasonBody = z.object({ reason: z.string().optional() });
+const TargetBody = z.object({ user_id: z.string(), reason: z.string().optional() });
+
+async function membershipEvent(c: { env: Env; get(k: "auth"): AuthInfo }, roomId: string, target: string, membership: string, reason?: string, extra: JsonObject = {}) {
+  if (!isValidUserId(target)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID: ${target}`, 400);
+  const content: JsonObject = { membership, ...extra };
+  if (reason !== undefined) content.reason = reason;
+  return sendAs(c.env, c.get("auth"), roomId, { type: "m.room.member", state_key: target, content });
+}
+
+async function doJoin(c: { env: Env; get(k: "auth"): AuthInfo }, idOrAlias: string, reason?: string): Promise<string> {
+  const auth = c.get("auth");
+  const roomId = await resolveRoomIdOrAlias(c.env, idOrAlias);
+  const stub = roomStub(c.env, roomId);
+  if (!(await stub.info())) throw new MatrixError("M_NOT_FOUND", `No known room ${roomId}; joining rooms on other servers needs federation`, 404);
+  const content: JsonObject = { ...(await memberProfile(c.env.DB, auth.userId)) };
+  if (reason !== undefined) content.reason = reason;
+  await unwrap(stub.join({ sender: auth.userId, content }));
+  return roomId;
+}
+
+/** POST /_matrix/client/v3/join/{roomIdOrAlias} */
+roomRoutes.post(clientV3("/join/:roomIdOrAlias"), requireAuth({ allowGuest: true }), async (c) => {
+  const body = await readJson(c, ReasonBody.extend({ third_party_signed: z.looseObject({}).optional() }), { allowEmpty: true });
+  return c.json({ room_id: await doJoin(c, c.req.param("roomIdOrAlias"), body.reason) });
+});
+
+/** POST /_matrix/client/v3/rooms/{roomId}/join */
+roomRoutes.post(clientV3("/rooms/:roomId/join"), requireAuth({ allowGuest: true }), async (c) => {
+  const body = await readJson(c, ReasonBody.extend({ third_party_signed: z.looseObject({}).optional() }), { allowEmpty: true });
+  return c.json({ room_id: await doJoin(c, c.req.param("roomId"), body.reason) });
+});
+
+/** POST /_matrix/client/v3/knock/{roomIdOrAlias} */
+roomRoutes.post(clientV3("/knock/:roomIdOrAlias"), requireAuth(), async (c) => {
+  const body = await readJson(c, ReasonBody, { allowEmpty: true });
+  const auth = c.get("auth");
+  const roomId = await resolveRoomIdOrAlias(c.env, c.req.param("roomIdOrAlias"));
+  if (!(await roomStub(c.env, roomId).info())) throw new MatrixError("M_NOT_FOUND", `No known room ${roomId}`, 404);
+  await membershipEvent(c, roomId, auth.userId, "knock", body.reason, await memberProfile(c.env.DB, auth.userId));
+  return c.json({ room_id: roomId });
+});
+
+/** POST /_matrix/client/v3/rooms/{roomId}/leave */
+roomRoutes.post(clientV3("/rooms/:roomId/leave"), requireAuth({ allowGuest: true }), async (c) => {
+  const body = await readJson(c, ReasonBody, { allowEmpty: true });
+  await membershipEvent(c, c.req.param("roomId"), c.get("auth").userId, "leave", body.reason);
+  return c.json({});
+});
+
+/** POST /_matrix/client/v3/rooms/{roomId}/invite */
+roomRoutes.post(clientV3("/rooms/:roomId/invite"), requireAuth(), async (c) => {
+  const body = await readJson(c, TargetBody);
+  if (!body.user_id.endsWith(`:${getConfig(c.env).serverName}`)) {
+    throw new MatrixError("M_FORBIDDEN", "Inviting users of other servers needs federation, which is not available yet", 403);
+  }
+  await membershipEvent(c, c.req.param("roomId"), body.user_id, "invite", body.reason, await memberProfile(c.env.DB, body.user_id));
+  return c.json({});
+});
+
+for (const [path, membership] of [["kick", "leave"], ["ban", "ban"], ["unban", "leave"]] as const) {
+  /** POST /_matrix/client/v3/rooms/{roomId}/{kick,ban,unban} */
+  roomRoutes.post(clientV3(`/rooms/:roomId/${path}`), requireAuth(), async (c) => {
+    const body = await readJson(c, TargetBody);
+    const roomId = c.req.param("roomId");
+    if (path === "unban" || path === "kick") {
+      // Unban only lifts a ban, kick only removes a member: check the current membership first.
+      const row = await c.env.DB.prepare("SELECT membership FROM room_memberships WHERE room_id = ? AND user_id = ?").bind(roomId, body.user_id).first<{ membership: string }>();
+      if (path === "unban" && row?.membership !== "ban") throw new MatrixError("M_FORBIDDEN", `${body.user_id} is not banned`, 403);
+      if (path === "kick" && !["join", "invite", "knock"].includes(row?.membership ?? "")) {
+        throw new MatrixError("M_FORBIDDEN", `${body.user_id} is not in the room`, 403);
+      }
+    }
+    await membershipEvent(c, roomId, body.user_id, membership, body.reason);
+    return c.json({});
+  });
+}
+
+/** POST /_matrix/client/v3/rooms/{roomId}/forget */
+roomRoutes.post(clientV3("/rooms/:roomId/forget"), requireAuth(), async (c) => {
+  await readJsonObject(c, { allowEmpty: true });
+  const roomId = c.req.param("roomId");
+  const userId = c.get("auth").userId;
+  const row = await c.env.DB.prepare("SELECT membership FROM room_memberships WHERE room_id = ? AND user_id = ?").bind(roomId, userId).first<{ membership: string }>();
+  if (!row) throw new MatrixError("M_NOT_FOUND", "You have never been in this room", 404);
+  if (["join", "invite", "knock"].includes(row.membership)) throw new MatrixError("M_UNKNOWN", "You must leave the room before forgetting it", 400);
+  await c.env.DB.prepare("UPDATE room_memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ?").bind(roomId, userId).run();
+  return c.json({});
+});
