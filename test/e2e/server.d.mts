@@ -18,6 +18,8 @@ export interface StartServerOptions {
   rateLimits?: Partial<Record<"RL_REQUESTS" | "RL_AUTH", RateLimit>>;
   /** Default `localhost:<port>`. */
   serverName?: string;
+  /** Another Worker entry point with the same bindings (default: wrangler.toml's `main`, workers/index.ts). */
+  entrypoint?: string;
   /** Fixed port (default: a free one). */
   port?: number;
   /** State directory (default: a fresh temp dir, removed on stop()). */

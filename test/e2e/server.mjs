@@ -76,6 +76,7 @@ export async function startServer(opts = {}) {
     try {
       worker = await unstable_startWorker({
         config: join(REPO_ROOT, "wrangler.toml"),
+        ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
         // Not the developer's .dev.vars / .env (wrangler reads .dev.vars whenever this list
         // is empty): a path that never exists, so the vars below are the whole story.
         envFiles: [join(persistDir, "no-such.env")],

@@ -1,0 +1,105 @@
+// `npm run bench [-- <section>...] [--json] [--list] [--verbose]`
+//
+// Starts the real homeserver the way the e2e tests do (test/e2e/server.mjs:
+// wrangler unstable_startWorker, workerd on a free 127.0.0.1 port, fresh temp
+// state, generous rate limits) and runs named sections, each printing measured
+// figures. Nothing leaves the loopback.
+//
+// Adding a section: create scripts/bench/sections/<name>.mjs exporting
+//   export default { name, title, server: "real" | "probe" | undefined, maxMs, async run(ctx) {...} }
+// and list it in SECTIONS below. `ctx` has
+//   server    the started TestServer ({ baseUrl, serverName, port, ... }) for the kind asked for
+//             ("real" = workers/index.ts; "probe" = scripts/bench/probe-worker.ts, which adds
+//             D1 rows read/written per response in x-bench-d1-* headers)
+//   deadline  ms since epoch when the section must stop looping (maxMs from its start)
+//   figure(label, text, data?)  print one figure (data goes into --json output)
+//   note(text)                  print a remark
+//   verbose   --verbose was given (print detail such as per-statement SQL)
+//   repoRoot
+// Keep loops bounded in count and by `deadline` (see repeat() in scripts/bench/lib.mjs).
+import { cpus, arch, platform } from "node:os";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { REPO_ROOT, startServer } from "../test/e2e/server.mjs";
+import d1Rows from "./bench/sections/d1-rows.mjs";
+import passwordLogin from "./bench/sections/password-login.mjs";
+
+const SECTIONS = [passwordLogin, d1Rows];
+
+const args = process.argv.slice(2);
+const asJson = args.includes("--json");
+const verbose = args.includes("--verbose");
+if (args.includes("--list")) {
+  for (const s of SECTIONS) console.log(`${s.name.padEnd(20)} ${s.title}`);
+  process.exit(0);
+}
+const wanted = args.filter((a) => !a.startsWith("--"));
+for (const w of wanted) {
+  if (!SECTIONS.some((s) => s.name === w)) {
+    console.error(`unknown section ${w}; --list shows them`);
+    process.exit(2);
+  }
+}
+const selected = wanted.length ? SECTIONS.filter((s) => wanted.includes(s.name)) : SECTIONS;
+
+const ENTRYPOINTS = { real: undefined, probe: join(REPO_ROOT, "scripts/bench/probe-worker.ts") };
+const servers = new Map();
+async function serverFor(kind) {
+  if (!servers.has(kind)) {
+    const s = await startServer({ entrypoint: ENTRYPOINTS[kind] });
+    servers.set(kind, s);
+    log(`  (${kind} server ${s.baseUrl} started in ${(s.startupMs / 1000).toFixed(1)} s)`);
+  }
+  return servers.get(kind);
+}
+
+const out = {};
+const log = (line) => (asJson ? process.stderr : process.stdout).write(`${line}\n`);
+const wranglerVersion = createRequire(import.meta.url)("wrangler/package.json").version;
+log(`edge-matrix bench: node ${process.version}, ${platform()} ${arch()}, ${cpus().length} CPUs, wrangler ${wranglerVersion}, ${new Date().toISOString()}`);
+
+let failed = false;
+try {
+  for (const section of selected) {
+    log("");
+    log(`[${section.name}] ${section.title}`);
+    const figures = {};
+    out[section.name] = figures;
+    const started = Date.now();
+    const maxMs = section.maxMs ?? 60_000;
+    const ctx = {
+      server: section.server ? await serverFor(section.server) : undefined,
+      deadline: Date.now() + maxMs,
+      repoRoot: REPO_ROOT,
+      verbose,
+      figure(label, text, data) {
+        log(`  ${label.padEnd(46, " ")} ${text}`);
+        figures[label] = data ?? text;
+      },
+      note(text) {
+        log(`  · ${text}`);
+      },
+    };
+    let timer;
+    try {
+      await Promise.race([
+        section.run(ctx),
+        new Promise((_, reject) => {
+          // Hard stop a little after the section's own deadline.
+          timer = setTimeout(() => reject(new Error(`section exceeded ${maxMs + 30_000} ms`)), maxMs + 30_000);
+        }),
+      ]);
+    } catch (e) {
+      failed = true;
+      figures.error = String(e instanceof Error ? e.message : e);
+      log(`  ! ${section.name} failed: ${e instanceof Error ? e.stack : e}`);
+    } finally {
+      clearTimeout(timer);
+    }
+    log(`  (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  }
+} finally {
+  for (const s of servers.values()) await s.stop();
+}
+if (asJson) console.log(JSON.stringify(out, null, 2));
+process.exit(failed ? 1 : 0);
