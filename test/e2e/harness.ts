@@ -220,7 +220,12 @@ export async function login(baseUrl: string, username: string, password: string,
 
 async function sessionClient(baseUrl: string, creds: Credentials, opts: SessionOptions): Promise<MatrixClient> {
   const c = clientFor(baseUrl, creds, opts.clientOpts);
-  if (opts.crypto) await c.initRustCrypto({ useIndexedDB: false });
+  if (opts.crypto) {
+    await c.initRustCrypto({ useIndexedDB: false });
+    // initRustCrypto starts a key-backup check in the background; let it settle so it
+    // cannot outlive the test (joins the running check rather than adding one).
+    await c.getCrypto()?.checkKeyBackupAndEnable();
+  }
   return c;
 }
 
