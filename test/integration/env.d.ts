@@ -1,7 +1,11 @@
 // Types of the Worker under test as seen from `cloudflare:workers` inside the pool.
-declare namespace Cloudflare {
-  interface Env extends import("../../workers/env.js").Env {}
-  interface Exports {
-    default: Fetcher;
+import type { Env as WorkerEnv } from "../../workers/env.js";
+
+declare global {
+  namespace Cloudflare {
+    interface Env extends WorkerEnv {}
+    interface GlobalProps {
+      mainModule: typeof import("../../workers/index.js");
+    }
   }
 }

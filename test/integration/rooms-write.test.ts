@@ -1,6 +1,9 @@
-import { env } from "cloudflare:workers";
+import { env as workerEnv } from "cloudflare:workers";
+import type { Env } from "../../workers/env.js";
 import { describe, expect, it } from "vitest";
 import { callJson, registerUser } from "./helpers.js";
+
+const env = workerEnv as unknown as Env;
 
 async function createRoom(token: string, body: Record<string, unknown> = {}) {
   const r = await callJson<{ room_id: string }>("/_matrix/client/v3/createRoom", { method: "POST", token, json: body });

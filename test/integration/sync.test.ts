@@ -1,0 +1,152 @@
+import { describe, expect, it } from "vitest";
+import { callJson, registerUser, type TestUser } from "./helpers.js";
+
+interface SyncBody {
+  next_batch: string;
+  rooms: {
+    join: Record<string, { timeline: { events: Array<Record<string, any>>; limited: boolean; prev_batch: string }; state?: { events: Array<Record<string, any>> }; state_after?: { events: Array<Record<string, any>> } }>;
+    invite: Record<string, { invite_state: { events: Array<Record<string, any>> } }>;
+    leave: Record<string, { timeline: { events: Array<Record<string, any>> } }>;
+  };
+}
+
+async function syncOf(u: TestUser, qs = "") {
+  const r = await callJson<SyncBody>(`/_matrix/client/v3/sync${qs}`, { token: u.accessToken });
+  if (r.status !== 200) throw new Error(`sync ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body;
+}
+
+async function createRoom(u: TestUser, body: Record<string, unknown> = {}) {
+  return (await callJson<{ room_id: string }>("/_matrix/client/v3/createRoom", { method: "POST", token: u.accessToken, json: body })).body.room_id;
+}
+
+async function send(u: TestUser, roomId: string, body: string, txn = crypto.randomUUID()) {
+  const r = await callJson<{ event_id: string }>(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/${txn}`, {
+    method: "PUT",
+    token: u.accessToken,
+    json: { msgtype: "m.text", body },
+  });
+  return r.body.event_id;
+}
+
+describe("/sync", () => {
+  it("initial sync shows joined rooms with timeline and state; incremental shows only new events", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice, { name: "Room" });
+    const first = await syncOf(alice);
+    expect(first.next_batch).toMatch(/^s\d+$/);
+    const room = first.rooms.join[roomId]!;
+    expect(room.timeline.events.map((e) => e.type)).toContain("m.room.create");
+    const eventId = await send(alice, roomId, "hello", "tx-1");
+    const next = await syncOf(alice, `?since=${first.next_batch}`);
+    const events = next.rooms.join[roomId]!.timeline.events;
+    expect(events.map((e) => e.event_id)).toEqual([eventId]);
+    expect(events[0]!.content.body).toBe("hello");
+    expect(events[0]!.unsigned.transaction_id).toBe("tx-1");
+    expect(events[0]!.unsigned.age).toBeGreaterThanOrEqual(0);
+    // Nothing new: an empty rooms section.
+    const idle = await syncOf(alice, `?since=${next.next_batch}`);
+    expect(Object.keys(idle.rooms.join)).toHaveLength(0);
+    expect(idle.next_batch).toBe(next.next_batch);
+  });
+
+  it("limits the timeline and says so, with a prev_batch", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice);
+    const s = await syncOf(alice);
+    for (let i = 0; i < 5; i++) await send(alice, roomId, `m${i}`);
+    const filter = encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 2 } } }));
+    const next = await syncOf(alice, `?since=${s.next_batch}&filter=${filter}`);
+    const tl = next.rooms.join[roomId]!.timeline;
+    expect(tl.events.map((e) => e.content.body)).toEqual(["m3", "m4"]);
+    expect(tl.limited).toBe(true);
+    expect(tl.prev_batch).toMatch(/^s\d+$/);
+  });
+
+  it("wakes a long-poll within milliseconds of a new event", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice);
+    const s = await syncOf(alice);
+    const started = Date.now();
+    const poll = syncOf(alice, `?since=${s.next_batch}&timeout=20000`);
+    await new Promise((r) => setTimeout(r, 200));
+    await send(alice, roomId, "wake up");
+    const woke = await poll;
+    const elapsed = Date.now() - started;
+    expect(woke.rooms.join[roomId]!.timeline.events[0]!.content.body).toBe("wake up");
+    expect(elapsed).toBeLessThan(15000);
+  });
+
+  it("a long-poll with nothing new returns after the timeout", async () => {
+    const alice = await registerUser();
+    const s = await syncOf(alice);
+    const started = Date.now();
+    const r = await syncOf(alice, `?since=${s.next_batch}&timeout=300`);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(250);
+    expect(r.next_batch).toBe(s.next_batch);
+  });
+
+  it("invites show stripped state; leaving shows the room under leave", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice, { name: "Secret", preset: "private_chat" });
+    const s = await syncOf(bob);
+    await callJson(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/invite`, { method: "POST", token: alice.accessToken, json: { user_id: bob.userId } });
+    const inv = await syncOf(bob, `?since=${s.next_batch}`);
+    const stripped = inv.rooms.invite[roomId]!.invite_state.events;
+    expect(stripped.find((e) => e.type === "m.room.name")?.content.name).toBe("Secret");
+    expect(stripped.find((e) => e.type === "m.room.member" && e.state_key === bob.userId)?.content.membership).toBe("invite");
+    await callJson(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/join`, { method: "POST", token: bob.accessToken, json: {} });
+    const joined = await syncOf(bob, `?since=${inv.next_batch}`);
+    expect(joined.rooms.join[roomId]).toBeDefined();
+    await callJson(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/leave`, { method: "POST", token: bob.accessToken, json: {} });
+    const left = await syncOf(bob, `?since=${joined.next_batch}`);
+    expect(left.rooms.leave[roomId]!.timeline.events.at(-1)!.content.membership).toBe("leave");
+    // After leaving, Bob sees nothing more of the room.
+    await send(alice, roomId, "after bob left");
+    const after = await syncOf(bob, `?since=${left.next_batch}`);
+    expect(after.rooms.join[roomId]).toBeUndefined();
+    expect(after.rooms.leave[roomId]).toBeUndefined();
+  });
+
+  it("lazy-loads members and supports use_state_after", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const carol = await registerUser();
+    const roomId = await createRoom(alice, { preset: "public_chat" });
+    for (const u of [bob, carol]) await callJson(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { method: "POST", token: u.accessToken, json: {} });
+    for (let i = 0; i < 3; i++) await send(bob, roomId, `b${i}`);
+    const filter = encodeURIComponent(JSON.stringify({ room: { state: { lazy_load_members: true }, timeline: { limit: 2 } } }));
+    const lazy = await syncOf(alice, `?filter=${filter}`);
+    const members = lazy.rooms.join[roomId]!.state!.events.filter((e) => e.type === "m.room.member").map((e) => e.state_key).sort();
+    expect(members).toEqual([alice.userId, bob.userId].sort());
+    const after = await syncOf(alice, `?use_state_after=true`);
+    const sa = after.rooms.join[roomId]!.state_after!.events;
+    expect(sa.filter((e) => e.type === "m.room.member").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("garbage and future since tokens get Matrix errors, never 500", async () => {
+    const alice = await registerUser();
+    for (const since of ["garbage", "s-1", "s99999999999", "t1", "s1e5"]) {
+      const r = await callJson(`/_matrix/client/v3/sync?since=${since}`, { token: alice.accessToken });
+      expect(r.status, since).toBe(400);
+      expect(r.body.errcode, since).toBe("M_INVALID_PARAM");
+    }
+    expect((await callJson("/_matrix/client/v3/sync?timeout=abc", { token: alice.accessToken })).body.errcode).toBe("M_INVALID_PARAM");
+    expect((await callJson("/_matrix/client/v3/sync?filter=%7Bbad", { token: alice.accessToken })).status).toBe(400);
+    expect((await callJson("/_matrix/client/v3/sync?filter=12345", { token: alice.accessToken })).status).toBe(404);
+    expect((await callJson("/_matrix/client/v3/sync")).status).toBe(401);
+  });
+
+  it("stores and returns filters", async () => {
+    const alice = await registerUser();
+    const f = { room: { timeline: { limit: 1 } } };
+    const made = await callJson<{ filter_id: string }>(`/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/filter`, { method: "POST", token: alice.accessToken, json: f });
+    expect(made.body.filter_id).toBe("0");
+    expect((await callJson(`/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/filter/0`, { token: alice.accessToken })).body).toEqual(f);
+    const roomId = await createRoom(alice);
+    const s = await syncOf(alice, "?filter=0");
+    expect(s.rooms.join[roomId]!.timeline.events).toHaveLength(1);
+    expect((await callJson(`/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/filter`, { method: "POST", token: alice.accessToken, json: { room: { timeline: { limit: "x" } } } })).body.errcode).toBe("M_BAD_JSON");
+  });
+});

@@ -1,0 +1,66 @@
+import { Hono } from "hono";
+import { MatrixError } from "../../src/errors.js";
+import { FilterSchema } from "../../src/filter.js";
+import type { AppEnv } from "../app-env.js";
+import { readJsonObject } from "../middleware/body.js";
+import { requireAuth } from "../middleware/auth.js";
+import { readStreamPos } from "../stream.js";
+import { parseSinceToken, resolveFilter, sync } from "../sync/sync.js";
+import { clientV3 } from "./paths.js";
+
+export const syncRoutes = new Hono<AppEnv>();
+
+function boolParam(v: string | undefined, name: string): boolean {
+  if (v === undefined) return false;
+  if (v === "true") return true;
+  if (v === "false") return false;
+  throw new MatrixError("M_INVALID_PARAM", `${name} must be true or false`, 400);
+}
+
+/** GET /_matrix/client/v3/sync */
+syncRoutes.get(clientV3("/sync"), requireAuth({ allowGuest: true }), async (c) => {
+  const { userId, deviceId } = c.get("auth");
+  const q = c.req.query();
+  const timeout = q.timeout === undefined ? 0 : Number(q.timeout);
+  if (!Number.isInteger(timeout) || timeout < 0) throw new MatrixError("M_INVALID_PARAM", "timeout must be a non-negative integer", 400);
+  const setPresence = q.set_presence;
+  if (setPresence !== undefined && !["online", "offline", "unavailable"].includes(setPresence)) {
+    throw new MatrixError("M_INVALID_PARAM", "set_presence must be online, offline or unavailable", 400);
+  }
+  const since = parseSinceToken(q.since, await readStreamPos(c.env.DB));
+  const body = await sync(c.env, userId, deviceId, {
+    since,
+    timeoutMs: timeout,
+    filter: await resolveFilter(c.env.DB, userId, q.filter),
+    fullState: boolParam(q.full_state, "full_state"),
+    // MSC4222 (spec v1.16): state_after instead of state.
+    useStateAfter: boolParam(q.use_state_after ?? q["org.matrix.msc4222.use_state_after"], "use_state_after"),
+    setPresence: setPresence as "online" | "offline" | "unavailable" | undefined,
+  });
+  return c.json(body);
+});
+
+/** POST /_matrix/client/v3/user/{userId}/filter */
+syncRoutes.post(clientV3("/user/:userId/filter"), requireAuth({ allowGuest: true }), async (c) => {
+  const userId = c.req.param("userId");
+  if (userId !== c.get("auth").userId) throw new MatrixError("M_FORBIDDEN", "Cannot create filters for other users", 403);
+  const raw = await readJsonObject(c);
+  const parsed = FilterSchema.safeParse(raw);
+  if (!parsed.success) throw new MatrixError("M_BAD_JSON", "Invalid filter", 400);
+  const row = await c.env.DB.prepare(
+    "INSERT INTO filters (user_id, filter_id, json) VALUES (?1, (SELECT COALESCE(MAX(filter_id), -1) + 1 FROM filters WHERE user_id = ?1), ?2) RETURNING filter_id",
+  )
+    .bind(userId, JSON.stringify(raw))
+    .first<{ filter_id: number }>();
+  return c.json({ filter_id: String(row!.filter_id) });
+});
+
+/** GET /_matrix/client/v3/user/{userId}/filter/{filterId} */
+syncRoutes.get(clientV3("/user/:userId/filter/:filterId"), requireAuth({ allowGuest: true }), async (c) => {
+  const { userId, filterId } = c.req.param();
+  if (userId !== c.get("auth").userId) throw new MatrixError("M_FORBIDDEN", "Cannot read filters of other users", 403);
+  if (!/^\d{1,15}$/.test(filterId)) throw new MatrixError("M_NOT_FOUND", "No such filter", 404);
+  const row = await c.env.DB.prepare("SELECT json FROM filters WHERE user_id = ? AND filter_id = ?").bind(userId, Number(filterId)).first<{ json: string }>();
+  if (!row) throw new MatrixError("M_NOT_FOUND", "No such filter", 404);
+  return c.json(JSON.parse(row.json));
+});

@@ -1,0 +1,31 @@
+import type { Filter } from "../../src/filter.js";
+import type { JsonValue } from "../../src/json.js";
+import type { Env } from "../env.js";
+
+/** What every part of a /sync response is computed from. */
+export interface SyncContext {
+  env: Env;
+  userId: string;
+  deviceId: string;
+  /** Stream position of the `since` token; null for an initial sync. */
+  since: number | null;
+  /** The position this response covers up to (becomes next_batch). */
+  upTo: number;
+  filter: Filter;
+  fullState: boolean;
+  /** Rooms in the response's `join` section. */
+  joinedRooms: string[];
+}
+
+/**
+ * A part of /sync owned by another module (to-device and device lists, account
+ * data, presence, receipts and typing, unread counts): top-level fields, fields
+ * per joined room, and whether there is anything new (so a long-poll may return).
+ */
+export interface SyncContribution {
+  top?: Record<string, JsonValue>;
+  rooms?: Record<string, Record<string, JsonValue>>;
+  hasNews: boolean;
+}
+
+export type SyncExtension = (ctx: SyncContext) => Promise<SyncContribution>;

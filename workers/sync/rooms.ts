@@ -1,0 +1,216 @@
+/**
+ * The `rooms` part of /sync from the D1 read model: joined rooms' timelines and
+ * state, invites with stripped state, knocks, and left rooms. An incremental sync
+ * reads only events after `since` (one indexed range over the global stream,
+ * joined to the user's memberships), so its cost follows what changed, not how
+ * many rooms the user is in.
+ */
+import { type Filter, type RoomEventFilter, eventMatches, roomAllowed } from "../../src/filter.js";
+import type { JsonObject } from "../../src/json.js";
+import type { Env } from "../env.js";
+import { serveEvent, type EventRow } from "../rooms/serve-event.js";
+
+export const DEFAULT_TIMELINE_LIMIT = 10;
+const MAX_TIMELINE_LIMIT = 100;
+
+interface MembershipRow {
+  room_id: string;
+  membership: string;
+  stream_pos: number;
+  event_id: string;
+  forgotten: number;
+}
+
+export interface RoomsSection {
+  join: Record<string, JsonObject>;
+  invite: Record<string, JsonObject>;
+  knock: Record<string, JsonObject>;
+  leave: Record<string, JsonObject>;
+}
+
+export interface RoomsOptions {
+  env: Env;
+  userId: string;
+  deviceId: string;
+  since: number | null;
+  upTo: number;
+  filter: Filter;
+  fullState: boolean;
+  useStateAfter: boolean;
+}
+
+const EVENT_COLUMNS = "e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.json, e.txn_device, e.txn_id";
+
+/** Stripped state for invites and knocks (client-server-api "Stripped state"). */
+const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
+
+function timelineLimit(f: RoomEventFilter | undefined): number {
+  const l = f?.limit ?? DEFAULT_TIMELINE_LIMIT;
+  return Math.max(1, Math.min(l, MAX_TIMELINE_LIMIT));
+}
+
+export async function syncRooms(o: RoomsOptions): Promise<{ rooms: RoomsSection; hasNews: boolean; allJoined: string[] }> {
+  const db = o.env.DB;
+  const out: RoomsSection = { join: {}, invite: {}, knock: {}, leave: {} };
+  const { results: memberships } = await db
+    .prepare("SELECT room_id, membership, stream_pos, event_id, forgotten FROM room_memberships WHERE user_id = ?")
+    .bind(o.userId)
+    .all<MembershipRow>();
+  const incremental = o.since !== null && !o.fullState;
+  const timelineFilter = o.filter.room?.timeline;
+  const includeLeave = o.filter.room?.include_leave === true;
+  const now = Date.now();
+
+  // Rooms whose events since `since` we need, and the new events themselves.
+  let changed = new Map<string, EventRow[]>();
+  if (incremental) {
+    const { results } = await db
+      .prepare(
+        `SELECT ${EVENT_COLUMNS} FROM room_events e JOIN room_memberships m ON m.room_id = e.room_id AND m.user_id = ? ` +
+          "WHERE e.stream_pos > ? AND e.stream_pos <= ? AND (m.membership = 'join' OR e.stream_pos <= m.stream_pos) ORDER BY e.stream_pos",
+      )
+      .bind(o.userId, o.since, o.upTo)
+      .all<EventRow>();
+    changed = groupByRoom(results);
+  }
+
+  for (const m of memberships) {
+    if (!roomAllowed(o.filter, m.room_id) || m.stream_pos > o.upTo) continue;
+    const membershipChanged = o.since === null || m.stream_pos > o.since;
+    if (m.membership === "invite" || m.membership === "knock") {
+      if (incremental && !membershipChanged) continue;
+      const stripped = await strippedState(db, m.room_id, m.event_id);
+      if (m.membership === "invite") out.invite[m.room_id] = { invite_state: { events: stripped } };
+      else out.knock[m.room_id] = { knock_state: { events: stripped } };
+      continue;
+    }
+    if (m.membership === "join") {
+      if (incremental && !membershipChanged) {
+        const events = changed.get(m.room_id);
+        if (!events?.length) continue;
+        out.join[m.room_id] = await incrementalRoom(o, m.room_id, events, timelineFilter, now);
+      } else {
+        out.join[m.room_id] = await fullRoom(o, m.room_id, o.upTo, timelineFilter, now);
+      }
+      continue;
+    }
+    // leave / ban
+    if (m.forgotten) continue;
+    if (incremental && membershipChanged) {
+      out.leave[m.room_id] = await fullRoom(o, m.room_id, m.stream_pos, timelineFilter, now);
+    } else if (!incremental && includeLeave) {
+      out.leave[m.room_id] = await fullRoom(o, m.room_id, m.stream_pos, timelineFilter, now);
+    }
+  }
+  const hasNews = Object.keys(out.join).length + Object.keys(out.invite).length + Object.keys(out.knock).length + Object.keys(out.leave).length > 0;
+  const allJoined = memberships.filter((m) => m.membership === "join" && m.stream_pos <= o.upTo && roomAllowed(o.filter, m.room_id)).map((m) => m.room_id);
+  return { rooms: out, hasNews, allJoined };
+}
+
+function groupByRoom(rows: EventRow[]): Map<string, EventRow[]> {
+  const m = new Map<string, EventRow[]>();
+  for (const r of rows) {
+    const list = m.get(r.room_id);
+    if (list) list.push(r);
+    else m.set(r.room_id, [r]);
+  }
+  return m;
+}
+
+async function strippedState(db: D1Database, roomId: string, ownEventId: string): Promise<JsonObject[]> {
+  const { results } = await db
+    .prepare(
+      `SELECT e.json FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ? AND (s.type IN (SELECT value FROM json_each(?)) OR e.event_id = ?)`,
+    )
+    .bind(roomId, JSON.stringify(STRIPPED_TYPES), ownEventId)
+    .all<{ json: string }>();
+  return results.map((r) => {
+    const ev = JSON.parse(r.json) as JsonObject;
+    return { type: ev.type!, state_key: ev.state_key!, content: ev.content!, sender: ev.sender! };
+  });
+}
+
+/** A joined room with new events since `since`. */
+async function incrementalRoom(o: RoomsOptions, roomId: string, events: EventRow[], f: RoomEventFilter | undefined, now: number): Promise<JsonObject> {
+  const limit = timelineLimit(f);
+  const visible = events.filter((e) => eventMatches(f, { type: e.type, sender: e.sender }));
+  const limited = visible.length > limit;
+  const timeline = visible.slice(-limit);
+  const start = timeline[0]?.stream_pos ?? o.upTo + 1;
+  let state: JsonObject[] = [];
+  if (o.useStateAfter) {
+    // MSC4222: every state change between since and the end of the timeline, timeline included.
+    state = latestStatePerKey(events.filter((e) => e.state_key !== null)).map((e) => serveEvent(e, o, now));
+  } else if (limited) {
+    // State changes in the gap between since and the timeline's start.
+    state = latestStatePerKey(events.filter((e) => e.state_key !== null && e.stream_pos < start)).map((e) => serveEvent(e, o, now));
+  }
+  return roomBody(o, timeline, limited, start, state, now);
+}
+
+function latestStatePerKey(rows: EventRow[]): EventRow[] {
+  const m = new Map<string, EventRow>();
+  for (const r of rows) m.set(`${r.type}\u0000${r.state_key}`, r);
+  return [...m.values()];
+}
+
+/** A room in full: the last events up to `upTo` and the state around them (initial sync, new joins, leaves). */
+async function fullRoom(o: RoomsOptions, roomId: string, upTo: number, f: RoomEventFilter | undefined, now: number): Promise<JsonObject> {
+  const db = o.env.DB;
+  const limit = timelineLimit(f);
+  // Read a little more than the limit so type filters still fill the page.
+  const { results } = await db
+    .prepare(`SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ? AND e.stream_pos <= ? ORDER BY e.stream_pos DESC LIMIT ?`)
+    .bind(roomId, upTo, limit * 2 + 1)
+    .all<EventRow>();
+  const rows = results.reverse();
+  const visible = rows.filter((e) => eventMatches(f, { type: e.type, sender: e.sender }));
+  const timeline = visible.slice(-limit);
+  const limited = visible.length > limit || rows.length === limit * 2 + 1;
+  const start = timeline[0]?.stream_pos ?? upTo + 1;
+
+  const stateFilter = o.filter.room?.state;
+  const lazy = stateFilter?.lazy_load_members === true;
+  const { results: stateRows } = await db
+    .prepare(
+      `SELECT ${EVENT_COLUMNS} FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ? AND s.stream_pos <= ?`,
+    )
+    .bind(roomId, upTo)
+    .all<EventRow>();
+  const inTimeline = new Set(timeline.map((e) => e.event_id));
+  let stateEvents: EventRow[];
+  if (o.useStateAfter) {
+    // MSC4222: the state at the end of the timeline, whether or not an event is also in it.
+    stateEvents = stateRows;
+  } else {
+    // State at the start of the timeline: current state, with keys changed inside the timeline
+    // replaced by their earlier value.
+    stateEvents = [];
+    for (const s of stateRows) {
+      if (s.stream_pos < start) stateEvents.push(s);
+      else {
+        const earlier = await db
+          .prepare(`SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ? AND e.type = ? AND e.state_key = ? AND e.stream_pos < ? ORDER BY e.stream_pos DESC LIMIT 1`)
+          .bind(roomId, s.type, s.state_key, start)
+          .first<EventRow>();
+        if (earlier) stateEvents.push(earlier);
+      }
+    }
+  }
+  if (lazy) {
+    // Lazy-loading members: only the senders of the timeline and the user themself.
+    const senders = new Set([...timeline.map((e) => e.sender), o.userId]);
+    stateEvents = stateEvents.filter((s) => s.type !== "m.room.member" || senders.has(s.state_key ?? ""));
+  }
+  stateEvents = stateEvents.filter((s) => eventMatches(stateFilter, { type: s.type, sender: s.sender }));
+  const state = stateEvents.map((e) => serveEvent(e, o, now));
+  return roomBody(o, timeline, limited, start, state, now);
+}
+
+function roomBody(o: RoomsOptions, timeline: EventRow[], limited: boolean, start: number, state: JsonObject[], now: number): JsonObject {
+  const body: JsonObject = {
+    timeline: { events: timeline.map((e) => serveEvent(e, o, now)), limited, prev_batch: `s${start - 1}` },
+  };
+  body[o.useStateAfter ? "state_after" : "state"] = { events: state };
+  return body;
+}

@@ -1,0 +1,105 @@
+/**
+ * GET /_matrix/client/v3/sync (client-server-api "Syncing"): rooms from the D1
+ * read model plus every registered extension, and a long-poll that waits on the
+ * user's User DO — never by polling D1 — until something for the user is
+ * written or the timeout passes.
+ */
+import { type Filter, FilterSchema } from "../../src/filter.js";
+import { MatrixError } from "../../src/errors.js";
+import type { JsonObject } from "../../src/json.js";
+import type { Env } from "../env.js";
+import { readStreamPos } from "../stream.js";
+import type { SyncContext } from "./context.js";
+import { SYNC_EXTENSIONS } from "./extensions.js";
+import { syncRooms } from "./rooms.js";
+
+/** Longest long-poll we hold (clients usually ask for 30 s). */
+export const MAX_SYNC_TIMEOUT_MS = 120_000;
+
+export interface SyncParams {
+  since: number | null;
+  timeoutMs: number;
+  filter: Filter;
+  fullState: boolean;
+  useStateAfter: boolean;
+  setPresence: "online" | "offline" | "unavailable" | undefined;
+}
+
+/** Parses `s<pos>`; anything else, or a position we have not reached, is M_INVALID_PARAM. */
+export function parseSinceToken(token: string | undefined, current: number): number | null {
+  if (token === undefined || token === "") return null;
+  const m = /^s(\d{1,15})$/.exec(token);
+  if (!m) throw new MatrixError("M_INVALID_PARAM", "Invalid since token", 400);
+  const pos = Number(m[1]);
+  if (pos > current) throw new MatrixError("M_INVALID_PARAM", "since token is from the future", 400);
+  return pos;
+}
+
+/** The `filter` parameter: an inline JSON filter or the id of an uploaded one. */
+export async function resolveFilter(db: D1Database, userId: string, param: string | undefined): Promise<Filter> {
+  if (param === undefined || param === "") return {};
+  let json: unknown;
+  if (param.trimStart().startsWith("{")) {
+    try {
+      json = JSON.parse(param);
+    } catch {
+      throw new MatrixError("M_NOT_JSON", "filter is not valid JSON", 400);
+    }
+  } else {
+    if (!/^\d{1,15}$/.test(param)) throw new MatrixError("M_INVALID_PARAM", "Invalid filter ID", 400);
+    const row = await db.prepare("SELECT json FROM filters WHERE user_id = ? AND filter_id = ?").bind(userId, Number(param)).first<{ json: string }>();
+    if (!row) throw new MatrixError("M_NOT_FOUND", "No such filter", 404);
+    json = JSON.parse(row.json);
+  }
+  const parsed = FilterSchema.safeParse(json);
+  if (!parsed.success) throw new MatrixError("M_BAD_JSON", "Invalid filter", 400);
+  return parsed.data;
+}
+
+async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncParams, upTo: number): Promise<{ body: JsonObject; hasNews: boolean }> {
+  const { rooms, hasNews: roomNews, allJoined } = await syncRooms({
+    env,
+    userId,
+    deviceId,
+    since: p.since,
+    upTo,
+    filter: p.filter,
+    fullState: p.fullState,
+    useStateAfter: p.useStateAfter,
+  });
+  const ctx: SyncContext = { env, userId, deviceId, since: p.since, upTo, filter: p.filter, fullState: p.fullState, joinedRooms: allJoined };
+  const body: JsonObject = {
+    next_batch: `s${upTo}`,
+    rooms: rooms as unknown as JsonObject,
+    presence: { events: [] },
+    account_data: { events: [] },
+    to_device: { events: [] },
+    device_lists: { changed: [], left: [] },
+  };
+  let hasNews = roomNews;
+  const joined = new Set(allJoined);
+  for (const ext of SYNC_EXTENSIONS) {
+    const part = await ext(ctx);
+    hasNews ||= part.hasNews;
+    Object.assign(body, part.top ?? {});
+    for (const [roomId, extra] of Object.entries(part.rooms ?? {})) {
+      if (!joined.has(roomId)) continue;
+      rooms.join[roomId] ??= { timeline: { events: [], limited: false, prev_batch: `s${upTo}` } };
+      Object.assign(rooms.join[roomId]!, extra);
+    }
+  }
+  return { body, hasNews };
+}
+
+export async function sync(env: Env, userId: string, deviceId: string, p: SyncParams): Promise<JsonObject> {
+  const deadline = Date.now() + Math.min(Math.max(p.timeoutMs, 0), MAX_SYNC_TIMEOUT_MS);
+  let upTo = await readStreamPos(env.DB);
+  for (;;) {
+    const { body, hasNews } = await buildOnce(env, userId, deviceId, p, upTo);
+    const remaining = deadline - Date.now();
+    if (p.since === null || p.fullState || hasNews || remaining <= 0) return body;
+    // Nothing new: sleep on the User DO until something for this user is published.
+    await env.USER.getByName(userId).waitForChange(upTo, remaining);
+    upTo = await readStreamPos(env.DB);
+  }
+}
