@@ -432,3 +432,13 @@ describe("rate limits on credential endpoints", () => {
     expect(limited?.body.retry_after_ms).toBeGreaterThan(0);
   });
 });
+
+describe("authentication is required", () => {
+  it("on device and admin endpoints", async () => {
+    for (const path of ["/_matrix/client/v3/devices", "/_matrix/client/v3/devices/X", "/_synapse/admin/v1/registration_tokens", "/_synapse/admin/v1/registration_tokens/x"]) {
+      const r = await callJson(path);
+      expect(r.status, path).toBe(401);
+      expect(r.body.errcode, path).toBe("M_MISSING_TOKEN");
+    }
+  });
+});

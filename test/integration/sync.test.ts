@@ -150,3 +150,18 @@ describe("/sync", () => {
     expect((await callJson(`/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/filter`, { method: "POST", token: alice.accessToken, json: { room: { timeline: { limit: "x" } } } })).body.errcode).toBe("M_BAD_JSON");
   });
 });
+
+describe("profile changes", () => {
+  it("update the member event in every joined room", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice);
+    const s = await syncOf(alice);
+    await callJson(`/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/displayname`, { method: "PUT", token: alice.accessToken, json: { displayname: "Alice Liddell" } });
+    const next = await syncOf(alice, `?since=${s.next_batch}`);
+    const events = next.rooms.join[roomId]!.timeline.events;
+    expect(events).toHaveLength(1);
+    const member = events[0];
+    expect(member?.content).toMatchObject({ membership: "join", displayname: "Alice Liddell" });
+    expect(member?.unsigned.prev_content.displayname).not.toBe("Alice Liddell");
+  });
+});

@@ -3,6 +3,8 @@ import { z } from "zod";
 import { MatrixError, notFound } from "../../src/errors.js";
 import type { AppEnv } from "../app-env.js";
 import { deleteDevicesStatements } from "../auth/sessions.js";
+import { notifyDeviceListChange } from "../e2ee/device-lists.js";
+import { streamPosOf } from "../stream.js";
 import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
 import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
@@ -27,7 +29,6 @@ function deviceJson(d: DeviceRow) {
 const DEVICE_COLUMNS = "device_id, display_name, last_seen_ts, last_seen_ip";
 
 export const deviceRoutes = new Hono<AppEnv>();
-deviceRoutes.use(clientV3("/devices"), requireAuth({ allowGuest: true }));
 deviceRoutes.use(clientV3("/devices/*"), requireAuth({ allowGuest: true }));
 deviceRoutes.use(clientV3("/delete_devices"), requireAuth());
 
@@ -71,7 +72,8 @@ deviceRoutes.delete(clientV3("/devices/:deviceId"), async (c) => {
   const exists = await c.env.DB.prepare("SELECT 1 AS x FROM devices WHERE user_id = ? AND device_id = ?").bind(userId, deviceId).first();
   if (!exists) throw notFound("Device not found");
   const uia = await userInteractiveAuth(c, body, { flows: [["m.login.password"]], userId });
-  await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId, [deviceId]));
+  const results = await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId, [deviceId]));
+  c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
   await endUiaSession(c.env.DB, uia.sessionId);
   return c.json({});
 });
@@ -85,7 +87,10 @@ deviceRoutes.post(clientV3("/delete_devices"), async (c) => {
   const parsed = DeleteDevicesBody.safeParse(raw);
   if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
   const uia = await userInteractiveAuth(c, raw, { flows: [["m.login.password"]], userId });
-  if (parsed.data.devices.length) await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId, parsed.data.devices));
+  if (parsed.data.devices.length) {
+    const results = await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId, parsed.data.devices));
+    c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
+  }
   await endUiaSession(c.env.DB, uia.sessionId);
   return c.json({});
 });

@@ -6,6 +6,8 @@ import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import { readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
+import type { Env } from "../env.js";
+import { memberProfile, unwrap } from "../rooms/room-rpc.js";
 import { clientV3 } from "./paths.js";
 
 /** Spec "Profiles" (v1.16 extended fields): the whole profile stays under 64 KiB. */
@@ -86,8 +88,28 @@ profileRoutes.put(clientV3("/profile/:userId/:keyName"), requireAuth({ allowGues
   )
     .bind(userId, key, JSON.stringify(value))
     .run();
+  if (key === "displayname" || key === "avatar_url") await propagateToRooms(c.env, userId);
   return c.json({});
 });
+
+/**
+ * Display name and avatar live in each room's member event too: after a change,
+ * every joined room gets a fresh join event with the new profile (as Synapse does).
+ */
+async function propagateToRooms(env: Env, userId: string): Promise<void> {
+  const { results } = await env.DB.prepare("SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'")
+    .bind(userId)
+    .all<{ room_id: string }>();
+  if (!results.length) return;
+  const profile = await memberProfile(env.DB, userId);
+  await Promise.all(
+    results.map(async ({ room_id }) => {
+      await unwrap(
+        env.ROOM.getByName(room_id).send({ type: "m.room.member", state_key: userId, sender: userId, content: { ...profile, membership: "join" } }),
+      ).catch((e: unknown) => console.error(`profile update in ${room_id} refused:`, e));
+    }),
+  );
+}
 
 /** DELETE /_matrix/client/v3/profile/{userId}/{keyName} */
 profileRoutes.delete(clientV3("/profile/:userId/:keyName"), requireAuth({ allowGuest: true }), async (c) => {

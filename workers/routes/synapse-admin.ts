@@ -97,7 +97,6 @@ interface TokenRow {
 }
 const TOKEN_COLUMNS = "token, uses_allowed, pending, completed, expiry_time";
 
-synapseAdminRoutes.use("/_synapse/admin/v1/registration_tokens", requireAdmin());
 synapseAdminRoutes.use("/_synapse/admin/v1/registration_tokens/*", requireAdmin());
 
 /** GET /_synapse/admin/v1/registration_tokens[?valid=true|false] */

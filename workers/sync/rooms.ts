@@ -85,6 +85,12 @@ export async function syncRooms(o: RoomsOptions): Promise<{ rooms: RoomsSection;
       continue;
     }
     if (m.membership === "join") {
+      // A join event that only changed the profile is not a new join: stay incremental.
+      if (incremental && membershipChanged && !joinedWithin(changed.get(m.room_id) ?? [], o.userId)) {
+        const events = changed.get(m.room_id) ?? [];
+        if (events.length) out.join[m.room_id] = await incrementalRoom(o, m.room_id, events, timelineFilter, now);
+        continue;
+      }
       if (incremental && !membershipChanged) {
         const events = changed.get(m.room_id);
         if (!events?.length) continue;
@@ -105,6 +111,16 @@ export async function syncRooms(o: RoomsOptions): Promise<{ rooms: RoomsSection;
   const hasNews = Object.keys(out.join).length + Object.keys(out.invite).length + Object.keys(out.knock).length + Object.keys(out.leave).length > 0;
   const allJoined = memberships.filter((m) => m.membership === "join" && m.stream_pos <= o.upTo && roomAllowed(o.filter, m.room_id)).map((m) => m.room_id);
   return { rooms: out, hasNews, allJoined };
+}
+
+/** Whether the user's membership became `join` within these events (rather than a join → join profile change). */
+function joinedWithin(events: EventRow[], userId: string): boolean {
+  for (const e of events) {
+    if (e.type !== "m.room.member" || e.state_key !== userId) continue;
+    const ev = JSON.parse(e.json) as { content?: { membership?: unknown }; unsigned?: { prev_content?: { membership?: unknown } } };
+    if (ev.content?.membership === "join" && ev.unsigned?.prev_content?.membership !== "join") return true;
+  }
+  return false;
 }
 
 function groupByRoom(rows: EventRow[]): Map<string, EventRow[]> {
