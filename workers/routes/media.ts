@@ -11,7 +11,6 @@
 import { Hono, type Context } from "hono";
 import { MatrixError, invalidParam, missingParam, notFound } from "../../src/errors.js";
 import { contentDisposition, normaliseUploadContentType } from "../../src/content-disposition.js";
-import { sniffImage } from "../../src/image-info.js";
 import type { ThumbnailMethod } from "../../src/thumbnail-plan.js";
 import { isValidMediaId, newMediaId, originalKey } from "../../r2/keys.js";
 import { getMediaConfig } from "../../r2/media-config.js";
@@ -144,17 +143,15 @@ async function receiveUpload(c: Ctx, mediaId: string) {
   if (uploadName !== null && uploadName.length > 1024) throw invalidParam("filename is too long");
   const objectKey = originalKey(mediaId);
   let size: number;
-  let head: Uint8Array;
   try {
-    ({ size, head } = await putUploadBody(c.env.MEDIA, objectKey, c.req.raw, { maxBytes: maxUploadBytes, contentType }));
+    ({ size } = await putUploadBody(c.env.MEDIA, objectKey, c.req.raw, { maxBytes: maxUploadBytes, contentType }));
   } catch (e) {
     if (e instanceof MatrixError) throw e;
     // The client went away or sent fewer bytes than it declared.
     c.executionCtx.waitUntil(c.env.MEDIA.delete(objectKey).catch(() => {}));
     throw new MatrixError("M_UNKNOWN", "The upload was interrupted", 400);
   }
-  const info = sniffImage(head);
-  return { mediaId, objectKey, contentType, uploadName, size, width: info?.width ?? null, height: info?.height ?? null };
+  return { mediaId, objectKey, contentType, uploadName, size };
 }
 
 export const mediaRoutes = new Hono<AppEnv>();
