@@ -22,6 +22,8 @@ export function decodeHtml(bytes: Uint8Array, contentType: string): string {
   }
 }
 
+const BLOCKS = "p, div, br, li, td, th, tr, h1, h2, h3, h4, h5, h6, section, article, header, footer, blockquote, pre, dd, dt";
+
 const intAttr = (v: string | null): number | undefined => (v && /^\d+$/.test(v.trim()) ? Number(v) : undefined);
 
 /** The slice of linkedom's DOM used here (its typings are not the workers-types DOM). */
@@ -29,6 +31,7 @@ interface El {
   getAttribute(name: string): string | null;
   textContent: string | null;
   remove(): void;
+  after(...nodes: string[]): void;
   querySelector(selector: string): El | null;
   querySelectorAll(selector: string): ArrayLike<El>;
 }
@@ -68,6 +71,8 @@ export function extractPage(html: string): ExtractedPage {
   const body = document.querySelector("body");
   if (body) {
     for (const el of Array.from(body.querySelectorAll("script, style, noscript, template, svg"))) el.remove();
+    // textContent runs blocks together ("Title" + "Text" = "TitleText"): separate them.
+    for (const el of Array.from(body.querySelectorAll(BLOCKS))) el.after(" ");
     const text = (body.textContent ?? "").replace(/\s+/g, " ").trim().slice(0, MAX_TEXT_CHARS);
     if (text) page.text = text;
   }
