@@ -66,9 +66,11 @@ export async function previewUrl(env: Env, serverName: string, rawUrl: string, d
     }
     throw e;
   }
-  await env.DB.prepare("INSERT OR REPLACE INTO url_previews (url, og, fetched_ts, expires_ts) VALUES (?, ?, ?, ?)")
-    .bind(url, JSON.stringify(og), now, now + config.urlPreviewCacheTtlMs)
-    .run();
+  await env.DB.batch([
+    // Expired entries go as new ones arrive (indexed on expires_ts).
+    env.DB.prepare("DELETE FROM url_previews WHERE expires_ts <= ?").bind(now),
+    env.DB.prepare("INSERT OR REPLACE INTO url_previews (url, og, fetched_ts, expires_ts) VALUES (?, ?, ?, ?)").bind(url, JSON.stringify(og), now, now + config.urlPreviewCacheTtlMs),
+  ]);
   return og;
 
   async function storeImage(e: Env, bytes: Uint8Array, contentType: string): Promise<OpenGraph> {
