@@ -1,5 +1,7 @@
 import { MatrixError } from "../../src/errors.js";
 import type { AuthInfo } from "../app-env.js";
+import { deviceKeysDeletionStatements } from "../e2ee/device-cleanup.js";
+import { advanceStream } from "../stream.js";
 import { hashSecret, newDeviceId, newSecret } from "./tokens.js";
 
 /** Lifetime of an access token issued together with a refresh token. */
@@ -152,22 +154,41 @@ export async function refreshSession(db: D1Database, refreshToken: string): Prom
   return { access_token: access, refresh_token: refresh, expires_in_ms: ACCESS_TOKEN_LIFETIME_MS, device_id: used.device_id };
 }
 
-/** Statements that delete devices and every token they hold (logout, device deletion, deactivation). */
+/**
+ * Statements that delete devices and every token they hold (logout, device deletion,
+ * deactivation), with the devices' end-to-end keys and to-device inbox, and a
+ * device-list change of the user. The first statement is `advanceStream(db)`:
+ * put these first in the batch, and `streamPosOf(results)` is the change's position
+ * (for `notifyDeviceListChange`).
+ */
 export function deleteDevicesStatements(db: D1Database, userId: string, deviceIds?: string[]): D1PreparedStatement[] {
   if (deviceIds === undefined) {
-    return ["access_tokens", "refresh_tokens", "devices"].map((t) =>
-      db.prepare(`DELETE FROM ${t} WHERE user_id = ?`).bind(userId),
-    );
+    return [
+      advanceStream(db),
+      ...deviceKeysDeletionStatements(db, userId, { all: true }),
+      ...["access_tokens", "refresh_tokens", "devices"].map((t) => db.prepare(`DELETE FROM ${t} WHERE user_id = ?`).bind(userId)),
+    ];
   }
   const list = JSON.stringify(deviceIds);
-  return ["access_tokens", "refresh_tokens", "devices"].map((t) =>
-    db.prepare(`DELETE FROM ${t} WHERE user_id = ? AND device_id IN (SELECT value FROM json_each(?))`).bind(userId, list),
-  );
+  return [
+    advanceStream(db),
+    ...deviceKeysDeletionStatements(db, userId, { only: deviceIds }),
+    ...["access_tokens", "refresh_tokens", "devices"].map((t) =>
+      db.prepare(`DELETE FROM ${t} WHERE user_id = ? AND device_id IN (SELECT value FROM json_each(?))`).bind(userId, list),
+    ),
+  ];
 }
 
-/** Revokes every access and refresh token of a user except those of one device. */
+/**
+ * Revokes every access and refresh token of a user except those of one device, and
+ * deletes those devices with their keys (first statement `advanceStream(db)`, as above).
+ */
 export function revokeOtherDevicesStatements(db: D1Database, userId: string, keepDeviceId: string): D1PreparedStatement[] {
-  return ["access_tokens", "refresh_tokens", "devices"].map((t) =>
-    db.prepare(`DELETE FROM ${t} WHERE user_id = ? AND device_id != ?`).bind(userId, keepDeviceId),
-  );
+  return [
+    advanceStream(db),
+    ...deviceKeysDeletionStatements(db, userId, { except: keepDeviceId }),
+    ...["access_tokens", "refresh_tokens", "devices"].map((t) =>
+      db.prepare(`DELETE FROM ${t} WHERE user_id = ? AND device_id != ?`).bind(userId, keepDeviceId),
+    ),
+  ];
 }

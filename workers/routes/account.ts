@@ -7,8 +7,11 @@ import type { AppEnv } from "../app-env.js";
 import { deleteDevicesStatements, revokeOtherDevicesStatements } from "../auth/sessions.js";
 import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
 import { getConfig } from "../config.js";
+import { deactivationE2eeStatements } from "../e2ee/device-cleanup.js";
+import { notifyDeviceListChange } from "../e2ee/device-lists.js";
 import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
+import { streamPosOf } from "../stream.js";
 import { clientV3 } from "./paths.js";
 
 export const accountRoutes = new Hono<AppEnv>();
@@ -30,10 +33,15 @@ accountRoutes.post(clientV3("/account/password"), requireAuth(), async (c) => {
     throw new MatrixError("M_WEAK_PASSWORD", `Password must be at least ${config.passwordMinLength} characters`, 400);
   }
   const db = c.env.DB;
-  const stmts = [db.prepare("UPDATE users SET password_hash = ? WHERE user_id = ?").bind(await hashPassword(parsed.data.new_password), userId)];
+  const update = db.prepare("UPDATE users SET password_hash = ? WHERE user_id = ?").bind(await hashPassword(parsed.data.new_password), userId);
   // Other devices are logged out unless the client asks otherwise (spec default: true).
-  if (parsed.data.logout_devices !== false) stmts.push(...revokeOtherDevicesStatements(db, userId, deviceId));
-  await db.batch(stmts);
+  // The device statements go first: they start with advanceStream (device-list change).
+  if (parsed.data.logout_devices !== false) {
+    const results = await db.batch([...revokeOtherDevicesStatements(db, userId, deviceId), update]);
+    c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
+  } else {
+    await update.run();
+  }
   await endUiaSession(db, uia.sessionId);
   return c.json({});
 });
@@ -48,9 +56,11 @@ accountRoutes.post(clientV3("/account/deactivate"), requireAuth(), async (c) => 
   if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
   const uia = await userInteractiveAuth(c, raw, { flows: [["m.login.password"]], userId });
   const db = c.env.DB;
+  // Device statements first: they start with advanceStream (device-list change).
   const stmts = [
-    db.prepare("UPDATE users SET deactivated = 1, password_hash = NULL, erased = ? WHERE user_id = ?").bind(parsed.data.erase ? 1 : 0, userId),
     ...deleteDevicesStatements(db, userId),
+    db.prepare("UPDATE users SET deactivated = 1, password_hash = NULL, erased = ? WHERE user_id = ?").bind(parsed.data.erase ? 1 : 0, userId),
+    ...deactivationE2eeStatements(db, userId),
   ];
   // Erasure removes the whole profile; plain deactivation keeps the display name, as Synapse does.
   stmts.push(
@@ -58,7 +68,8 @@ accountRoutes.post(clientV3("/account/deactivate"), requireAuth(), async (c) => 
       ? db.prepare("DELETE FROM profile_fields WHERE user_id = ?").bind(userId)
       : db.prepare("DELETE FROM profile_fields WHERE user_id = ? AND field != 'displayname'").bind(userId),
   );
-  await db.batch(stmts);
+  const results = await db.batch(stmts);
+  c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
   await endUiaSession(db, uia.sessionId);
   return c.json({ id_server_unbind_result: "no-support" });
 });

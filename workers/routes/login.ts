@@ -7,9 +7,11 @@ import { deleteDevicesStatements, issueSession, refreshSession } from "../auth/s
 import { hashSecret, newSecret } from "../auth/tokens.js";
 import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
 import { getConfig } from "../config.js";
+import { notifyDeviceListChange } from "../e2ee/device-lists.js";
 import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { clientIp, enforceRateLimit } from "../middleware/rate-limit.js";
+import { streamPosOf } from "../stream.js";
 import { clientV3 } from "./paths.js";
 
 /** Lifetime of a token from /login/get_token (Synapse: 2 minutes). */
@@ -104,14 +106,16 @@ loginRoutes.post(clientV3("/refresh"), async (c) => {
 /** POST /_matrix/client/v3/logout: revokes the token and deletes its device (and the device's keys). */
 loginRoutes.post(clientV3("/logout"), requireAuth({ allowGuest: true }), async (c) => {
   const { userId, deviceId } = c.get("auth");
-  await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId, [deviceId]));
+  const results = await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId, [deviceId]));
+  c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
   return c.json({});
 });
 
 /** POST /_matrix/client/v3/logout/all */
 loginRoutes.post(clientV3("/logout/all"), requireAuth({ allowGuest: true }), async (c) => {
   const { userId } = c.get("auth");
-  await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId));
+  const results = await c.env.DB.batch(deleteDevicesStatements(c.env.DB, userId));
+  c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
   return c.json({});
 });
 

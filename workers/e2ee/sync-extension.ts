@@ -1,0 +1,120 @@
+import type { JsonObject } from "../../src/json.js";
+import type { Env } from "../env.js";
+import { deviceListsSince } from "./device-lists.js";
+
+/**
+ * What /sync (and the sliding-sync `to_device` and `e2ee` extensions) need from
+ * end-to-end encryption (spec: "Extensions to /sync" in the E2EE and
+ * Send-to-Device modules).
+ *
+ * To-device delivery and acknowledgement: a sync answering with next_batch
+ * `s<upTo>` returns the device's oldest pending messages (at most `limit`, in
+ * arrival order) and stamps each, the first time, with `delivered_pos = upTo`.
+ * When the client later syncs with `since >= delivered_pos` it has processed that
+ * response, so `ackToDevice` deletes the message; until then it is delivered
+ * again. Messages beyond the limit are not stamped, so a capped response never
+ * loses any.
+ */
+
+export interface ToDeviceEvent {
+  sender: string;
+  type: string;
+  content: JsonObject;
+}
+
+export interface E2eeSyncResult {
+  to_device: { events: ToDeviceEvent[] };
+  /** Empty on an initial sync (`since` null): the spec only fills it for incremental syncs. */
+  device_lists: { changed: string[]; left: string[] };
+  /** Always has `signed_curve25519` (0 when none), as Synapse sends it. */
+  device_one_time_keys_count: Record<string, number>;
+  /** Always present (the spec marks it required), possibly empty. */
+  device_unused_fallback_key_types: string[];
+}
+
+/** Synapse's and the spec's recommended per-response cap. */
+export const TO_DEVICE_SYNC_LIMIT = 100;
+
+/**
+ * The E2EE part of one sync response for `userId`'s `deviceId`, covering stream
+ * positions (since, upTo]. Call `ackToDevice(db, userId, deviceId, since)` first
+ * when the request carried a `since`.
+ */
+export async function e2eeSync(
+  env: Env,
+  userId: string,
+  deviceId: string,
+  since: number | null,
+  upTo: number,
+  opts: { toDeviceLimit?: number } = {},
+): Promise<E2eeSyncResult> {
+  const db = env.DB;
+  const [keys, toDevice, deviceLists] = await Promise.all([
+    deviceKeyCounts(db, userId, deviceId),
+    toDeviceForSync(db, userId, deviceId, upTo, opts.toDeviceLimit ?? TO_DEVICE_SYNC_LIMIT),
+    since === null ? Promise.resolve({ changed: [], left: [] }) : deviceListsSince(db, userId, since, upTo),
+  ]);
+  return {
+    to_device: { events: toDevice },
+    device_lists: deviceLists,
+    device_one_time_keys_count: keys.oneTimeKeyCounts,
+    device_unused_fallback_key_types: keys.unusedFallbackKeyTypes,
+  };
+}
+
+/** `device_one_time_keys_count` and `device_unused_fallback_key_types` in one D1 round trip. */
+export async function deviceKeyCounts(
+  db: D1Database,
+  userId: string,
+  deviceId: string,
+): Promise<{ oneTimeKeyCounts: Record<string, number>; unusedFallbackKeyTypes: string[] }> {
+  const [counts, fallbacks] = await db.batch([
+    db
+      .prepare("SELECT algorithm, COUNT(*) AS n FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm")
+      .bind(userId, deviceId),
+    db.prepare("SELECT algorithm FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm").bind(userId, deviceId),
+  ]);
+  return {
+    oneTimeKeyCounts: oneTimeKeyCountsOf((counts?.results ?? []) as { algorithm: string; n: number }[]),
+    unusedFallbackKeyTypes: ((fallbacks?.results ?? []) as { algorithm: string }[]).map((r) => r.algorithm),
+  };
+}
+
+/** Counts per algorithm, always including `signed_curve25519` (Synapse does; clients top up from it). */
+export function oneTimeKeyCountsOf(rows: { algorithm: string; n: number }[]): Record<string, number> {
+  const out: Record<string, number> = { signed_curve25519: 0 };
+  for (const r of rows) out[r.algorithm] = r.n;
+  return out;
+}
+
+/**
+ * The device's pending to-device messages up to `upTo`, oldest first (at most
+ * `limit`), stamped as delivered at `upTo` the first time they are handed out.
+ */
+export async function toDeviceForSync(db: D1Database, userId: string, deviceId: string, upTo: number, limit = TO_DEVICE_SYNC_LIMIT): Promise<ToDeviceEvent[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT id, sender, type, content, delivered_pos FROM to_device_messages WHERE user_id = ? AND device_id = ? AND stream_pos <= ? ORDER BY id LIMIT ?",
+    )
+    .bind(userId, deviceId, upTo, Math.max(1, Math.min(limit, 1000)))
+    .all<{ id: number; sender: string; type: string; content: string; delivered_pos: number | null }>();
+  const fresh = results.filter((r) => r.delivered_pos === null).map((r) => r.id);
+  if (fresh.length) {
+    await db
+      .prepare("UPDATE to_device_messages SET delivered_pos = ? WHERE delivered_pos IS NULL AND id IN (SELECT value FROM json_each(?))")
+      .bind(upTo, JSON.stringify(fresh))
+      .run();
+  }
+  return results.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonObject }));
+}
+
+/**
+ * The client synced with `since`: it has processed every response up to that
+ * position, so the to-device messages those responses carried are deleted.
+ */
+export async function ackToDevice(db: D1Database, userId: string, deviceId: string, since: number): Promise<void> {
+  await db
+    .prepare("DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ? AND delivered_pos IS NOT NULL AND delivered_pos <= ?")
+    .bind(userId, deviceId, since)
+    .run();
+}
