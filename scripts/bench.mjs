@@ -23,8 +23,11 @@ import { join } from "node:path";
 import { REPO_ROOT, startServer } from "../test/e2e/server.mjs";
 import d1Rows from "./bench/sections/d1-rows.mjs";
 import passwordLogin from "./bench/sections/password-login.mjs";
+import roomsSend from "./bench/sections/rooms-send.mjs";
+import sync500 from "./bench/sections/sync-500-rooms.mjs";
+import syncWakeup from "./bench/sections/sync-wakeup.mjs";
 
-const SECTIONS = [passwordLogin, d1Rows];
+const SECTIONS = [passwordLogin, d1Rows, roomsSend, syncWakeup, sync500];
 
 const args = process.argv.slice(2);
 const asJson = args.includes("--json");

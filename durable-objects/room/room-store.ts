@@ -126,6 +126,18 @@ export class RoomStore {
     return out;
   }
 
+  /** Event ids of the given nids (one query). */
+  eventIdsOf(nids: number[]): Map<number, string> {
+    const out = new Map<number, string>();
+    for (const r of this.sql.exec<{ nid: number; event_id: string }>(
+      "SELECT nid, event_id FROM events WHERE nid IN (SELECT value FROM json_each(?))",
+      JSON.stringify(nids),
+    )) {
+      out.set(r.nid, r.event_id);
+    }
+    return out;
+  }
+
   /** A new state group: `prev` plus `changes` (or a full snapshot when the chain gets long). */
   newStateGroup(prev: number | null, changes: Array<{ type: string; stateKey: string; nid: number }>): number {
     let chain = prev === null ? 0 : (this.sql.exec<{ chain_len: number }>("SELECT chain_len FROM state_groups WHERE id = ?", prev).toArray()[0]?.chain_len ?? 0) + 1;

@@ -37,6 +37,8 @@ export interface CreateRoomInput {
 const OUTBOX_BATCH = 40;
 const RETRY_BASE_MS = 1_000;
 const RETRY_MAX_MS = 5 * 60_000;
+/** If a publish has not finished by then (the process died), the alarm finishes it. */
+const SAFETY_ALARM_MS = 10_000;
 
 /**
  * One Durable Object per room: the room's single writer. It builds, hashes and
@@ -176,6 +178,32 @@ export class Room extends DurableObject<Env> {
     const out: Record<string, { eventId: string; pdu: Pdu }> = {};
     for (const r of this.store.currentStateRows()) out[stateKey(r.type, r.state_key ?? "")] = { eventId: r.event_id, pdu: this.store.pduOf(r) };
     return out;
+  }
+
+  /**
+   * The state after an event (its state group) as event ids, for reads of past
+   * state: /state and /members of a user who left, /members?at=, /context.
+   * `only.types` keeps those types; `only.members` keeps only those member keys.
+   * Null if the event is not in this room.
+   */
+  async stateAt(
+    eventId: string,
+    only: { types?: string[]; members?: string[] } = {},
+  ): Promise<Array<{ type: string; stateKey: string; eventId: string }> | null> {
+    if (!this.store.exists()) return null;
+    const row = this.store.eventById(eventId);
+    if (!row) return null;
+    const types = only.types ? new Set(only.types) : undefined;
+    const members = only.members ? new Set(only.members) : undefined;
+    const picked: Array<{ type: string; stateKey: string; nid: number }> = [];
+    for (const [k, nid] of this.store.stateOfGroup(row.state_group)) {
+      const [type, sk] = k.split("\u0000") as [string, string];
+      if (types && !types.has(type)) continue;
+      if (members && type === "m.room.member" && !members.has(sk)) continue;
+      picked.push({ type, stateKey: sk, nid });
+    }
+    const ids = this.store.eventIdsOf(picked.map((p) => p.nid));
+    return picked.map((p) => ({ type: p.type, stateKey: p.stateKey, eventId: ids.get(p.nid)! }));
   }
 
   override async alarm(): Promise<void> {
@@ -342,10 +370,17 @@ export class Room extends DurableObject<Env> {
     return toClientEvent(pdu, row.event_id, this.roomId(), unsigned);
   }
 
+  /**
+   * Publishes the outbox. An alarm is armed first, so that events persisted here
+   * are published even if this process dies before the D1 write; it is cleared
+   * once the outbox is empty. On failure the alarm retries with backoff.
+   */
   private async flushOrSchedule(): Promise<void> {
+    void this.ctx.storage.setAlarm(Date.now() + SAFETY_ALARM_MS);
     try {
       await this.flush();
       this.retries = 0;
+      if (this.store.pendingOutbox(1).length === 0) await this.ctx.storage.deleteAlarm();
     } catch (e) {
       // The events are durable in the outbox; an alarm publishes them later.
       console.error(`room ${this.store.getMeta("room_id")}: publish failed, will retry`, e);

@@ -13,7 +13,7 @@ import { serveEvent, type EventRow } from "../rooms/serve-event.js";
 export const DEFAULT_TIMELINE_LIMIT = 10;
 const MAX_TIMELINE_LIMIT = 100;
 
-interface MembershipRow {
+export interface MembershipRow {
   room_id: string;
   membership: string;
   stream_pos: number;
@@ -49,30 +49,52 @@ function timelineLimit(f: RoomEventFilter | undefined): number {
   return Math.max(1, Math.min(l, MAX_TIMELINE_LIMIT));
 }
 
-export async function syncRooms(o: RoomsOptions): Promise<{ rooms: RoomsSection; hasNews: boolean; allJoined: string[] }> {
-  const db = o.env.DB;
+/**
+ * The user's memberships and, for an incremental sync, every event after `since`
+ * in their rooms — together with the current stream position, in one D1 batch
+ * (one round trip, one consistent snapshot).
+ */
+export async function loadSyncBase(
+  db: D1Database,
+  userId: string,
+  since: number | null,
+): Promise<{ upTo: number; memberships: MembershipRow[]; events: EventRow[] }> {
+  const statements = [
+    db.prepare("SELECT pos FROM stream_counter WHERE id = 1"),
+    db.prepare("SELECT room_id, membership, stream_pos, event_id, forgotten FROM room_memberships WHERE user_id = ?").bind(userId),
+  ];
+  if (since !== null) {
+    statements.push(
+      db
+        .prepare(
+          `SELECT ${EVENT_COLUMNS} FROM room_events e JOIN room_memberships m ON m.room_id = e.room_id AND m.user_id = ? ` +
+            "WHERE e.stream_pos > ? AND e.stream_pos <= (SELECT pos FROM stream_counter WHERE id = 1) " +
+            "AND (m.membership = 'join' OR e.stream_pos <= m.stream_pos) ORDER BY e.stream_pos",
+        )
+        .bind(userId, since),
+    );
+  }
+  const results = await db.batch(statements);
+  return {
+    upTo: (results[0]?.results[0] as { pos: number } | undefined)?.pos ?? 0,
+    memberships: (results[1]?.results ?? []) as MembershipRow[],
+    events: (results[2]?.results ?? []) as EventRow[],
+  };
+}
+
+export async function syncRooms(
+  o: RoomsOptions,
+  base: { memberships: MembershipRow[]; events: EventRow[] },
+): Promise<{ rooms: RoomsSection; hasNews: boolean; allJoined: string[] }> {
   const out: RoomsSection = { join: {}, invite: {}, knock: {}, leave: {} };
-  const { results: memberships } = await db
-    .prepare("SELECT room_id, membership, stream_pos, event_id, forgotten FROM room_memberships WHERE user_id = ?")
-    .bind(o.userId)
-    .all<MembershipRow>();
+  const memberships = base.memberships;
+  const db = o.env.DB;
   const incremental = o.since !== null && !o.fullState;
   const timelineFilter = o.filter.room?.timeline;
   const includeLeave = o.filter.room?.include_leave === true;
   const now = Date.now();
-
-  // Rooms whose events since `since` we need, and the new events themselves.
-  let changed = new Map<string, EventRow[]>();
-  if (incremental) {
-    const { results } = await db
-      .prepare(
-        `SELECT ${EVENT_COLUMNS} FROM room_events e JOIN room_memberships m ON m.room_id = e.room_id AND m.user_id = ? ` +
-          "WHERE e.stream_pos > ? AND e.stream_pos <= ? AND (m.membership = 'join' OR e.stream_pos <= m.stream_pos) ORDER BY e.stream_pos",
-      )
-      .bind(o.userId, o.since, o.upTo)
-      .all<EventRow>();
-    changed = groupByRoom(results);
-  }
+  // Rooms with events since `since`, and the new events themselves.
+  const changed = incremental ? groupByRoom(base.events) : new Map<string, EventRow[]>();
 
   for (const m of memberships) {
     if (!roomAllowed(o.filter, m.room_id) || m.stream_pos > o.upTo) continue;

@@ -8,10 +8,9 @@ import { type Filter, FilterSchema } from "../../src/filter.js";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import type { Env } from "../env.js";
-import { readStreamPos } from "../stream.js";
 import type { SyncContext } from "./context.js";
 import { SYNC_EXTENSIONS } from "./extensions.js";
-import { syncRooms } from "./rooms.js";
+import { loadSyncBase, syncRooms } from "./rooms.js";
 
 /** Longest long-poll we hold (clients usually ask for 30 s). */
 export const MAX_SYNC_TIMEOUT_MS = 120_000;
@@ -56,7 +55,9 @@ export async function resolveFilter(db: D1Database, userId: string, param: strin
   return parsed.data;
 }
 
-async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncParams, upTo: number): Promise<{ body: JsonObject; hasNews: boolean }> {
+async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncParams): Promise<{ body: JsonObject; hasNews: boolean; upTo: number }> {
+  const base = await loadSyncBase(env.DB, userId, p.fullState ? null : p.since);
+  const upTo = base.upTo;
   const { rooms, hasNews: roomNews, allJoined } = await syncRooms({
     env,
     userId,
@@ -66,7 +67,7 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
     filter: p.filter,
     fullState: p.fullState,
     useStateAfter: p.useStateAfter,
-  });
+  }, base);
   const ctx: SyncContext = { env, userId, deviceId, since: p.since, upTo, filter: p.filter, fullState: p.fullState, joinedRooms: allJoined };
   const body: JsonObject = {
     next_batch: `s${upTo}`,
@@ -78,8 +79,9 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
   };
   let hasNews = roomNews;
   const joined = new Set(allJoined);
-  for (const ext of SYNC_EXTENSIONS) {
-    const part = await ext(ctx);
+  // Extensions read independent data: run them side by side.
+  const parts = await Promise.all(SYNC_EXTENSIONS.map((ext) => ext(ctx)));
+  for (const part of parts) {
     hasNews ||= part.hasNews;
     Object.assign(body, part.top ?? {});
     for (const [roomId, extra] of Object.entries(part.rooms ?? {})) {
@@ -88,18 +90,16 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
       Object.assign(rooms.join[roomId]!, extra);
     }
   }
-  return { body, hasNews };
+  return { body, hasNews, upTo };
 }
 
 export async function sync(env: Env, userId: string, deviceId: string, p: SyncParams): Promise<JsonObject> {
   const deadline = Date.now() + Math.min(Math.max(p.timeoutMs, 0), MAX_SYNC_TIMEOUT_MS);
-  let upTo = await readStreamPos(env.DB);
   for (;;) {
-    const { body, hasNews } = await buildOnce(env, userId, deviceId, p, upTo);
+    const { body, hasNews, upTo } = await buildOnce(env, userId, deviceId, p);
     const remaining = deadline - Date.now();
     if (p.since === null || p.fullState || hasNews || remaining <= 0) return body;
     // Nothing new: sleep on the User DO until something for this user is published.
     await env.USER.getByName(userId).waitForChange(upTo, remaining);
-    upTo = await readStreamPos(env.DB);
   }
 }
