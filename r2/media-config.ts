@@ -9,7 +9,11 @@ const MediaConfigSchema = z.object({
   freezeTs: z.number().int().nonnegative(),
   maxPendingUploads: z.number().int().positive(),
   unusedExpiryMs: z.number().int().positive(),
-  /** Sources with more pixels than this are not decoded (a 128 MB isolate holds ~4 bytes per pixel several times over). */
+  /**
+   * Sources with more pixels than this are not decoded. Photon's decode peaks at
+   * roughly 10 bytes per pixel (measured in Node: +73 MB for an 8 MP JPEG, +80 MB
+   * PNG, +108 MB for 12 MP, +167 MB for 16 MP) and a Worker isolate has 128 MB.
+   */
   thumbnailMaxPixels: z.number().int().positive(),
   thumbnailMaxSourceBytes: z.number().int().positive(),
   /** With `animated=true`, animated sources up to this size are returned as they are. */
@@ -38,8 +42,8 @@ export function getMediaConfig(env: Env): MediaConfig {
     freezeTs: num(vars.MEDIA_FREEZE_TS, 0),
     maxPendingUploads: num(vars.MEDIA_MAX_PENDING_UPLOADS, 5),
     unusedExpiryMs: num(vars.MEDIA_UNUSED_EXPIRY_MS, 24 * 60 * 60 * 1000),
-    thumbnailMaxPixels: num(vars.MEDIA_THUMBNAIL_MAX_PIXELS, 16_000_000),
-    thumbnailMaxSourceBytes: num(vars.MEDIA_THUMBNAIL_MAX_SOURCE_BYTES, 20 * 1024 * 1024),
+    thumbnailMaxPixels: num(vars.MEDIA_THUMBNAIL_MAX_PIXELS, 8_000_000),
+    thumbnailMaxSourceBytes: num(vars.MEDIA_THUMBNAIL_MAX_SOURCE_BYTES, 10 * 1024 * 1024),
     animatedMaxBytes: num(vars.MEDIA_ANIMATED_MAX_BYTES, 10 * 1024 * 1024),
     urlPreviewEnabled: (vars.URL_PREVIEW_ENABLED ?? "true") !== "false",
     previewPolicy: { allow: parseHostRules(vars.URL_PREVIEW_ALLOW), deny: parseHostRules(vars.URL_PREVIEW_DENY) },
