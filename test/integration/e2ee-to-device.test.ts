@@ -1,6 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { ackToDevice, e2eeSync } from "../../workers/e2ee/sync-extension.js";
+import { ackToDevice, e2eeSync, e2eeSyncExtension } from "../../workers/e2ee/sync-extension.js";
+import type { SyncContext } from "../../workers/sync/context.js";
 import { put, streamPos, uploadDevice } from "./e2ee-helpers.js";
 import { callJson, login, registerUser, type TestUser } from "./helpers.js";
 
@@ -133,5 +134,43 @@ describe("PUT /sendToDevice", () => {
     expect((await callJson("/_matrix/client/v3/logout", { method: "POST", token: bob2.accessToken, json: {} })).status).toBe(200);
     expect(await pending(bob2)).toBe(0);
     expect(await pending(bob)).toBe(1);
+  });
+
+  it("the /sync extension acknowledges the previous response and reports news", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const ctx = (since: number | null, upTo: number): SyncContext => ({
+      env,
+      userId: bob.userId,
+      deviceId: bob.deviceId,
+      since,
+      upTo,
+      filter: {},
+      fullState: false,
+      joinedRooms: [],
+    });
+    const p0 = await streamPos();
+    const quiet = await e2eeSyncExtension(ctx(p0, p0));
+    expect(quiet.hasNews).toBe(false);
+    expect(quiet.top).toEqual({
+      to_device: { events: [] },
+      device_lists: { changed: [], left: [] },
+      device_one_time_keys_count: { signed_curve25519: 0 },
+      device_unused_fallback_key_types: [],
+    });
+    await send(alice, "m.test", { [bob.userId]: { [bob.deviceId]: { n: 1 } } });
+    const p1 = await streamPos();
+    const first = await e2eeSyncExtension(ctx(p0, p1));
+    expect(first.hasNews).toBe(true);
+    expect((first.top!.to_device as { events: unknown[] }).events).toHaveLength(1);
+    // The next sync (since = p1) acknowledges and gets nothing new.
+    const second = await e2eeSyncExtension(ctx(p1, p1));
+    expect(second.hasNews).toBe(false);
+    expect(await pending(bob)).toBe(0);
+    // Bob's own new device keys are a device-list change for his other syncs.
+    await uploadDevice(bob);
+    const third = await e2eeSyncExtension(ctx(p1, await streamPos()));
+    expect(third.hasNews).toBe(true);
+    expect(third.top!.device_lists).toEqual({ changed: [bob.userId], left: [] });
   });
 });

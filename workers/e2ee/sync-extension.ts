@@ -1,5 +1,6 @@
-import type { JsonObject } from "../../src/json.js";
+import type { JsonObject, JsonValue } from "../../src/json.js";
 import type { Env } from "../env.js";
+import type { SyncExtension } from "../sync/context.js";
 import { deviceListsSince } from "./device-lists.js";
 
 /**
@@ -118,3 +119,19 @@ export async function ackToDevice(db: D1Database, userId: string, deviceId: stri
     .bind(userId, deviceId, since)
     .run();
 }
+
+/**
+ * The /sync (v3) extension: acknowledges what the previous response delivered
+ * (`since`), then contributes `to_device`, `device_lists`,
+ * `device_one_time_keys_count` and `device_unused_fallback_key_types`. New
+ * to-device messages and device-list changes are news (they end a long-poll);
+ * key counts alone are not. Register it in workers/sync/extensions.ts.
+ */
+export const e2eeSyncExtension: SyncExtension = async (ctx) => {
+  if (ctx.since !== null) await ackToDevice(ctx.env.DB, ctx.userId, ctx.deviceId, ctx.since);
+  const r = await e2eeSync(ctx.env, ctx.userId, ctx.deviceId, ctx.since, ctx.upTo);
+  return {
+    top: r as unknown as Record<string, JsonValue>,
+    hasNews: r.to_device.events.length > 0 || r.device_lists.changed.length > 0 || r.device_lists.left.length > 0,
+  };
+};
