@@ -75,6 +75,18 @@ export async function serveObject(req: Request, bucket: R2Bucket, key: string, s
   return new Response(obj.body, { status: 200, headers });
 }
 
+/** A whole R2 body already fetched (a cached thumbnail): no Range. */
+export function serveBody(req: Request, body: ReadableStream, size: number, o: ServeOptions): Response {
+  const headers = mediaHeaders(o);
+  if (notModified(req, o.etag) || req.method === "HEAD") {
+    void body.cancel().catch(() => {});
+    if (req.method === "HEAD") headers.set("Content-Length", String(size));
+    return new Response(null, { status: notModified(req, o.etag) ? 304 : 200, headers });
+  }
+  headers.set("Content-Length", String(size));
+  return new Response(body, { status: 200, headers });
+}
+
 /** Bytes already in memory (a freshly made thumbnail). */
 export function serveBytes(req: Request, bytes: Uint8Array, o: ServeOptions): Response {
   const headers = mediaHeaders(o);

@@ -10,7 +10,7 @@ import { planThumbnail, variantName, type ThumbnailMethod, type ThumbnailPlan } 
 import type { MediaConfig } from "./media-config.js";
 import type { MediaRecord } from "./media-store.js";
 import { thumbnailKey } from "./keys.js";
-import { serveBytes, serveObject } from "./serve.js";
+import { serveBody, serveBytes, serveObject } from "./serve.js";
 import { cannotThumbnail, displaySize, renderThumbnail, thumbnailMime } from "./thumbnailer.js";
 
 export interface ThumbnailRequest {
@@ -52,11 +52,6 @@ export async function thumbnailResponse(
   if (!info) throw cannotThumbnail();
   if (info.width * info.height > config.thumbnailMaxPixels || info.width === 0 || info.height === 0) throw tooLargeToThumbnail();
 
-  // A GIF's frame count needs the whole file; the other formats say so in their header.
-  if (info.format === "gif" && q.animated !== false) {
-    full = await readAll(bucket, media.objectKey);
-    info = sniffImage(full) ?? info;
-  }
   const original = (mime: string) =>
     serveObject(req, bucket, media.objectKey, media.size, {
       contentType: mime,
@@ -66,14 +61,25 @@ export async function thumbnailResponse(
       lastModified: media.uploadedTs ?? media.createdTs,
       allowRange: false,
     });
+  // A GIF's frame count needs the whole file; the other formats say so in their header.
+  const readFrames = async () => {
+    if (info && info.format === "gif" && !full) {
+      full = await readAll(bucket, media.objectKey);
+      info = sniffImage(full) ?? info;
+    }
+  };
 
   // animated=true: the original animation when it is small enough (we do not re-encode animations).
-  if (q.animated === true && info.animated && media.size <= config.animatedMaxBytes) return original(info.mime === "image/apng" ? "image/png" : info.mime);
+  if (q.animated === true && media.size <= config.animatedMaxBytes) {
+    await readFrames();
+    if (info.animated) return original(info.mime === "image/apng" ? "image/png" : info.mime);
+  }
 
   const shown = displaySize(info);
   let plan: ThumbnailPlan = planThumbnail(shown.width, shown.height, q.width, q.height, q.method);
   if (plan.kind === "original") {
-    // The source is no larger than asked: serve it, unless it animates and animation was not asked for.
+    // The source is no larger than asked: serve it, unless it animates (animation was not asked for).
+    await readFrames();
     if (!info.animated) return original(info.mime);
     plan = {
       kind: "resize",
@@ -87,8 +93,8 @@ export async function thumbnailResponse(
   const key = thumbnailKey(media.mediaId, variantName(plan.box, mime));
   const etag = `"${media.mediaId}-${variantName(plan.box, mime)}"`;
   const opts = { contentType: mime, disposition: `inline; filename=thumbnail.${mime.split("/")[1]}`, cacheScope, etag, allowRange: false };
-  const cached = await bucket.head(key);
-  if (cached) return serveObject(req, bucket, key, cached.size, { ...opts, lastModified: cached.uploaded.getTime() });
+  const cached = await bucket.get(key);
+  if (cached) return serveBody(req, cached.body, cached.size, { ...opts, lastModified: cached.uploaded.getTime() });
 
   full ??= await readAll(bucket, media.objectKey);
   const bytes = renderThumbnail(full, info, plan);

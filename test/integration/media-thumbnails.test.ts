@@ -69,6 +69,14 @@ describe("thumbnails", () => {
     expect(listed.objects.map((o) => o.key)).toEqual([`thumbnails/${id}/32x32-crop-image_png`]);
     const again = await thumb(id, "width=20&height=20&method=crop");
     expect(again.bytes).toEqual(bytes);
+    expect(again.res.headers.get("content-length")).toBe(String(bytes.byteLength));
+    const etag = again.res.headers.get("etag")!;
+    const revalidated = await call(`/_matrix/client/v1/media/thumbnail/${SERVER}/${id}?width=32&height=32&method=crop`, { token: user.accessToken, headers: { "If-None-Match": etag } });
+    expect(revalidated.status).toBe(304);
+    const head = await call(`/_matrix/client/v1/media/thumbnail/${SERVER}/${id}?width=32&height=32&method=crop`, { token: user.accessToken, method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(bytes.byteLength));
+    expect((await head.arrayBuffer()).byteLength).toBe(0);
   });
 
   it("scales JPEG to 320x240 keeping the aspect ratio, as JPEG", async () => {
