@@ -95,6 +95,17 @@ describe("upload and authenticated download", () => {
     await q.arrayBuffer();
   });
 
+  it("accepts allow_redirect and allow_remote, and validates them", async () => {
+    const id = await upload(alice.accessToken, enc.encode("params"), "text/plain");
+    const ok = await call(`/_matrix/client/v1/media/download/${SERVER}/${id}?allow_redirect=true`, { token: alice.accessToken });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toBe("params");
+    const bad = await callJson(`/_matrix/client/v1/media/download/${SERVER}/${id}?allow_redirect=maybe`, { token: alice.accessToken });
+    expect(bad.body).toMatchObject({ errcode: "M_INVALID_PARAM" });
+    const legacy = await callJson(`/_matrix/media/v3/download/matrix.org/abc?allow_remote=false`);
+    expect(legacy.status).toBe(404);
+  });
+
   it("answers M_NOT_FOUND for unknown, malformed and remote ids", async () => {
     for (const path of [`${SERVER}/doesnotexist`, `${SERVER}/bad.id`, `${SERVER}/..%2F..%2Fetc`, "matrix.org/abcdef", "not_a_server!/abc"]) {
       const r = await callJson(`/_matrix/client/v1/media/download/${path}`, { token: alice.accessToken });
@@ -202,6 +213,38 @@ describe("async upload (create, then PUT)", () => {
     const twice = await callJson(`/_matrix/media/v3/upload/${SERVER}/${id}`, { method: "PUT", token: alice.accessToken, body: "again" });
     expect(twice.status).toBe(409);
     expect(twice.body).toMatchObject({ errcode: "M_CANNOT_OVERWRITE_MEDIA" });
+  });
+
+  it("lets exactly one of two racing uploads fill an id", async () => {
+    const created = await callJson<{ content_uri: string }>("/_matrix/media/v1/create", { method: "POST", token: alice.accessToken });
+    const id = created.body.content_uri.split("/").pop()!;
+    const put = (body: string) => callJson(`/_matrix/media/v3/upload/${SERVER}/${id}`, { method: "PUT", token: alice.accessToken, body, headers: { "Content-Type": "text/plain" } });
+    const results = await Promise.all([put("first"), put("second")]);
+    expect(results.map((r) => r.status).sort()).toEqual([200, 409]);
+    const res = await call(`/_matrix/client/v1/media/download/${SERVER}/${id}`, { token: alice.accessToken });
+    const text = await res.text();
+    expect(["first", "second"]).toContain(text);
+    // The loser's bytes do not linger in R2.
+    await new Promise((r) => setTimeout(r, 100));
+    const objects = await env.MEDIA.list({ prefix: `local/${id}/` });
+    expect(objects.objects).toHaveLength(1);
+  });
+
+  it("accepts a chunked body for a pending id, and create refuses a non-JSON body", async () => {
+    const created = await callJson<{ content_uri: string }>("/_matrix/media/v1/create", { method: "POST", token: alice.accessToken, json: {} });
+    const id = created.body.content_uri.split("/").pop()!;
+    const stream = new ReadableStream<Uint8Array>({
+      start(ctrl) {
+        ctrl.enqueue(enc.encode("part one, "));
+        ctrl.enqueue(enc.encode("part two"));
+        ctrl.close();
+      },
+    });
+    const put = await callJson(`/_matrix/media/v3/upload/${SERVER}/${id}`, { method: "PUT", token: alice.accessToken, body: stream, duplex: "half" } as RequestInit);
+    expect(put.status).toBe(200);
+    expect(await (await call(`/_matrix/client/v1/media/download/${SERVER}/${id}`, { token: alice.accessToken })).text()).toBe("part one, part two");
+    const notJson = await callJson("/_matrix/media/v1/create", { method: "POST", token: alice.accessToken, body: "{oops" });
+    expect(notJson.body).toMatchObject({ errcode: "M_NOT_JSON" });
   });
 
   it("refuses ids that were never created, or belong to another server", async () => {
