@@ -20,6 +20,12 @@ import { toDeviceRoutes } from "./routes/to-device.js";
 import { serverKeyRoutes } from "./routes/server-keys.js";
 import { versionsRoutes } from "./routes/versions.js";
 import { wellKnownRoutes } from "./routes/well-known.js";
+import { aliasRoutes } from "./routes/aliases.js";
+import { publicRoomRoutes } from "./routes/public-rooms.js";
+import { reportRoutes } from "./routes/reports.js";
+import { roomSummaryRoutes } from "./routes/room-summary.js";
+import { roomUpgradeRoutes } from "./routes/room-upgrade.js";
+import { spaceHierarchyRoutes } from "./routes/space-hierarchy.js";
 
 /** Must match `simple.period` of RL_REQUESTS in wrangler.toml. */
 const REQUESTS_PERIOD_MS = 60_000;
@@ -50,6 +56,12 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", mediaRoutes);
   app.route("/", roomRoutes);
   app.route("/", syncRoutes);
+  app.route("/", aliasRoutes);
+  app.route("/", publicRoomRoutes);
+  app.route("/", roomSummaryRoutes);
+  app.route("/", spaceHierarchyRoutes);
+  app.route("/", roomUpgradeRoutes);
+  app.route("/", reportRoutes);
 
   app.onError(onError);
   app.notFound(makeNotFoundHandler(() => app.routes));

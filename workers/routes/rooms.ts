@@ -11,6 +11,7 @@ import { getConfig } from "../config.js";
 import type { Env } from "../env.js";
 import { readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
+import { checkCanonicalAliasContent } from "../rooms/canonical-alias.js";
 import { type CreateRoomRequest, createRoomTemplates } from "../rooms/create-room.js";
 import { memberProfile, resolveRoomIdOrAlias, roomStub, unwrap } from "../rooms/room-rpc.js";
 import { getServerKeys } from "../server-keys.js";
@@ -133,6 +134,8 @@ roomRoutes.put(clientV3("/rooms/:roomId/send/:eventType/:txnId"), requireAuth({ 
 async function putState(c: Context<AppEnv>, roomId: string, eventType: string, stateKey: string): Promise<Response> {
   checkEventType(eventType);
   const content = await readJsonObject(c);
+  // Aliases must point to this room (room_state.yaml: M_BAD_ALIAS).
+  if (eventType === "m.room.canonical_alias") await checkCanonicalAliasContent(c.env, roomId, stateKey, content);
   return c.json({ event_id: await sendAs(c.env, c.get("auth"), roomId, { type: eventType, state_key: stateKey, content }) });
 }
 roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType/:stateKey"), requireAuth(), (c) =>
