@@ -49,6 +49,11 @@ export async function thumbnailResponse(
   if (media.size > config.thumbnailMaxSourceBytes) throw tooLargeToThumbnail();
   let full: Uint8Array | undefined;
   let info: ImageInfo | null = sniffImage(await readHead(bucket, media.objectKey));
+  if (!info && media.size > HEAD_BYTES) {
+    // JPEG APP segments (EXIF, ICC profiles) can push the frame header past the first bytes.
+    full = await readAll(bucket, media.objectKey);
+    info = sniffImage(full);
+  }
   if (!info) throw cannotThumbnail();
   if (info.width * info.height > config.thumbnailMaxPixels || info.width === 0 || info.height === 0) throw tooLargeToThumbnail();
 

@@ -150,6 +150,18 @@ describe("thumbnails", () => {
     expect(d.pixel(60, 230)[2]).toBeGreaterThan(200);
   });
 
+  it("finds the JPEG frame header behind large APP segments (ICC profiles, EXIF)", async () => {
+    const src = halves(1000, 500);
+    const jpeg = src.get_bytes_jpeg(80);
+    src.free();
+    const app2 = (n: number) => [0xff, 0xe2, ((n + 2) >> 8) & 255, (n + 2) & 255, ...new Array<number>(n).fill(0x41)];
+    const padded = new Uint8Array([...jpeg.subarray(0, 2), ...app2(60_000), ...app2(60_000), ...jpeg.subarray(2)]);
+    const id = await upload(padded, "image/jpeg");
+    const { res, bytes } = await thumb(id, "width=96&height=96&method=crop");
+    expect(res.status).toBe(200);
+    expect(decode(bytes)).toMatchObject({ width: 96, height: 96 });
+  });
+
   it("refuses what it cannot thumbnail: 400 M_UNKNOWN for non-images, 413 M_TOO_LARGE for huge images", async () => {
     const text = await upload(new TextEncoder().encode("not an image"), "image/png");
     const r = await callJson(`/_matrix/client/v1/media/thumbnail/${SERVER}/${text}?width=32&height=32`, { token: user.accessToken });

@@ -4,6 +4,7 @@
  * `og:image` into the media store as an mxc:// URI (fetched through the same
  * guard), and cache the answer in D1 (`url_previews`) for a TTL.
  */
+import { essence, normaliseUploadContentType } from "../../src/content-disposition.js";
 import { MatrixError } from "../../src/errors.js";
 import { sniffImage } from "../../src/image-info.js";
 import { buildOpenGraph, type OpenGraph } from "../../src/opengraph.js";
@@ -76,7 +77,7 @@ export async function previewUrl(env: Env, serverName: string, rawUrl: string, d
   async function storeImage(e: Env, bytes: Uint8Array, contentType: string): Promise<OpenGraph> {
     const mediaId = newMediaId();
     const key = originalKey(mediaId);
-    const type = contentType.split(";", 1)[0]!.trim().toLowerCase();
+    const type = essence(normaliseUploadContentType(contentType));
     await e.MEDIA.put(key, bytes, { httpMetadata: { contentType: type } });
     const info = sniffImage(bytes);
     await insertUploadedMedia(e.DB, null, { mediaId, objectKey: key, contentType: type, uploadName: null, size: bytes.byteLength, width: info?.width ?? null, height: info?.height ?? null });
