@@ -117,3 +117,6 @@ CREATE TABLE room_key_backup_keys (
   session_data TEXT NOT NULL,
   PRIMARY KEY (user_id, version, room_id, session_id)
 );
+
+-- Device lists in /sync start from the membership changes in the synced range.
+CREATE INDEX IF NOT EXISTS e2ee_room_memberships_pos ON room_memberships (stream_pos);

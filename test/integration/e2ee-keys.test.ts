@@ -272,4 +272,32 @@ describe("device lists: /keys/changes and deviceListsSince", () => {
     // Nothing to tell for an empty range.
     expect(await deviceListsSince(env.DB, alice.userId, afterLeave, afterLeave)).toEqual({ changed: [], left: [] });
   });
+
+  it("leaving one of two shared rooms is not 'left'; joining a room reports everyone in it; invites are not joins", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const carol = await registerUser();
+    const dave = await registerUser();
+    const r1 = await createRoom(alice.accessToken, { preset: "public_chat" });
+    const r2 = await createRoom(alice.accessToken, { preset: "public_chat" });
+    await joinRoom(bob.accessToken, r1);
+    await joinRoom(bob.accessToken, r2);
+    await joinRoom(carol.accessToken, r2);
+    const p0 = await streamPos();
+    await leaveRoom(bob.accessToken, r1);
+    const p1 = await streamPos();
+    expect(await deviceListsSince(env.DB, alice.userId, p0, p1)).toEqual({ changed: [], left: [] });
+    expect(await deviceListsSince(env.DB, bob.userId, p0, p1)).toEqual({ changed: [], left: [] });
+    // Dave joins r2: he learns about everyone there, each of them about him.
+    await joinRoom(dave.accessToken, r2);
+    const p2 = await streamPos();
+    expect((await deviceListsSince(env.DB, dave.userId, p1, p2)).changed).toEqual([alice.userId, bob.userId, carol.userId].sort());
+    expect((await deviceListsSince(env.DB, carol.userId, p1, p2)).changed).toEqual([dave.userId]);
+    // An invite is not a shared room yet.
+    const eve = await registerUser();
+    const r3 = await createRoom(alice.accessToken, { preset: "private_chat" });
+    const p3 = await streamPos();
+    expect((await post(`/rooms/${encodeURIComponent(r3)}/invite`, alice.accessToken, { user_id: eve.userId })).status).toBe(200);
+    expect((await deviceListsSince(env.DB, alice.userId, p3, await streamPos())).changed).toEqual([]);
+  });
 });

@@ -31,36 +31,51 @@ const SHARES_ROOM = (me: string, other: string) =>
  * positions (since, to]:
  * - changed: users sharing a joined room with us now (and we ourselves) whose
  *   devices or cross-signing keys changed in the range, users a change was recorded
- *   for us only (our user-signing key signed them), and everyone in a room where we
- *   or they joined in the range (the spec allows "share a new room" to be this simple);
+ *   for us only (our user-signing key signed them), and users who newly share a
+ *   room: everyone in a room we joined in the range, everyone who joined a room
+ *   we are in (the spec allows "share a new room" to be this simple);
  * - left: users whose or our leaving in the range means we now share no room.
+ *
+ * Every query starts from the range (device_list_changes and room_memberships by
+ * stream_pos), so a sync reads rows in proportion to what changed, not to how many
+ * rooms and members the user has.
  */
 export async function deviceListsSince(db: D1Database, userId: string, since: number, to: number): Promise<{ changed: string[]; left: string[] }> {
   if (to <= since) return { changed: [], left: [] };
-  const [changedRes, leftRes] = await db.batch<{ u: string }>([
+  const [keyChanges, joins, leaves] = await db.batch<{ u: string }>([
     db
       .prepare(
-        "SELECT c.user_id AS u FROM device_list_changes c WHERE c.stream_pos > ?1 AND c.stream_pos <= ?2 " +
-          `AND (c.only_for = ?3 OR (c.only_for IS NULL AND (c.user_id = ?3 OR ${SHARES_ROOM("?3", "c.user_id")}))) ` +
-          "UNION " +
-          "SELECT b.user_id AS u FROM room_memberships a JOIN room_memberships b ON b.room_id = a.room_id " +
-          "WHERE a.user_id = ?3 AND a.membership = 'join' AND b.membership = 'join' AND b.user_id != ?3 " +
-          "AND ((a.stream_pos > ?1 AND a.stream_pos <= ?2) OR (b.stream_pos > ?1 AND b.stream_pos <= ?2))",
+        "SELECT DISTINCT c.user_id AS u FROM device_list_changes c WHERE c.stream_pos > ?1 AND c.stream_pos <= ?2 " +
+          `AND (c.only_for = ?3 OR (c.only_for IS NULL AND (c.user_id = ?3 OR ${SHARES_ROOM("?3", "c.user_id")})))`,
       )
       .bind(since, to, userId),
+    // m: a join in the range, in a room where we are joined now (a); b: who we now share it with.
     db
       .prepare(
-        "SELECT DISTINCT b.user_id AS u FROM room_memberships a JOIN room_memberships b ON b.room_id = a.room_id " +
-          "WHERE a.user_id = ?3 AND b.user_id != ?3 AND (" +
-          "(a.membership != 'join' AND a.stream_pos > ?1 AND a.stream_pos <= ?2 AND (b.membership = 'join' OR b.stream_pos > ?1)) OR " +
-          "(a.membership = 'join' AND b.membership != 'join' AND b.stream_pos > ?1 AND b.stream_pos <= ?2)) " +
+        "SELECT DISTINCT b.user_id AS u FROM room_memberships m " +
+          "JOIN room_memberships a ON a.room_id = m.room_id AND a.user_id = ?3 AND a.membership = 'join' " +
+          "JOIN room_memberships b ON b.room_id = m.room_id AND b.membership = 'join' AND b.user_id != ?3 " +
+          "WHERE m.stream_pos > ?1 AND m.stream_pos <= ?2 AND m.membership = 'join' AND (m.user_id = ?3 OR m.user_id = b.user_id)",
+      )
+      .bind(since, to, userId),
+    // m: a departure in the range, ours (then b is everyone who was there) or theirs
+    // from a room we are in; reported only if no joined room is left in common.
+    db
+      .prepare(
+        "SELECT DISTINCT b.user_id AS u FROM room_memberships m " +
+          "JOIN room_memberships a ON a.room_id = m.room_id AND a.user_id = ?3 " +
+          "JOIN room_memberships b ON b.room_id = m.room_id AND b.user_id != ?3 " +
+          "WHERE m.stream_pos > ?1 AND m.stream_pos <= ?2 AND m.membership != 'join' AND (" +
+          "(m.user_id = ?3 AND (b.membership = 'join' OR b.stream_pos > ?1)) OR " +
+          "(m.user_id = b.user_id AND a.membership = 'join')) " +
           `AND NOT ${SHARES_ROOM("?3", "b.user_id")}`,
       )
       .bind(since, to, userId),
   ]);
-  const changed = [...new Set((changedRes?.results ?? []).map((r) => r.u))].sort();
+  const rows = (r: D1Result<{ u: string }> | undefined) => (r?.results ?? []).map((x) => x.u);
+  const changed = [...new Set([...rows(keyChanges), ...rows(joins)])].sort();
   const changedSet = new Set(changed);
-  const left = [...new Set((leftRes?.results ?? []).map((r) => r.u))].filter((u) => !changedSet.has(u)).sort();
+  const left = [...new Set(rows(leaves))].filter((u) => !changedSet.has(u)).sort();
   return { changed, left };
 }
 
