@@ -60,7 +60,8 @@ async function loadServerKeys(env: Env): Promise<ServerKeys> {
   let current = await currentGenerated(db);
   if (!current) {
     const seed = crypto.getRandomValues(new Uint8Array(32));
-    const version = `a_${encodeBase64Url(crypto.getRandomValues(new Uint8Array(3)))}`;
+    // Key versions are [a-zA-Z0-9_] (spec appendix "Signing Keys"): no "-" from base64url.
+    const version = `a_${encodeBase64Url(crypto.getRandomValues(new Uint8Array(3))).replaceAll("-", "_")}`;
     // The partial unique index lets exactly one concurrent first start win.
     await db
       .prepare(

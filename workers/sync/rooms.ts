@@ -8,6 +8,7 @@
 import { type Filter, type RoomEventFilter, eventMatches, roomAllowed } from "../../src/filter.js";
 import type { JsonObject } from "../../src/json.js";
 import type { Env } from "../env.js";
+import { bundleSyncTimelines } from "../rooms/aggregations.js";
 import { serveEvent, type EventRow } from "../rooms/serve-event.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
@@ -130,6 +131,7 @@ export async function syncRooms(
       out.leave[m.room_id] = await fullRoom(o, m.room_id, m.stream_pos, timelineFilter, now);
     }
   }
+  await bundleSyncTimelines(db, o, [out.join, out.leave], now);
   const hasNews = Object.keys(out.join).length + Object.keys(out.invite).length + Object.keys(out.knock).length + Object.keys(out.leave).length > 0;
   const allJoined = memberships.filter((m) => m.membership === "join" && m.stream_pos <= o.upTo && roomAllowed(o.filter, m.room_id)).map((m) => m.room_id);
   return { rooms: out, hasNews, allJoined };

@@ -1,0 +1,108 @@
+/**
+ * Bundled aggregations for a page of served events (client-server-api
+ * "Aggregations of child events"), added wherever events are served: /messages,
+ * /context, /event, /relations, /threads and limited /sync timelines. One D1
+ * batch per page however many events it has: thread summaries from room_threads
+ * (kept by triggers, d1-migrations/0011_reads.sql), edit candidates (at most a
+ * few per parent) and references, for the page's events and the threads' latest
+ * events. What to bundle is decided in src/aggregations.ts.
+ */
+import { type Children, bundledRelations, canBundle } from "../../src/aggregations.js";
+import type { JsonObject } from "../../src/json.js";
+import { EVENT_COLUMNS } from "./event-page.js";
+import { type EventRow, serveEvent } from "./serve-event.js";
+
+/** Newest edits considered per parent (invalid ones are skipped, spec "Validity of replacement events"). */
+const EDIT_CANDIDATES = 20;
+const MAX_REFERENCES = 1000;
+
+export interface Viewer {
+  userId: string;
+  deviceId: string;
+}
+
+type ThreadRow = EventRow & { thread_id: string; count: number; participated: number };
+type ChildRow = EventRow & { parent: string };
+
+const TARGETS =
+  "WITH targets(id) AS (SELECT value FROM json_each(?1) UNION " +
+  "SELECT l.event_id FROM room_threads t JOIN room_events l ON l.stream_pos = t.latest_pos WHERE t.thread_id IN (SELECT value FROM json_each(?1)))";
+
+/**
+ * Sets `unsigned["m.relations"]` on the events that have children to bundle.
+ * `visible` hides children at positions the user may not see.
+ */
+export async function bundleAggregations(
+  db: D1Database,
+  who: Viewer,
+  events: JsonObject[],
+  now: number,
+  visible: (pos: number) => boolean = () => true,
+): Promise<void> {
+  const targets = events.filter(canBundle);
+  if (targets.length === 0) return;
+  const ids = JSON.stringify([...new Set(targets.map((e) => e.event_id as string))]);
+  const [threads, edits, refs] = await db.batch([
+    db
+      .prepare(
+        `SELECT t.thread_id, t.count, EXISTS (SELECT 1 FROM room_thread_participants p WHERE p.thread_id = t.thread_id AND p.user_id = ?2) AS participated, ${EVENT_COLUMNS} ` +
+          "FROM room_threads t JOIN room_events e ON e.stream_pos = t.latest_pos WHERE t.thread_id IN (SELECT value FROM json_each(?1))",
+      )
+      .bind(ids, who.userId),
+    db
+      .prepare(
+        `${TARGETS} SELECT * FROM (SELECT targets.id AS parent, ${EVENT_COLUMNS}, ` +
+          "ROW_NUMBER() OVER (PARTITION BY targets.id ORDER BY e.origin_server_ts DESC, e.event_id DESC) AS rn " +
+          "FROM targets JOIN room_events e ON e.relates_to = targets.id AND e.rel_type = 'm.replace' WHERE e.redacted_by IS NULL) " +
+          `WHERE rn <= ${EDIT_CANDIDATES}`,
+      )
+      .bind(ids),
+    db
+      .prepare(
+        `${TARGETS} SELECT targets.id AS parent, e.event_id, e.stream_pos FROM targets ` +
+          `JOIN room_events e ON e.relates_to = targets.id AND e.rel_type = 'm.reference' WHERE e.redacted_by IS NULL ORDER BY e.stream_pos LIMIT ${MAX_REFERENCES}`,
+      )
+      .bind(ids),
+  ]);
+  const children: Children = { edits: new Map(), threads: new Map(), references: new Map() };
+  for (const r of edits!.results as ChildRow[]) {
+    if (!visible(r.stream_pos)) continue;
+    const list = children.edits.get(r.parent) ?? [];
+    list.push(serveEvent(r, who, now));
+    children.edits.set(r.parent, list);
+  }
+  for (const r of refs!.results as Array<{ parent: string; event_id: string; stream_pos: number }>) {
+    if (!visible(r.stream_pos)) continue;
+    const list = children.references.get(r.parent) ?? [];
+    list.push(r.event_id);
+    children.references.set(r.parent, list);
+  }
+  for (const r of threads!.results as ThreadRow[]) {
+    if (!visible(r.stream_pos)) continue;
+    const latest = serveEvent(r, who, now);
+    // The latest event's own children are bundled too (spec "Server-side aggregation of m.thread relationships").
+    setRelations(latest, who.userId, children);
+    children.threads.set(r.thread_id, { latest, count: r.count, participated: r.participated === 1 });
+  }
+  for (const ev of targets) setRelations(ev, who.userId, children);
+}
+
+function setRelations(ev: JsonObject, userId: string, children: Children): void {
+  const rel = bundledRelations(ev, userId, children);
+  if (!rel) return;
+  const unsigned = (ev.unsigned as JsonObject | undefined) ?? {};
+  unsigned["m.relations"] = rel;
+  ev.unsigned = unsigned;
+}
+
+/** /sync: bundled aggregations on limited timelines (spec: "when the relevant section has a `limited` value of `true`"). */
+export async function bundleSyncTimelines(db: D1Database, who: Viewer, sections: Array<Record<string, JsonObject>>, now: number): Promise<void> {
+  const events: JsonObject[] = [];
+  for (const section of sections) {
+    for (const room of Object.values(section)) {
+      const timeline = room.timeline as JsonObject | undefined;
+      if (timeline?.limited === true && Array.isArray(timeline.events)) events.push(...(timeline.events as JsonObject[]));
+    }
+  }
+  await bundleAggregations(db, who, events, now);
+}
