@@ -87,12 +87,11 @@ export function directoryPage<T extends DirectoryRoom>(
 
 /**
  * The SQL keyset condition for a bound over columns `members` and `roomId`, with its
- * parameters, and the ORDER BY that reads rooms in the bound's direction.
+ * parameters, and the ORDER BY that reads rooms in the bound's direction. A row-value
+ * comparison, so SQLite walks an index on (members, roomId) in order instead of sorting.
  */
 export function boundClause(bound: DirectoryBound | undefined, members: string, roomId: string): { where: string; params: (string | number)[]; order: string } {
   if (!bound) return { where: "1", params: [], order: `${members} DESC, ${roomId} DESC` };
-  if (bound.forward) {
-    return { where: `(${members} < ? OR (${members} = ? AND ${roomId} < ?))`, params: [bound.members, bound.members, bound.roomId], order: `${members} DESC, ${roomId} DESC` };
-  }
-  return { where: `(${members} > ? OR (${members} = ? AND ${roomId} > ?))`, params: [bound.members, bound.members, bound.roomId], order: `${members} ASC, ${roomId} ASC` };
+  if (bound.forward) return { where: `(${members}, ${roomId}) < (?, ?)`, params: [bound.members, bound.roomId], order: `${members} DESC, ${roomId} DESC` };
+  return { where: `(${members}, ${roomId}) > (?, ?)`, params: [bound.members, bound.roomId], order: `${members} ASC, ${roomId} ASC` };
 }

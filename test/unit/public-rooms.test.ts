@@ -86,7 +86,7 @@ describe("public room directory paging", () => {
 
   it("builds keyset SQL for each direction", () => {
     expect(boundClause(undefined, "m", "r")).toEqual({ where: "1", params: [], order: "m DESC, r DESC" });
-    expect(boundClause({ members: 3, roomId: "!x", forward: true }, "m", "r").params).toEqual([3, 3, "!x"]);
+    expect(boundClause({ members: 3, roomId: "!x", forward: true }, "m", "r")).toEqual({ where: "(m, r) < (?, ?)", params: [3, "!x"], order: "m DESC, r DESC" });
     expect(boundClause({ members: 3, roomId: "!x", forward: false }, "m", "r").order).toBe("m ASC, r ASC");
   });
 });
