@@ -83,7 +83,7 @@ beforeAll(async () => {
     const page = pages[req.url];
     return page ? page() : new Response("not found", { status: 404 });
   };
-});
+}, 60_000);
 
 afterAll(() => {
   globalThis.fetch = realFetch;

@@ -11,7 +11,7 @@ let user: TestUser;
 
 beforeAll(async () => {
   user = await registerUser();
-});
+}, 60_000);
 
 /** An RGBA image: left half red, right half blue (so orientation is visible). */
 function halves(width: number, height: number): PhotonImage {

@@ -13,10 +13,11 @@ const enc = new TextEncoder();
 let alice: TestUser;
 let bob: TestUser;
 
+// Registration hashes passwords (PBKDF2): slow on a loaded 2-core machine.
 beforeAll(async () => {
   alice = await registerUser();
   bob = await registerUser();
-});
+}, 60_000);
 
 async function upload(token: string, body: BodyInit, contentType?: string, filename?: string): Promise<string> {
   const q = filename === undefined ? "" : `?filename=${encodeURIComponent(filename)}`;
