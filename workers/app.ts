@@ -5,6 +5,12 @@ import { onError } from "./middleware/errors.js";
 import { makeNotFoundHandler } from "./middleware/method-not-allowed.js";
 import { clientIp, enforceRateLimit } from "./middleware/rate-limit.js";
 import { accountRoutes } from "./routes/account.js";
+import { accountDataRoutes } from "./routes/account-data.js";
+import { presenceRoutes } from "./routes/presence.js";
+import { readMarkerRoutes } from "./routes/read-markers.js";
+import { receiptRoutes } from "./routes/receipts.js";
+import { tagRoutes } from "./routes/tags.js";
+import { typingRoutes } from "./routes/typing.js";
 import { deviceRoutes } from "./routes/devices.js";
 import { eventContextRoutes } from "./routes/event-context.js";
 import { federationVersionRoutes } from "./routes/federation-version.js";
@@ -73,6 +79,12 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", roomUpgradeRoutes);
   app.route("/", reportRoutes);
 
+  app.route("/", typingRoutes);
+  app.route("/", receiptRoutes);
+  app.route("/", readMarkerRoutes);
+  app.route("/", presenceRoutes);
+  app.route("/", accountDataRoutes);
+  app.route("/", tagRoutes);
   app.onError(onError);
   app.notFound(makeNotFoundHandler(() => app.routes));
   return app;

@@ -16,6 +16,7 @@ import { applySchema } from "../sql-schema.js";
 import { type EventTemplate, type Ref, type SigningKeyMaterial, buildEvent } from "./event-builder.js";
 import { type PublishItem, publishStatements } from "./publish.js";
 import { type EventRow, ROOM_SCHEMA, RoomStore } from "./room-store.js";
+import { RoomTyping } from "./typing.js";
 
 /** Results cross RPC as data: only `message` survives a thrown error (see README "Design"). */
 export type RoomResult<T> = { ok: true; value: T } | { ok: false; error: MatrixErrorData };
@@ -48,6 +49,7 @@ const SAFETY_ALARM_MS = 10_000;
  */
 export class Room extends DurableObject<Env> {
   private readonly store: RoomStore;
+  private readonly typing: RoomTyping;
   private flushing: Promise<void> = Promise.resolve();
   private retries = 0;
 
@@ -56,6 +58,11 @@ export class Room extends DurableObject<Env> {
     this.store = new RoomStore(ctx.storage.sql);
     // A room that was never created stays empty: no schema, no storage.
     if (this.store.exists()) applySchema(ctx.storage, ROOM_SCHEMA);
+    this.typing = new RoomTyping(ctx, env, {
+      roomId: () => this.roomId(),
+      membership: (u) => this.store.currentStateEvent("m.room.member", u)?.membership ?? null,
+      localJoinedMembers: () => this.store.membersWith(["join"]).flatMap((r) => (r.state_key?.endsWith(`:${env.SERVER_NAME}`) ? [r.state_key] : [])),
+    });
   }
 
   // ---- RPC -----------------------------------------------------------------
@@ -206,7 +213,17 @@ export class Room extends DurableObject<Env> {
     return picked.map((p) => ({ type: p.type, stateKey: p.stateKey, eventId: ids.get(p.nid)! }));
   }
 
+  /** PUT /typing: typing state lives here, see ./typing.ts. */
+  async setTyping(input: { userId: string; typing: boolean; timeoutMs: number }): Promise<RoomResult<null>> {
+    return this.run(async () => {
+      this.version();
+      await this.typing.set(input.userId, input.typing, input.timeoutMs);
+      return null;
+    });
+  }
+
   override async alarm(): Promise<void> {
+    await this.typing.onAlarm();
     await this.flushOrSchedule();
   }
 
@@ -376,16 +393,16 @@ export class Room extends DurableObject<Env> {
    * once the outbox is empty. On failure the alarm retries with backoff.
    */
   private async flushOrSchedule(): Promise<void> {
-    void this.ctx.storage.setAlarm(Date.now() + SAFETY_ALARM_MS);
+    void this.ctx.storage.setAlarm(this.typing.earlier(Date.now() + SAFETY_ALARM_MS));
     try {
       await this.flush();
       this.retries = 0;
-      if (this.store.pendingOutbox(1).length === 0) await this.ctx.storage.deleteAlarm();
+      if (this.store.pendingOutbox(1).length === 0) await this.typing.rearmOrDelete();
     } catch (e) {
       // The events are durable in the outbox; an alarm publishes them later.
       console.error(`room ${this.store.getMeta("room_id")}: publish failed, will retry`, e);
       const delay = Math.min(RETRY_BASE_MS * 2 ** this.retries++, RETRY_MAX_MS);
-      await this.ctx.storage.setAlarm(Date.now() + delay);
+      await this.ctx.storage.setAlarm(this.typing.earlier(Date.now() + delay));
     }
   }
 

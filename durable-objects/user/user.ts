@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../../workers/env.js";
 import { applySchema } from "../sql-schema.js";
+import { PresenceTimer } from "./presence-timer.js";
 
 const SCHEMA: readonly string[] = [
   `CREATE TABLE user_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -21,10 +22,21 @@ export class User extends DurableObject<Env> {
   /** Highest stream position this object has been told about (in memory: a restart only costs one D1 read). */
   private latest = 0;
   private waiters = new Set<Waiter>();
+  private readonly presence: PresenceTimer;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => applySchema(ctx.storage, SCHEMA));
+    this.presence = new PresenceTimer(ctx, env, () => this.waiters.size > 0);
+  }
+
+  /** Presence timeout for this user (./presence-timer.ts). */
+  async schedulePresenceCheck(userId: string, at: number): Promise<void> {
+    await this.presence.schedule(userId, at);
+  }
+
+  override async alarm(): Promise<void> {
+    await this.presence.onAlarm();
   }
 
   /** Something for this user was written at stream position `pos`: wake every waiter behind it. */

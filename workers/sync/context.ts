@@ -15,6 +15,10 @@ export interface SyncContext {
   fullState: boolean;
   /** Rooms in the response's `join` section. */
   joinedRooms: string[];
+  /** Joined rooms whose membership changed after `since` (new joins): they get their ephemeral data in full. Empty (or absent) for an initial sync. */
+  newlyJoinedRooms?: string[];
+  /** The `set_presence` parameter (spec: omitted means online). */
+  setPresence?: "online" | "offline" | "unavailable" | undefined;
 }
 
 /**

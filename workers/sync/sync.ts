@@ -8,6 +8,7 @@ import { type Filter, FilterSchema } from "../../src/filter.js";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import type { Env } from "../env.js";
+import { applySetPresence } from "../presence/sync-extension.js";
 import type { SyncContext } from "./context.js";
 import { SYNC_EXTENSIONS } from "./extensions.js";
 import { loadSyncBase, syncRooms } from "./rooms.js";
@@ -68,7 +69,21 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
     fullState: p.fullState,
     useStateAfter: p.useStateAfter,
   }, base);
-  const ctx: SyncContext = { env, userId, deviceId, since: p.since, upTo, filter: p.filter, fullState: p.fullState, joinedRooms: allJoined };
+  const joinedSet = new Set(allJoined);
+  const newlyJoinedRooms =
+    p.since === null ? [] : base.memberships.filter((m) => m.membership === "join" && m.stream_pos > p.since! && joinedSet.has(m.room_id)).map((m) => m.room_id);
+  const ctx: SyncContext = {
+    env,
+    userId,
+    deviceId,
+    since: p.since,
+    upTo,
+    filter: p.filter,
+    fullState: p.fullState,
+    joinedRooms: allJoined,
+    newlyJoinedRooms,
+    setPresence: p.setPresence,
+  };
   const body: JsonObject = {
     next_batch: `s${upTo}`,
     rooms: rooms as unknown as JsonObject,
@@ -95,6 +110,8 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
 
 export async function sync(env: Env, userId: string, deviceId: string, p: SyncParams): Promise<JsonObject> {
   const deadline = Date.now() + Math.min(Math.max(p.timeoutMs, 0), MAX_SYNC_TIMEOUT_MS);
+  // Before the position is read, so the user's own presence change is in this response (workers/presence/sync-extension.ts).
+  await applySetPresence(env, userId, p.setPresence);
   for (;;) {
     const { body, hasNews, upTo } = await buildOnce(env, userId, deviceId, p);
     const remaining = deadline - Date.now();

@@ -1,0 +1,113 @@
+/**
+ * Receipts (client-server-api "Receipts", threaded receipts from MSC3771 / spec
+ * v1.4): request validation, which thread an event belongs to, the "never move
+ * backwards" rule, and the `m.receipt` event /sync delivers.
+ */
+import { MatrixError } from "./errors.js";
+import type { JsonObject } from "./json.js";
+
+/** Receipt types a client may send to /receipt (m.fully_read is a read marker, not a receipt). */
+export const RECEIPT_TYPES = ["m.read", "m.read.private", "m.fully_read"] as const;
+export type ReceiptType = (typeof RECEIPT_TYPES)[number];
+
+/** The main timeline's pseudo thread id (spec "Threaded read receipts"). */
+export const MAIN_THREAD = "main";
+
+/** Synapse follows relations this many hops up; the spec recommends at least 3. */
+export const MAX_RELATION_HOPS = 3;
+
+export function isReceiptType(t: string): t is ReceiptType {
+  return (RECEIPT_TYPES as readonly string[]).includes(t);
+}
+
+/**
+ * `thread_id` of a /receipt body: undefined for an unthreaded receipt. A present
+ * but non-string or empty value, or any thread on m.fully_read, is 400
+ * M_INVALID_PARAM (receipts.yaml, MSC3771 "Proposal").
+ */
+export function parseReceiptThreadId(body: JsonObject, receiptType: ReceiptType): string | undefined {
+  if (!("thread_id" in body)) return undefined;
+  const t = body.thread_id;
+  if (typeof t !== "string" || t === "") throw new MatrixError("M_INVALID_PARAM", "thread_id field must be a non-empty string", 400);
+  if (receiptType === "m.fully_read") throw new MatrixError("M_INVALID_PARAM", "thread_id is not compatible with m.fully_read receipts", 400);
+  return t;
+}
+
+/** What thread resolution needs to know about one event. */
+export interface RelationInfo {
+  relatesTo: string | null;
+  relType: string | null;
+}
+
+/**
+ * Follows an event's relations upwards (at most `MAX_RELATION_HOPS` hops, spec:
+ * "a maximum of 3 hops is recommended"). `thread` is the root of the first
+ * m.thread relation met, or null when the event is in the main timeline; `top` is
+ * the top-most event reached.
+ */
+export async function resolveThread(
+  eventId: string,
+  first: RelationInfo,
+  lookup: (eventId: string) => Promise<RelationInfo | null>,
+): Promise<{ thread: string | null; top: string }> {
+  let id = eventId;
+  let info: RelationInfo | null = first;
+  for (let hop = 0; info?.relatesTo && hop <= MAX_RELATION_HOPS; hop++) {
+    if (info.relType === "m.thread") return { thread: info.relatesTo, top: info.relatesTo };
+    id = info.relatesTo;
+    if (hop === MAX_RELATION_HOPS) break;
+    info = await lookup(id);
+  }
+  return { thread: null, top: id };
+}
+
+/**
+ * Whether a receipt for thread `threadId` may target an event (as Synapse
+ * decides): a `main` receipt needs an event outside every thread; a receipt for
+ * thread X an event in X, or X itself (or an event related to it) when X is a
+ * thread root, i.e. has thread replies.
+ */
+export async function receiptFitsThread(
+  threadId: string,
+  resolved: { thread: string | null; top: string },
+  hasThreadReplies: (rootId: string) => Promise<boolean>,
+): Promise<boolean> {
+  if (threadId === MAIN_THREAD) return resolved.thread === null;
+  if (resolved.thread !== null) return resolved.thread === threadId;
+  return resolved.top === threadId && (await hasThreadReplies(threadId));
+}
+
+/**
+ * A receipt only moves forwards: one for an event at or before the current one is
+ * accepted and ignored (Synapse compares stream orderings the same way).
+ */
+export function receiptMovesForward(current: { event_stream_pos: number } | null | undefined, newEventStreamPos: number): boolean {
+  return !current || newEventStreamPos > current.event_stream_pos;
+}
+
+export interface ReceiptRow {
+  user_id: string;
+  receipt_type: string;
+  /** '' = unthreaded. */
+  thread_id: string;
+  event_id: string;
+  ts: number;
+}
+
+/**
+ * One `m.receipt` event for a room's receipts (spec: "receipts SHOULD be batched
+ * into one event per room"): `{event_id: {type: {user_id: {ts, thread_id?}}}}`.
+ * Returns null for no receipts.
+ */
+export function receiptEvent(rows: readonly ReceiptRow[]): JsonObject | null {
+  if (rows.length === 0) return null;
+  const content: Record<string, Record<string, Record<string, JsonObject>>> = {};
+  for (const r of rows) {
+    const byType = (content[r.event_id] ??= {});
+    const byUser = (byType[r.receipt_type] ??= {});
+    const receipt: JsonObject = { ts: r.ts };
+    if (r.thread_id !== "") receipt.thread_id = r.thread_id;
+    byUser[r.user_id] = receipt;
+  }
+  return { type: "m.receipt", content: content as unknown as JsonObject };
+}
