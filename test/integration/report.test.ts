@@ -27,7 +27,10 @@ describe("POST /rooms/{roomId}/report/{eventId}", () => {
     const alice = await registerUser();
     const bob = await registerUser();
     const roomId = await createRoom(alice.accessToken, { preset: "public_chat" });
+    // History is shared: Bob sees what was said before he joined.
+    const earlier = await sendMessage(alice.accessToken, roomId, "before bob");
     await mustJoin(bob.accessToken, roomId);
+    expect((await reportEvent(bob.accessToken, roomId, earlier)).status).toBe(200);
     const msg = await sendMessage(alice.accessToken, roomId, "offensive");
     const r = await reportEvent(bob.accessToken, roomId, msg, { reason: "this makes me sad", score: -100 });
     expect(r.status).toBe(200);

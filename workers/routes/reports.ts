@@ -1,12 +1,13 @@
 import { type Context, Hono } from "hono";
 import { parseEventReport, parseRoomOrUserReport } from "../../src/content-reports.js";
 import { MatrixError, notFound } from "../../src/errors.js";
-import { isValidUserId, parseUserId } from "../../src/identifiers.js";
+import { isValidRoomId, isValidUserId, parseUserId } from "../../src/identifiers.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import { requireAdmin } from "../middleware/admin.js";
 import { requireAuth } from "../middleware/auth.js";
 import { readJsonObject } from "../middleware/body.js";
+import { canSee, loadRoomAccess } from "../rooms/room-access.js";
 import { clientV3 } from "./paths.js";
 
 /**
@@ -21,10 +22,9 @@ const notVisible = () => notFound("Unable to report event: it does not exist or 
 /**
  * POST /_matrix/client/v3/rooms/{roomId}/report/{eventId}
  *
- * The reporter must be joined to the room (spec v1.8) and able to see the event;
- * otherwise, and for unknown or redacted events, 404 M_NOT_FOUND. Seeing it: joined
- * since before the event, or history the room shares with members (`shared`,
- * `world_readable`) — judged by the room's current history visibility.
+ * The reporter must be joined to the room (spec v1.8) and able to see the event under
+ * the room's history visibility (workers/rooms/room-access.ts, as every read path);
+ * otherwise, and for unknown or redacted events, 404 M_NOT_FOUND.
  */
 reportRoutes.post(clientV3("/rooms/:roomId/report/:eventId"), requireAuth(), async (c) => {
   const { roomId, eventId } = c.req.param();
@@ -32,14 +32,12 @@ reportRoutes.post(clientV3("/rooms/:roomId/report/:eventId"), requireAuth(), asy
   const body = await readJsonObject(c);
   const report = parseEventReport(body);
   const db = c.env.DB;
-  const [member, event, room] = await Promise.all([
-    db.prepare("SELECT membership, stream_pos FROM room_memberships WHERE room_id = ? AND user_id = ?").bind(roomId, userId).first<{ membership: string; stream_pos: number }>(),
+  if (!isValidRoomId(roomId)) throw notVisible();
+  const [access, event] = await Promise.all([
+    loadRoomAccess(db, roomId, userId),
     db.prepare("SELECT room_id, stream_pos, redacted_by FROM room_events WHERE event_id = ?").bind(eventId).first<{ room_id: string; stream_pos: number; redacted_by: string | null }>(),
-    db.prepare("SELECT history_visibility FROM rooms WHERE room_id = ?").bind(roomId).first<{ history_visibility: string | null }>(),
   ]);
-  if (member?.membership !== "join" || !event || event.room_id !== roomId || event.redacted_by) throw notVisible();
-  const visibility = room?.history_visibility ?? "shared";
-  if (member.stream_pos > event.stream_pos && visibility !== "shared" && visibility !== "world_readable") throw notVisible();
+  if (!access.joined || !event || event.room_id !== roomId || event.redacted_by || !canSee(access, event.stream_pos)) throw notVisible();
   await db
     .prepare("INSERT INTO event_reports (received_ts, room_id, event_id, user_id, reason, score, content) VALUES (?, ?, ?, ?, ?, ?, ?)")
     .bind(Date.now(), roomId, eventId, userId, report.reason ?? null, report.score ?? null, JSON.stringify(body))
