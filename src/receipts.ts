@@ -95,19 +95,21 @@ export interface ReceiptRow {
 }
 
 /**
- * One `m.receipt` event for a room's receipts (spec: "receipts SHOULD be batched
- * into one event per room"): `{event_id: {type: {user_id: {ts, thread_id?}}}}`.
- * Returns null for no receipts.
+ * The `m.receipt` events for a room's receipts: `{event_id: {type: {user_id:
+ * {ts, thread_id?}}}}`, one event per thread (spec: "receipts SHOULD be batched
+ * into one event per room and thread"), so an unthreaded and a threaded receipt of
+ * one user on one event never overwrite each other. Unthreaded first.
  */
-export function receiptEvent(rows: readonly ReceiptRow[]): JsonObject | null {
-  if (rows.length === 0) return null;
-  const content: Record<string, Record<string, Record<string, JsonObject>>> = {};
-  for (const r of rows) {
+export function receiptEvents(rows: readonly ReceiptRow[]): JsonObject[] {
+  const byThread = new Map<string, Record<string, Record<string, Record<string, JsonObject>>>>();
+  for (const r of [...rows].sort((a, b) => (a.thread_id < b.thread_id ? -1 : a.thread_id > b.thread_id ? 1 : 0))) {
+    let content = byThread.get(r.thread_id);
+    if (!content) byThread.set(r.thread_id, (content = {}));
     const byType = (content[r.event_id] ??= {});
     const byUser = (byType[r.receipt_type] ??= {});
     const receipt: JsonObject = { ts: r.ts };
     if (r.thread_id !== "") receipt.thread_id = r.thread_id;
     byUser[r.user_id] = receipt;
   }
-  return { type: "m.receipt", content: content as unknown as JsonObject };
+  return [...byThread.values()].map((content) => ({ type: "m.receipt", content: content as unknown as JsonObject }));
 }

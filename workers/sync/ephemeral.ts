@@ -10,7 +10,7 @@
  */
 import { eventMatches } from "../../src/filter.js";
 import type { JsonValue } from "../../src/json.js";
-import { receiptEvent } from "../../src/receipts.js";
+import { receiptEvents } from "../../src/receipts.js";
 import { typingEvent } from "../../src/typing.js";
 import { receiptsForSync } from "../receipts/receipts.js";
 import { typingForSync } from "../typing/typing-sync.js";
@@ -35,8 +35,7 @@ export const ephemeralSyncExtension: SyncExtension = async (ctx): Promise<SyncCo
     const events: JsonValue[] = [];
     const typers = typing.get(roomId);
     if (typers && eventMatches(f, { type: "m.typing", room_id: roomId })) events.push(typingEvent(typers));
-    const receipt = receiptEvent(receipts.get(roomId) ?? []);
-    if (receipt && eventMatches(f, { type: "m.receipt", room_id: roomId })) events.push(receipt);
+    if (eventMatches(f, { type: "m.receipt", room_id: roomId })) events.push(...receiptEvents(receipts.get(roomId) ?? []));
     if (events.length) out[roomId] = { ephemeral: { events } };
   }
   return { rooms: out, hasNews: Object.keys(out).length > 0 };
