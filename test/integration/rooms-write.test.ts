@@ -111,3 +111,16 @@ describe("createRoom and sending", () => {
     expect((await callJson(r(`redact/${encodeURIComponent(aliceMsg.body.event_id)}/r2`), { method: "PUT", token: bob.accessToken, json: {} })).status).toBe(403);
   });
 });
+
+describe("guest access", () => {
+  it("guests join only rooms with guest_access can_join", async () => {
+    const alice = await registerUser();
+    const guest = await callJson<{ access_token: string }>("/_matrix/client/v3/register?kind=guest", { method: "POST", json: {} });
+    const open = await createRoom(alice.accessToken, { preset: "public_chat" });
+    const r1 = await callJson(`/_matrix/client/v3/join/${encodeURIComponent(open)}`, { method: "POST", token: guest.body.access_token, json: {} });
+    expect(r1.status).toBe(403);
+    const withGuests = await createRoom(alice.accessToken, { preset: "public_chat", initial_state: [{ type: "m.room.guest_access", content: { guest_access: "can_join" } }] });
+    const r2 = await callJson(`/_matrix/client/v3/join/${encodeURIComponent(withGuests)}`, { method: "POST", token: guest.body.access_token, json: {} });
+    expect(r2.status).toBe(200);
+  });
+});

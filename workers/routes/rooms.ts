@@ -174,6 +174,11 @@ async function doJoin(c: { env: Env; get(k: "auth"): AuthInfo }, idOrAlias: stri
   const roomId = await resolveRoomIdOrAlias(c.env, idOrAlias);
   const stub = roomStub(c.env, roomId);
   if (!(await stub.info())) throw new MatrixError("M_NOT_FOUND", `No known room ${roomId}; joining rooms on other servers needs federation`, 404);
+  if (auth.isGuest) {
+    // Guests may only join rooms that allow them (spec "Guest access": m.room.guest_access can_join).
+    const room = await c.env.DB.prepare("SELECT guest_access FROM rooms WHERE room_id = ?").bind(roomId).first<{ guest_access: string | null }>();
+    if (room?.guest_access !== "can_join") throw new MatrixError("M_FORBIDDEN", "Guest access is not allowed in this room", 403);
+  }
   const content: JsonObject = { ...(await memberProfile(c.env.DB, auth.userId)) };
   if (reason !== undefined) content.reason = reason;
   await unwrap(stub.join({ sender: auth.userId, content }));
