@@ -124,3 +124,49 @@ describe("guest access", () => {
     expect(r2.status).toBe(200);
   });
 });
+
+describe("restricted and knock joins", () => {
+  it("restricted rooms admit members of an allowed room, authorised by a local member", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const carol = await registerUser();
+    const space = await createRoom(alice.accessToken, { preset: "public_chat" });
+    const restricted = await createRoom(alice.accessToken, {
+      preset: "private_chat",
+      initial_state: [{ type: "m.room.join_rules", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] } }],
+    });
+    expect((await callJson(`/_matrix/client/v3/join/${encodeURIComponent(space)}`, { method: "POST", token: bob.accessToken, json: {} })).status).toBe(200);
+    const ok = await callJson(`/_matrix/client/v3/join/${encodeURIComponent(restricted)}`, { method: "POST", token: bob.accessToken, json: {} });
+    expect(ok.status).toBe(200);
+    const member = await env.DB.prepare("SELECT json FROM room_events WHERE room_id = ? AND type = 'm.room.member' AND state_key = ?").bind(restricted, bob.userId).first<{ json: string }>();
+    expect(JSON.parse(member!.json).content.join_authorised_via_users_server).toBe(alice.userId);
+    const denied = await callJson(`/_matrix/client/v3/join/${encodeURIComponent(restricted)}`, { method: "POST", token: carol.accessToken, json: {} });
+    expect(denied.status).toBe(403);
+    expect(denied.body.errcode).toBe("M_FORBIDDEN");
+  });
+
+  it("knocking needs a knock join rule; the knocker can then be invited", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const invite = await createRoom(alice.accessToken, { preset: "private_chat" });
+    expect((await callJson(`/_matrix/client/v3/knock/${encodeURIComponent(invite)}`, { method: "POST", token: bob.accessToken, json: { reason: "let me in" } })).status).toBe(403);
+    const knock = await createRoom(alice.accessToken, { preset: "private_chat", initial_state: [{ type: "m.room.join_rules", content: { join_rule: "knock" } }] });
+    const k = await callJson(`/_matrix/client/v3/knock/${encodeURIComponent(knock)}`, { method: "POST", token: bob.accessToken, json: { reason: "let me in" } });
+    expect(k.status).toBe(200);
+    expect(k.body.room_id).toBe(knock);
+    expect((await callJson(`/_matrix/client/v3/rooms/${encodeURIComponent(knock)}/invite`, { method: "POST", token: alice.accessToken, json: { user_id: bob.userId } })).status).toBe(200);
+    expect((await callJson(`/_matrix/client/v3/join/${encodeURIComponent(knock)}`, { method: "POST", token: bob.accessToken, json: {} })).status).toBe(200);
+  });
+
+  it("joins by alias and answers unknown aliases and rooms with 404", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice.accessToken, { preset: "public_chat", room_alias_name: "by-alias" });
+    const r = await callJson(`/_matrix/client/v3/join/${encodeURIComponent("#by-alias:localhost:8008")}`, { method: "POST", token: bob.accessToken, json: {} });
+    expect(r.body.room_id).toBe(roomId);
+    expect((await callJson(`/_matrix/client/v3/join/${encodeURIComponent("#nope:localhost:8008")}`, { method: "POST", token: bob.accessToken, json: {} })).status).toBe(404);
+    expect((await callJson(`/_matrix/client/v3/join/${encodeURIComponent("!nope:localhost:8008")}`, { method: "POST", token: bob.accessToken, json: {} })).status).toBe(404);
+    const taken = await callJson("/_matrix/client/v3/createRoom", { method: "POST", token: bob.accessToken, json: { room_alias_name: "by-alias" } });
+    expect(taken.body.errcode).toBe("M_ROOM_IN_USE");
+  });
+});
