@@ -104,6 +104,29 @@ describe("history visibility on every read path", () => {
     expect((await messages(stranger, roomId, { dir: "b" })).status).toBe(403);
   });
 
+  it("guests may use the spec's guest read endpoints on a world_readable room, and no others", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice, { preset: "public_chat", initial_state: [{ type: "m.room.history_visibility", state_key: "", content: { history_visibility: "world_readable" } }] });
+    const m = await text(alice, roomId, "hello guests");
+    const reg = await callJson<{ access_token: string; user_id: string; device_id: string }>("/_matrix/client/v3/register?kind=guest", { method: "POST", json: {} });
+    expect(reg.status).toBe(200);
+    const guest = { userId: reg.body.user_id, accessToken: reg.body.access_token, deviceId: reg.body.device_id, password: "" };
+    const e = encodeURIComponent(m);
+    for (const path of [v3(roomId, "messages?dir=b"), v3(roomId, `event/${e}`), v3(roomId, `context/${e}`), v3(roomId, "state"), v3(roomId, "state/m.room.create"), v3(roomId, "members")]) {
+      expect([path, (await get(guest, path)).status]).toEqual([path, 200]);
+    }
+    for (const path of [
+      v3(roomId, "joined_members"),
+      "/_matrix/client/v3/joined_rooms",
+      `/_matrix/client/v1/rooms/${encodeURIComponent(roomId)}/relations/${e}`,
+      `/_matrix/client/v1/rooms/${encodeURIComponent(roomId)}/threads`,
+      `/_matrix/client/v1/rooms/${encodeURIComponent(roomId)}/timestamp_to_event?dir=f&ts=0`,
+    ]) {
+      const r = await get(guest, path);
+      expect([path, r.status, r.body.errcode]).toEqual([path, 403, "M_GUEST_ACCESS_FORBIDDEN"]);
+    }
+  });
+
   it("non-members of a private room get 403 everywhere (404 for /event)", async () => {
     const alice = await registerUser();
     const eve = await registerUser();

@@ -2,10 +2,10 @@
  * Bundled aggregations for a page of served events (client-server-api
  * "Aggregations of child events"), added wherever events are served: /messages,
  * /context, /event, /relations, /threads and limited /sync timelines. One D1
- * batch per page however many events it has: thread summaries from room_threads
- * (kept by triggers, d1-migrations/0011_reads.sql), edit candidates (at most a
- * few per parent) and references, for the page's events and the threads' latest
- * events. What to bundle is decided in src/aggregations.ts.
+ * batch of two statements per page however many events it has: thread summaries
+ * from room_threads (kept by triggers, d1-migrations/0011_reads.sql), and edit
+ * candidates (at most a few per parent) with references, for the page's events
+ * and the threads' latest events. What to bundle is decided in src/aggregations.ts.
  */
 import { type Children, bundledRelations, canBundle } from "../../src/aggregations.js";
 import type { JsonObject } from "../../src/json.js";
@@ -14,7 +14,8 @@ import { type EventRow, serveEvent } from "./serve-event.js";
 
 /** Newest edits considered per parent (invalid ones are skipped, spec "Validity of replacement events"). */
 const EDIT_CANDIDATES = 20;
-const MAX_REFERENCES = 1000;
+/** References listed per parent. */
+const MAX_REFERENCES = 100;
 
 export interface Viewer {
   userId: string;
@@ -22,10 +23,10 @@ export interface Viewer {
 }
 
 type ThreadRow = EventRow & { thread_id: string; count: number; participated: number };
-type ChildRow = EventRow & { parent: string };
+type ChildRow = EventRow & { parent: string; rel_type: string };
 
 const TARGETS =
-  "WITH targets(id) AS (SELECT value FROM json_each(?1) UNION " +
+  "WITH targets(id) AS (SELECT value FROM json_each(?1) UNION ALL " +
   "SELECT l.event_id FROM room_threads t JOIN room_events l ON l.stream_pos = t.latest_pos WHERE t.thread_id IN (SELECT value FROM json_each(?1)))";
 
 /**
@@ -42,37 +43,36 @@ export async function bundleAggregations(
   const targets = events.filter(canBundle);
   if (targets.length === 0) return;
   const ids = JSON.stringify([...new Set(targets.map((e) => e.event_id as string))]);
-  const [threads, edits, refs] = await db.batch([
+  const [threads, related] = await db.batch([
     db
       .prepare(
         `SELECT t.thread_id, t.count, EXISTS (SELECT 1 FROM room_thread_participants p WHERE p.thread_id = t.thread_id AND p.user_id = ?2) AS participated, ${EVENT_COLUMNS} ` +
           "FROM room_threads t JOIN room_events e ON e.stream_pos = t.latest_pos WHERE t.thread_id IN (SELECT value FROM json_each(?1))",
       )
       .bind(ids, who.userId),
+    // Edit candidates (newest first) and references of the page's events and the threads' latest events.
     db
       .prepare(
-        `${TARGETS} SELECT * FROM (SELECT targets.id AS parent, ${EVENT_COLUMNS}, ` +
-          "ROW_NUMBER() OVER (PARTITION BY targets.id ORDER BY e.origin_server_ts DESC, e.event_id DESC) AS rn " +
-          "FROM targets JOIN room_events e ON e.relates_to = targets.id AND e.rel_type = 'm.replace' WHERE e.redacted_by IS NULL) " +
-          `WHERE rn <= ${EDIT_CANDIDATES}`,
-      )
-      .bind(ids),
-    db
-      .prepare(
-        `${TARGETS} SELECT targets.id AS parent, e.event_id, e.stream_pos FROM targets ` +
-          `JOIN room_events e ON e.relates_to = targets.id AND e.rel_type = 'm.reference' WHERE e.redacted_by IS NULL ORDER BY e.stream_pos LIMIT ${MAX_REFERENCES}`,
+        `${TARGETS} SELECT * FROM (SELECT targets.id AS parent, e.rel_type, ${EVENT_COLUMNS}, ` +
+          "ROW_NUMBER() OVER (PARTITION BY targets.id, e.rel_type ORDER BY e.origin_server_ts DESC, e.event_id DESC) AS rn " +
+          "FROM targets JOIN room_events e ON e.relates_to = targets.id AND e.rel_type IN ('m.replace', 'm.reference') WHERE e.redacted_by IS NULL) " +
+          `WHERE rn <= CASE rel_type WHEN 'm.replace' THEN ${EDIT_CANDIDATES} ELSE ${MAX_REFERENCES} END`,
       )
       .bind(ids),
   ]);
   const children: Children = { edits: new Map(), threads: new Map(), references: new Map() };
-  for (const r of edits!.results as ChildRow[]) {
+  const refs: ChildRow[] = [];
+  for (const r of related!.results as ChildRow[]) {
     if (!visible(r.stream_pos)) continue;
+    if (r.rel_type === "m.reference") {
+      refs.push(r);
+      continue;
+    }
     const list = children.edits.get(r.parent) ?? [];
     list.push(serveEvent(r, who, now));
     children.edits.set(r.parent, list);
   }
-  for (const r of refs!.results as Array<{ parent: string; event_id: string; stream_pos: number }>) {
-    if (!visible(r.stream_pos)) continue;
+  for (const r of refs.sort((a, b) => a.stream_pos - b.stream_pos)) {
     const list = children.references.get(r.parent) ?? [];
     list.push(r.event_id);
     children.references.set(r.parent, list);

@@ -14,7 +14,7 @@ export const MAX_STATE_EVENTS = 50_000;
 export async function eventsByIds(db: D1Database, roomId: string, ids: string[]): Promise<EventRow[]> {
   if (ids.length === 0) return [];
   const { results } = await db
-    .prepare(`SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.event_id IN (SELECT value FROM json_each(?)) AND e.room_id = ? LIMIT ?`)
+    .prepare(`SELECT ${EVENT_COLUMNS} FROM json_each(?) j CROSS JOIN room_events e ON e.event_id = j.value WHERE e.room_id = ? LIMIT ?`)
     .bind(JSON.stringify(ids), roomId, MAX_STATE_EVENTS)
     .all<EventRow>();
   return results;

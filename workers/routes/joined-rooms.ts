@@ -12,7 +12,7 @@ const MAX_JOINED_ROOMS = 100_000;
 
 export const joinedRoomsRoutes = new Hono<AppEnv>();
 
-joinedRoomsRoutes.get(clientV3("/joined_rooms"), requireAuth({ allowGuest: true }), async (c) => {
+joinedRoomsRoutes.get(clientV3("/joined_rooms"), requireAuth(), async (c) => {
   const { results } = await c.env.DB.prepare("SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join' LIMIT ?")
     .bind(c.get("auth").userId, MAX_JOINED_ROOMS)
     .all<{ room_id: string }>();

@@ -53,7 +53,8 @@ async function relations(c: Context<AppEnv>, relType: string | undefined, eventT
     throw new MatrixError("M_NOT_FOUND", "Event not found.", 404);
   }
 
-  const filters: string[] = ["c.room_id = ?", "c.redacted_by IS NULL"];
+  // `+c.room_id`: look children up by relates_to, never by scanning the room.
+  const filters: string[] = ["+c.room_id = ?", "c.redacted_by IS NULL"];
   const filterParams: unknown[] = [roomId];
   if (relType !== undefined) {
     filters.push("c.rel_type = ?");
@@ -95,8 +96,8 @@ async function relations(c: Context<AppEnv>, relType: string | undefined, eventT
 }
 
 const base = "/_matrix/client/v1/rooms/:roomId/relations/:eventId";
-relationRoutes.get(base, requireAuth({ allowGuest: true }), (c) => relations(c, undefined, undefined));
-relationRoutes.get(`${base}/:relType`, requireAuth({ allowGuest: true }), (c) => relations(c, c.req.param("relType"), undefined));
-relationRoutes.get(`${base}/:relType/:eventType`, requireAuth({ allowGuest: true }), (c) =>
+relationRoutes.get(base, requireAuth(), (c) => relations(c, undefined, undefined));
+relationRoutes.get(`${base}/:relType`, requireAuth(), (c) => relations(c, c.req.param("relType"), undefined));
+relationRoutes.get(`${base}/:relType/:eventType`, requireAuth(), (c) =>
   relations(c, c.req.param("relType"), c.req.param("eventType")),
 );

@@ -118,7 +118,7 @@ roomEventRoutes.get(clientV3("/rooms/:roomId/members"), requireAuth({ allowGuest
 });
 
 /** GET /_matrix/client/v3/rooms/{roomId}/joined_members: the current user must be in the room. */
-roomEventRoutes.get(clientV3("/rooms/:roomId/joined_members"), requireAuth({ allowGuest: true }), async (c) => {
+roomEventRoutes.get(clientV3("/rooms/:roomId/joined_members"), requireAuth(), async (c) => {
   const roomId = c.req.param("roomId");
   const db = c.env.DB;
   const access = await loadRoomAccess(db, roomId, c.get("auth").userId);
@@ -184,7 +184,7 @@ roomEventRoutes.get(clientV3("/rooms/:roomId/messages"), requireAuth({ allowGues
 });
 
 /** GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event: the closest visible event in a direction. */
-roomEventRoutes.get("/_matrix/client/v1/rooms/:roomId/timestamp_to_event", requireAuth({ allowGuest: true }), async (c) => {
+roomEventRoutes.get("/_matrix/client/v1/rooms/:roomId/timestamp_to_event", requireAuth(), async (c) => {
   const roomId = c.req.param("roomId");
   const q = c.req.query();
   const dir = parseDirection(q.dir, true);

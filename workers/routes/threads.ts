@@ -26,7 +26,7 @@ const MAX_SCANS = 4;
 export const threadRoutes = new Hono<AppEnv>();
 
 /** GET /_matrix/client/v1/rooms/{roomId}/threads */
-threadRoutes.get("/_matrix/client/v1/rooms/:roomId/threads", requireAuth({ allowGuest: true }), async (c) => {
+threadRoutes.get("/_matrix/client/v1/rooms/:roomId/threads", requireAuth(), async (c) => {
   const roomId = c.req.param("roomId");
   const q = c.req.query();
   const include = q.include ?? "all";
