@@ -40,9 +40,19 @@ const SHARES_ROOM = (me: string, other: string) =>
  * stream_pos), so a sync reads rows in proportion to what changed, not to how many
  * rooms and members the user has.
  */
-export async function deviceListsSince(db: D1Database, userId: string, since: number, to: number): Promise<{ changed: string[]; left: string[] }> {
+export async function deviceListsSince(db: D1Database, userId: string, since: number, to: number): Promise<DeviceLists> {
   if (to <= since) return { changed: [], left: [] };
-  const [keyChanges, joins, leaves] = await db.batch<{ u: string }>([
+  return deviceListsFromResults(await db.batch(deviceListsStatements(db, userId, since, to)));
+}
+
+export interface DeviceLists {
+  changed: string[];
+  left: string[];
+}
+
+/** The three reads of `deviceListsSince`, to run inside a larger batch (results: `deviceListsFromResults`). */
+export function deviceListsStatements(db: D1Database, userId: string, since: number, to: number): D1PreparedStatement[] {
+  return [
     db
       .prepare(
         "SELECT DISTINCT c.user_id AS u FROM device_list_changes c WHERE c.stream_pos > ?1 AND c.stream_pos <= ?2 " +
@@ -71,8 +81,12 @@ export async function deviceListsSince(db: D1Database, userId: string, since: nu
           `AND NOT ${SHARES_ROOM("?3", "b.user_id")}`,
       )
       .bind(since, to, userId),
-  ]);
-  const rows = (r: D1Result<{ u: string }> | undefined) => (r?.results ?? []).map((x) => x.u);
+  ];
+}
+
+/** `device_lists` from the results of `deviceListsStatements`, in order. */
+export function deviceListsFromResults([keyChanges, joins, leaves]: D1Result[]): DeviceLists {
+  const rows = (r: D1Result | undefined) => ((r?.results ?? []) as { u: string }[]).map((x) => x.u);
   const changed = [...new Set([...rows(keyChanges), ...rows(joins)])].sort();
   const changedSet = new Set(changed);
   const left = [...new Set(rows(leaves))].filter((u) => !changedSet.has(u)).sort();

@@ -1,7 +1,7 @@
 import type { JsonObject, JsonValue } from "../../src/json.js";
 import type { Env } from "../env.js";
 import type { SyncExtension } from "../sync/context.js";
-import { deviceListsSince } from "./device-lists.js";
+import { deviceListsFromResults, deviceListsStatements } from "./device-lists.js";
 
 /**
  * What /sync (and the sliding-sync `to_device` and `e2ee` extensions) need from
@@ -38,8 +38,9 @@ export const TO_DEVICE_SYNC_LIMIT = 100;
 
 /**
  * The E2EE part of one sync response for `userId`'s `deviceId`, covering stream
- * positions (since, upTo]. Call `ackToDevice(db, userId, deviceId, since)` first
- * when the request carried a `since`.
+ * positions (since, upTo], in one D1 batch (plus one write when new to-device
+ * messages are handed out). With `ack`, the batch first acknowledges what earlier
+ * responses up to `since` delivered (what `ackToDevice` does on its own).
  */
 export async function e2eeSync(
   env: Env,
@@ -47,17 +48,21 @@ export async function e2eeSync(
   deviceId: string,
   since: number | null,
   upTo: number,
-  opts: { toDeviceLimit?: number } = {},
+  opts: { toDeviceLimit?: number; ack?: boolean } = {},
 ): Promise<E2eeSyncResult> {
   const db = env.DB;
-  const [keys, toDevice, deviceLists] = await Promise.all([
-    deviceKeyCounts(db, userId, deviceId),
-    toDeviceForSync(db, userId, deviceId, upTo, opts.toDeviceLimit ?? TO_DEVICE_SYNC_LIMIT),
-    since === null ? Promise.resolve({ changed: [], left: [] }) : deviceListsSince(db, userId, since, upTo),
-  ]);
+  const stmts: D1PreparedStatement[] = [];
+  if (opts.ack && since !== null) stmts.push(ackStatement(db, userId, deviceId, since));
+  const first = stmts.length;
+  stmts.push(...keyCountStatements(db, userId, deviceId), toDeviceStatement(db, userId, deviceId, upTo, opts.toDeviceLimit ?? TO_DEVICE_SYNC_LIMIT));
+  const withLists = since !== null && upTo > since;
+  if (withLists) stmts.push(...deviceListsStatements(db, userId, since, upTo));
+  const results = await db.batch(stmts);
+  const keys = keyCountsFromResults(results.slice(first, first + 2));
+  const toDevice = await stampDelivered(db, upTo, (results[first + 2]?.results ?? []) as ToDeviceRow[]);
   return {
     to_device: { events: toDevice },
-    device_lists: deviceLists,
+    device_lists: withLists ? deviceListsFromResults(results.slice(first + 3)) : { changed: [], left: [] },
     device_one_time_keys_count: keys.oneTimeKeyCounts,
     device_unused_fallback_key_types: keys.unusedFallbackKeyTypes,
   };
@@ -69,12 +74,19 @@ export async function deviceKeyCounts(
   userId: string,
   deviceId: string,
 ): Promise<{ oneTimeKeyCounts: Record<string, number>; unusedFallbackKeyTypes: string[] }> {
-  const [counts, fallbacks] = await db.batch([
+  return keyCountsFromResults(await db.batch(keyCountStatements(db, userId, deviceId)));
+}
+
+function keyCountStatements(db: D1Database, userId: string, deviceId: string): D1PreparedStatement[] {
+  return [
     db
       .prepare("SELECT algorithm, COUNT(*) AS n FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm")
       .bind(userId, deviceId),
     db.prepare("SELECT algorithm FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm").bind(userId, deviceId),
-  ]);
+  ];
+}
+
+function keyCountsFromResults([counts, fallbacks]: D1Result[]): { oneTimeKeyCounts: Record<string, number>; unusedFallbackKeyTypes: string[] } {
   return {
     oneTimeKeyCounts: oneTimeKeyCountsOf((counts?.results ?? []) as { algorithm: string; n: number }[]),
     unusedFallbackKeyTypes: ((fallbacks?.results ?? []) as { algorithm: string }[]).map((r) => r.algorithm),
@@ -88,25 +100,47 @@ export function oneTimeKeyCountsOf(rows: { algorithm: string; n: number }[]): Re
   return out;
 }
 
-/**
- * The device's pending to-device messages up to `upTo`, oldest first (at most
- * `limit`), stamped as delivered at `upTo` the first time they are handed out.
- */
-export async function toDeviceForSync(db: D1Database, userId: string, deviceId: string, upTo: number, limit = TO_DEVICE_SYNC_LIMIT): Promise<ToDeviceEvent[]> {
-  const { results } = await db
+interface ToDeviceRow {
+  id: number;
+  sender: string;
+  type: string;
+  content: string;
+  delivered_pos: number | null;
+}
+
+function toDeviceStatement(db: D1Database, userId: string, deviceId: string, upTo: number, limit: number): D1PreparedStatement {
+  return db
     .prepare(
       "SELECT id, sender, type, content, delivered_pos FROM to_device_messages WHERE user_id = ? AND device_id = ? AND stream_pos <= ? ORDER BY id LIMIT ?",
     )
-    .bind(userId, deviceId, upTo, Math.max(1, Math.min(limit, 1000)))
-    .all<{ id: number; sender: string; type: string; content: string; delivered_pos: number | null }>();
-  const fresh = results.filter((r) => r.delivered_pos === null).map((r) => r.id);
+    .bind(userId, deviceId, upTo, Math.max(1, Math.min(limit, 1000)));
+}
+
+/** Stamps messages handed out for the first time with `delivered_pos = upTo`; returns them as events. */
+async function stampDelivered(db: D1Database, upTo: number, rows: ToDeviceRow[]): Promise<ToDeviceEvent[]> {
+  const fresh = rows.filter((r) => r.delivered_pos === null).map((r) => r.id);
   if (fresh.length) {
     await db
       .prepare("UPDATE to_device_messages SET delivered_pos = ? WHERE delivered_pos IS NULL AND id IN (SELECT value FROM json_each(?))")
       .bind(upTo, JSON.stringify(fresh))
       .run();
   }
-  return results.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonObject }));
+  return rows.map((r) => ({ sender: r.sender, type: r.type, content: JSON.parse(r.content) as JsonObject }));
+}
+
+/**
+ * The device's pending to-device messages up to `upTo`, oldest first (at most
+ * `limit`), stamped as delivered at `upTo` the first time they are handed out.
+ */
+export async function toDeviceForSync(db: D1Database, userId: string, deviceId: string, upTo: number, limit = TO_DEVICE_SYNC_LIMIT): Promise<ToDeviceEvent[]> {
+  const { results } = await toDeviceStatement(db, userId, deviceId, upTo, limit).all<ToDeviceRow>();
+  return stampDelivered(db, upTo, results);
+}
+
+function ackStatement(db: D1Database, userId: string, deviceId: string, since: number): D1PreparedStatement {
+  return db
+    .prepare("DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ? AND delivered_pos IS NOT NULL AND delivered_pos <= ?")
+    .bind(userId, deviceId, since);
 }
 
 /**
@@ -114,10 +148,7 @@ export async function toDeviceForSync(db: D1Database, userId: string, deviceId: 
  * position, so the to-device messages those responses carried are deleted.
  */
 export async function ackToDevice(db: D1Database, userId: string, deviceId: string, since: number): Promise<void> {
-  await db
-    .prepare("DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ? AND delivered_pos IS NOT NULL AND delivered_pos <= ?")
-    .bind(userId, deviceId, since)
-    .run();
+  await ackStatement(db, userId, deviceId, since).run();
 }
 
 /**
@@ -128,8 +159,7 @@ export async function ackToDevice(db: D1Database, userId: string, deviceId: stri
  * key counts alone are not. Register it in workers/sync/extensions.ts.
  */
 export const e2eeSyncExtension: SyncExtension = async (ctx) => {
-  if (ctx.since !== null) await ackToDevice(ctx.env.DB, ctx.userId, ctx.deviceId, ctx.since);
-  const r = await e2eeSync(ctx.env, ctx.userId, ctx.deviceId, ctx.since, ctx.upTo);
+  const r = await e2eeSync(ctx.env, ctx.userId, ctx.deviceId, ctx.since, ctx.upTo, { ack: true });
   return {
     top: r as unknown as Record<string, JsonValue>,
     hasNews: r.to_device.events.length > 0 || r.device_lists.changed.length > 0 || r.device_lists.left.length > 0,
