@@ -225,6 +225,8 @@ describe("device lists: /keys/changes and deviceListsSince", () => {
     expect((await get("/keys/changes?from=banana", alice.accessToken)).body.errcode).toBe("M_INVALID_PARAM");
     expect((await get("/keys/changes?from=s1&to=x", alice.accessToken)).body.errcode).toBe("M_INVALID_PARAM");
     expect((await get("/keys/changes?from=s0", alice.accessToken)).status).toBe(200);
+    expect((await get("/keys/changes?from=s999999999", alice.accessToken)).body.errcode).toBe("M_INVALID_PARAM");
+    expect((await get("/keys/changes?from=s0&to=s999999999", alice.accessToken)).status).toBe(200);
   });
 
   it("tells users sharing a room about key changes and deleted devices, and the others nothing", async () => {

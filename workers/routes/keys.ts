@@ -20,6 +20,7 @@ import {
 } from "../../src/e2ee-keys.js";
 import { MatrixError } from "../../src/errors.js";
 import { isValidUserId, userIdDomain } from "../../src/identifiers.js";
+import { parseStreamToken } from "../../src/stream-token.js";
 import { isJsonObject, type JsonObject, type JsonValue } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
 import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
@@ -334,25 +335,17 @@ keyRoutes.post(clientV3("/keys/claim"), requireAuth({ allowGuest: true }), async
 // GET /keys/changes
 // ---------------------------------------------------------------------------
 
-/** The stream position of a sync token `s<pos>` (anything after an `_` is ignored). */
-export function parseSyncToken(token: string): number | undefined {
-  const m = /^s(\d{1,15})(?:_.*)?$/.exec(token);
-  return m ? Number(m[1]) : undefined;
-}
-
 /** GET /_matrix/client/v3/keys/changes?from=&to= */
 keyRoutes.get(clientV3("/keys/changes"), requireAuth({ allowGuest: true }), async (c) => {
   const { userId } = c.get("auth");
   const fromRaw = c.req.query("from");
   if (fromRaw === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing parameter: from", 400);
-  const from = parseSyncToken(fromRaw);
-  if (from === undefined) throw new MatrixError("M_INVALID_PARAM", "from is not a sync token", 400);
-  const toRaw = c.req.query("to");
-  const to = toRaw === undefined ? undefined : parseSyncToken(toRaw);
-  if (toRaw !== undefined && to === undefined) throw new MatrixError("M_INVALID_PARAM", "to is not a sync token", 400);
-  // `to` is a hint (spec); never look past what has been written.
   const current = await readStreamPos(c.env.DB);
-  const { changed, left } = await deviceListsSince(c.env.DB, userId, from, Math.min(to ?? current, current));
+  const from = parseStreamToken(fromRaw, "from", current);
+  // `to` is a hint (spec): one past what has been written is clamped, not refused.
+  const toRaw = c.req.query("to");
+  const to = toRaw === undefined ? current : Math.min(parseStreamToken(toRaw, "to", Number.MAX_SAFE_INTEGER), current);
+  const { changed, left } = await deviceListsSince(c.env.DB, userId, from, to);
   return c.json({ changed, left });
 });
 
