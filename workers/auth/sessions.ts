@@ -70,6 +70,25 @@ export async function issueSession(db: D1Database, s: NewSession): Promise<Issue
   return out;
 }
 
+/** The device fields every login-like request may carry (spec: /login and /register bodies). */
+export interface DeviceRequest {
+  device_id?: string | undefined;
+  initial_device_display_name?: string | undefined;
+  refresh_token?: boolean | undefined;
+}
+
+/** issueSession for a /login or /register request: device fields from the body, last-seen from the request. */
+export function issueSessionForRequest(db: D1Database, req: Request, userId: string, body: DeviceRequest): Promise<IssuedTokens> {
+  return issueSession(db, {
+    userId,
+    deviceId: body.device_id,
+    displayName: body.initial_device_display_name,
+    withRefreshToken: body.refresh_token === true,
+    ip: req.headers.get("cf-connecting-ip") ?? undefined,
+    userAgent: req.headers.get("user-agent") ?? undefined,
+  });
+}
+
 interface TokenRow {
   id: number;
   user_id: string;

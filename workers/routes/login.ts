@@ -3,7 +3,7 @@ import { z } from "zod";
 import { MatrixError } from "../../src/errors.js";
 import type { AppEnv } from "../app-env.js";
 import { AUTH_PERIOD_MS, checkPassword, resolveLoginIdentifier } from "../auth/password-login.js";
-import { deleteDevicesStatements, issueSession, refreshSession } from "../auth/sessions.js";
+import { deleteDevicesStatements, issueSessionForRequest, refreshSession } from "../auth/sessions.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
 import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
 import { getConfig } from "../config.js";
@@ -66,14 +66,7 @@ loginRoutes.post(clientV3("/login"), async (c) => {
       throw new MatrixError("M_UNKNOWN", "Unknown login type", 400);
   }
 
-  const tokens = await issueSession(db, {
-    userId,
-    deviceId: body.device_id,
-    displayName: body.initial_device_display_name,
-    withRefreshToken: body.refresh_token === true,
-    ip: clientIp(c.req.raw),
-    userAgent: c.req.header("user-agent"),
-  });
+  const tokens = await issueSessionForRequest(db, c.req.raw, userId, body);
   const { serverName, publicBaseUrl } = getConfig(c.env);
   return c.json({
     user_id: userId,

@@ -14,7 +14,7 @@ import {
 } from "../auth/accounts.js";
 import { AUTH_PERIOD_MS } from "../auth/password-login.js";
 import { registrationTokenStatus, releaseRegistrationTokenStatement, useRegistrationTokenStatement } from "../auth/registration-tokens.js";
-import { issueSession } from "../auth/sessions.js";
+import { issueSessionForRequest } from "../auth/sessions.js";
 import { endUiaSession, type Stage, userInteractiveAuth } from "../auth/uia.js";
 import { getConfig } from "../config.js";
 import { describeZodError, readJsonObject } from "../middleware/body.js";
@@ -60,13 +60,8 @@ registerRoutes.post(clientV3("/register"), async (c) => {
         if (isUniqueViolation(e) && attempt < 3) continue;
         throw e;
       }
-      const tokens = await issueSession(db, {
-        userId,
-        displayName: body.initial_device_display_name,
-        withRefreshToken: body.refresh_token === true,
-        ip: clientIp(c.req.raw),
-        userAgent: c.req.header("user-agent"),
-      });
+      // Guests get a fresh device; a device_id in the body is not honoured for them.
+      const tokens = await issueSessionForRequest(db, c.req.raw, userId, { ...body, device_id: undefined });
       return c.json({ user_id: userId, home_server: config.serverName, ...tokens });
     }
   }
@@ -124,14 +119,7 @@ registerRoutes.post(clientV3("/register"), async (c) => {
   await endUiaSession(db, uia.sessionId);
 
   if (body.inhibit_login) return c.json({ user_id: userId, home_server: config.serverName });
-  const tokens = await issueSession(db, {
-    userId,
-    deviceId: body.device_id,
-    displayName: body.initial_device_display_name,
-    withRefreshToken: body.refresh_token === true,
-    ip: clientIp(c.req.raw),
-    userAgent: c.req.header("user-agent"),
-  });
+  const tokens = await issueSessionForRequest(db, c.req.raw, userId, body);
   return c.json({ user_id: userId, home_server: config.serverName, ...tokens });
 });
 
