@@ -102,6 +102,8 @@ describe("account data", () => {
     expect((await del(alice, globalPath(alice, "org.example.gone"))).status).toBe(200);
     expect((await del(alice, globalPath(alice, "org.example.never"))).status).toBe(200);
     expect((await syncSince(alice, s1.next_batch)).account_data.events).toEqual([]);
+    // Advertised, so clients (matrix-js-sdk) use DELETE rather than an empty PUT.
+    expect((await callJson<{ unstable_features: Record<string, boolean> }>("/_matrix/client/versions")).body.unstable_features["org.matrix.msc3391"]).toBe(true);
     // Setting it again brings it back.
     await put(alice, globalPath(alice, "org.example.gone"), { back: true });
     expect((await get(alice, globalPath(alice, "org.example.gone"))).body).toEqual({ back: true });

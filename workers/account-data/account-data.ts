@@ -125,7 +125,7 @@ export async function accountDataForSync(
       statements.push(
         db
           .prepare(
-            `SELECT ${cols} FROM account_data WHERE user_id = ? AND room_id IN (SELECT value FROM json_each(?)) AND stream_pos <= ? AND deleted = 0 LIMIT ?`,
+            `SELECT ${cols} FROM account_data WHERE user_id = ? AND room_id IN (SELECT value FROM json_each(?)) AND +stream_pos <= ? AND deleted = 0 LIMIT ?`,
           )
           .bind(userId, JSON.stringify(fullRooms), upTo, MAX_SYNC_ACCOUNT_DATA),
       );

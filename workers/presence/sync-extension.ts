@@ -21,11 +21,16 @@ import { presenceForSync, readPresence, writePresence } from "./presence.js";
 async function syncPresence(env: Env, userId: string, setPresence: PresenceState | undefined, allowNotify: boolean): Promise<void> {
   const set = setPresence ?? "online";
   if (set === "offline") return;
-  const update = presenceAfterSync(await readPresence(env.DB, userId), userId, set, Date.now());
-  if (!update || (update.notify && !allowNotify)) return;
-  const pending: Promise<unknown>[] = [];
-  await writePresence(env, update, (p) => pending.push(p));
-  await Promise.all(pending);
+  try {
+    const update = presenceAfterSync(await readPresence(env.DB, userId), userId, set, Date.now());
+    if (!update || (update.notify && !allowNotify)) return;
+    const pending: Promise<unknown>[] = [];
+    await writePresence(env, update, (p) => pending.push(p));
+    await Promise.all(pending);
+  } catch (e) {
+    // Presence is best effort: a failed update must not fail the sync (the next one retries).
+    console.error(`presence update for ${userId} failed`, e);
+  }
 }
 
 /** Called by the sync engine before it reads the stream position (workers/sync/sync.ts). */

@@ -9,7 +9,10 @@ import type { AppEnv } from "../app-env.js";
 export const SUPPORTED_SPEC_VERSIONS = ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"];
 
 /** Unstable features we actually implement; each is `true` only when it is served. */
-export const UNSTABLE_FEATURES: Record<string, boolean> = {};
+export const UNSTABLE_FEATURES: Record<string, boolean> = {
+  // Deleting account data (workers/routes/account-data.ts).
+  "org.matrix.msc3391": true,
+};
 
 export const versionsRoutes = new Hono<AppEnv>();
 
