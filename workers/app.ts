@@ -20,6 +20,11 @@ import { keyRoutes } from "./routes/keys.js";
 import { loginRoutes } from "./routes/login.js";
 import { mediaRoutes } from "./routes/media.js";
 import { profileRoutes } from "./routes/profile.js";
+import { pushRuleRoutes } from "./routes/push-rules.js";
+import { pusherRoutes } from "./routes/pushers.js";
+import { notificationRoutes } from "./routes/notifications.js";
+import { searchRoutes } from "./routes/search.js";
+import { userDirectoryRoutes } from "./routes/user-directory.js";
 import { registerRoutes } from "./routes/register.js";
 import { relationRoutes } from "./routes/relations.js";
 import { roomEventRoutes } from "./routes/room-events.js";
@@ -85,6 +90,13 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", presenceRoutes);
   app.route("/", accountDataRoutes);
   app.route("/", tagRoutes);
+
+  app.route("/", pushRuleRoutes);
+  app.route("/", pusherRoutes);
+  app.route("/", notificationRoutes);
+  app.route("/", searchRoutes);
+  app.route("/", userDirectoryRoutes);
+
   app.onError(onError);
   app.notFound(makeNotFoundHandler(() => app.routes));
   return app;

@@ -15,6 +15,7 @@ import { getServerKeys } from "../../workers/server-keys.js";
 import { applySchema } from "../sql-schema.js";
 import { type EventTemplate, type Ref, type SigningKeyMaterial, buildEvent } from "./event-builder.js";
 import { type PublishItem, publishStatements } from "./publish.js";
+import { pushActionStatements } from "./push-actions.js";
 import { type EventRow, ROOM_SCHEMA, RoomStore } from "./room-store.js";
 import { RoomTyping } from "./typing.js";
 
@@ -440,6 +441,8 @@ export class Room extends DurableObject<Env> {
         };
       });
       const { statements, positionIndexes } = publishStatements(this.env.DB, items);
+      // Per-user notification rows go into the same batch as their events (push-actions.ts).
+      statements.push(...(await pushActionStatements(this.env.DB, this.env.SERVER_NAME, this.store, this.version(), items)));
       const results = await this.env.DB.batch(statements);
       const positions = positionIndexes.map((i) => (results[i]?.results[0] as { pos: number } | undefined)?.pos ?? null);
       this.store.markPublished(rows.map((r, i) => ({ seq: r.seq, nid: r.event_nid, pos: r.kind === "event" ? (positions[i] ?? null) : null })));

@@ -33,3 +33,10 @@ export interface SyncContribution {
 }
 
 export type SyncExtension = (ctx: SyncContext) => Promise<SyncContribution>;
+
+/**
+ * Runs after every extension has been merged, with the joined rooms the response
+ * carries, and adds fields to those rooms (e.g. unread counts, which every
+ * joined room in a response gets).
+ */
+export type SyncFinisher = (ctx: SyncContext, joinedInResponse: string[]) => Promise<Record<string, Record<string, JsonValue>>>;

@@ -10,7 +10,7 @@ import type { JsonObject } from "../../src/json.js";
 import type { Env } from "../env.js";
 import { applySetPresence } from "../presence/sync-extension.js";
 import type { SyncContext } from "./context.js";
-import { SYNC_EXTENSIONS } from "./extensions.js";
+import { SYNC_EXTENSIONS, SYNC_FINISHERS } from "./extensions.js";
 import { loadSyncBase, syncRooms } from "./rooms.js";
 
 /** Longest long-poll we hold (clients usually ask for 30 s). */
@@ -104,6 +104,10 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
       rooms.join[roomId] ??= { timeline: { events: [], limited: false, prev_batch: `s${upTo}` } };
       Object.assign(rooms.join[roomId]!, extra);
     }
+  }
+  const inResponse = Object.keys(rooms.join);
+  for (const finish of SYNC_FINISHERS) {
+    for (const [roomId, extra] of Object.entries(await finish(ctx, inResponse))) if (rooms.join[roomId]) Object.assign(rooms.join[roomId]!, extra);
   }
   return { body, hasNews, upTo };
 }

@@ -1,0 +1,37 @@
+/**
+ * History visibility of several rooms for one user (src/history-visibility.ts):
+ * each room's m.room.history_visibility changes and the user's own member
+ * events, in stream order. Two indexed queries for all the rooms at once
+ * (room_events (room_id, type, state_key, stream_pos), 0011_reads.sql).
+ */
+import type { VisibilityTimeline } from "../../src/history-visibility.js";
+
+export async function loadVisibility(db: D1Database, userId: string, roomIds: string[]): Promise<Map<string, VisibilityTimeline>> {
+  const out = new Map<string, VisibilityTimeline>();
+  if (roomIds.length === 0) return out;
+  for (const r of roomIds) out.set(r, { visibility: [], memberships: [] });
+  const rooms = JSON.stringify(roomIds);
+  const [hv, mem] = await db.batch([
+    db
+      .prepare(
+        "SELECT room_id, stream_pos AS pos, json ->> '$.content.history_visibility' AS v FROM room_events " +
+          "WHERE room_id IN (SELECT value FROM json_each(?)) AND type = 'm.room.history_visibility' AND state_key = '' ORDER BY stream_pos",
+      )
+      .bind(rooms),
+    db
+      .prepare(
+        "SELECT room_id, stream_pos AS pos, json ->> '$.content.membership' AS v FROM room_events " +
+          "WHERE room_id IN (SELECT value FROM json_each(?)) AND type = 'm.room.member' AND state_key = ? ORDER BY stream_pos",
+      )
+      .bind(rooms, userId),
+  ]);
+  for (const r of (hv?.results ?? []) as Row[]) out.get(r.room_id)?.visibility.push({ pos: r.pos, value: r.v ?? "shared" });
+  for (const r of (mem?.results ?? []) as Row[]) out.get(r.room_id)?.memberships.push({ pos: r.pos, membership: r.v ?? "leave" });
+  return out;
+}
+
+interface Row {
+  room_id: string;
+  pos: number;
+  v: string | null;
+}
