@@ -138,6 +138,19 @@ export class RoomStore {
     return out;
   }
 
+  /** One state entry of a state group (the event nid for type/state_key), following deltas: point lookups only. */
+  stateEntryOfGroup(groupId: number, type: string, key: string): number | undefined {
+    let g: number | null = groupId;
+    while (g !== null) {
+      const hit = this.sql
+        .exec<{ event_nid: number }>("SELECT event_nid FROM state_group_entries WHERE group_id = ? AND type = ? AND state_key = ?", g, type, key)
+        .toArray()[0];
+      if (hit) return hit.event_nid;
+      g = this.sql.exec<{ prev_group: number | null }>("SELECT prev_group FROM state_groups WHERE id = ?", g).toArray()[0]?.prev_group ?? null;
+    }
+    return undefined;
+  }
+
   /** A new state group: `prev` plus `changes` (or a full snapshot when the chain gets long). */
   newStateGroup(prev: number | null, changes: Array<{ type: string; stateKey: string; nid: number }>): number {
     let chain = prev === null ? 0 : (this.sql.exec<{ chain_len: number }>("SELECT chain_len FROM state_groups WHERE id = ?", prev).toArray()[0]?.chain_len ?? 0) + 1;

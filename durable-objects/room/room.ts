@@ -370,7 +370,7 @@ export class Room extends DurableObject<Env> {
       // The previous holder of this state key, from the state before this event.
       const prevEventId = pdu.prev_events[0];
       const prevRow = prevEventId !== undefined ? this.store.eventById(typeof prevEventId === "string" ? prevEventId : prevEventId[0]) : undefined;
-      const prevNid = prevRow ? this.store.stateOfGroup(prevRow.state_group).get(stateKey(row.type, row.state_key)) : undefined;
+      const prevNid = prevRow ? this.store.stateEntryOfGroup(prevRow.state_group, row.type, row.state_key) : undefined;
       const prevState = prevNid !== undefined && prevNid !== row.nid ? this.store.eventByNid(prevNid) : undefined;
       if (prevState) {
         const prevPdu = prevState.redacted_by ? redactEvent(this.store.pduOf(prevState), version) : this.store.pduOf(prevState);
