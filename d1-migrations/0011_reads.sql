@@ -29,10 +29,11 @@ CREATE TABLE room_thread_participants (
   PRIMARY KEY (thread_id, user_id)
 );
 
--- A published m.thread child (room_events inserts are idempotent: a repeated
--- publish inserts nothing and fires nothing).
+-- A published m.thread child whose root is in the same room (room_events inserts
+-- are idempotent: a repeated publish inserts nothing and fires nothing).
 CREATE TRIGGER room_events_thread_insert AFTER INSERT ON room_events
 WHEN NEW.rel_type = 'm.thread' AND NEW.relates_to IS NOT NULL
+  AND EXISTS (SELECT 1 FROM room_events r WHERE r.event_id = NEW.relates_to AND r.room_id = NEW.room_id)
 BEGIN
   INSERT INTO room_threads (thread_id, room_id, latest_pos, count) VALUES (NEW.relates_to, NEW.room_id, NEW.stream_pos, 1)
     ON CONFLICT (thread_id) DO UPDATE SET latest_pos = MAX(latest_pos, excluded.latest_pos), count = count + 1;
@@ -47,19 +48,20 @@ CREATE TRIGGER room_events_thread_redact AFTER UPDATE OF redacted_by ON room_eve
 WHEN NEW.rel_type = 'm.thread' AND NEW.relates_to IS NOT NULL AND OLD.redacted_by IS NULL AND NEW.redacted_by IS NOT NULL
 BEGIN
   UPDATE room_threads SET
-    count = (SELECT COUNT(*) FROM room_events WHERE relates_to = NEW.relates_to AND rel_type = 'm.thread' AND redacted_by IS NULL),
+    count = (SELECT COUNT(*) FROM room_events WHERE relates_to = NEW.relates_to AND room_id = NEW.room_id AND rel_type = 'm.thread' AND redacted_by IS NULL),
     latest_pos = COALESCE(
-      (SELECT MAX(stream_pos) FROM room_events WHERE relates_to = NEW.relates_to AND rel_type = 'm.thread' AND redacted_by IS NULL),
+      (SELECT MAX(stream_pos) FROM room_events WHERE relates_to = NEW.relates_to AND room_id = NEW.room_id AND rel_type = 'm.thread' AND redacted_by IS NULL),
       latest_pos)
-  WHERE thread_id = NEW.relates_to;
+  WHERE thread_id = NEW.relates_to AND room_id = NEW.room_id;
   DELETE FROM room_threads WHERE thread_id = NEW.relates_to AND count = 0;
 END;
 
 -- Threads published before this migration.
 INSERT INTO room_threads (thread_id, room_id, latest_pos, count)
-  SELECT relates_to, MIN(room_id), MAX(stream_pos), COUNT(*) FROM room_events
-  WHERE rel_type = 'm.thread' AND relates_to IS NOT NULL AND redacted_by IS NULL GROUP BY relates_to;
+  SELECT c.relates_to, c.room_id, MAX(c.stream_pos), COUNT(*) FROM room_events c JOIN room_events r ON r.event_id = c.relates_to AND r.room_id = c.room_id
+  WHERE c.rel_type = 'm.thread' AND c.redacted_by IS NULL GROUP BY c.relates_to, c.room_id;
 INSERT OR IGNORE INTO room_thread_participants (thread_id, user_id)
-  SELECT relates_to, sender FROM room_events WHERE rel_type = 'm.thread' AND relates_to IS NOT NULL AND redacted_by IS NULL;
+  SELECT c.relates_to, c.sender FROM room_events c JOIN room_threads t ON t.thread_id = c.relates_to AND t.room_id = c.room_id
+  WHERE c.rel_type = 'm.thread' AND c.redacted_by IS NULL;
 INSERT OR IGNORE INTO room_thread_participants (thread_id, user_id)
   SELECT t.thread_id, e.sender FROM room_threads t JOIN room_events e ON e.event_id = t.thread_id;

@@ -209,6 +209,23 @@ describe("bundled aggregations", () => {
   });
 });
 
+describe("relations across rooms", () => {
+  it("children in another room neither count, bundle nor list", async () => {
+    const alice = await registerUser();
+    const roomA = await createRoom(alice);
+    const roomB = await createRoom(alice);
+    const root = await text(alice, roomA, "root in A");
+    await thread(alice, roomB, root, "thread reply from B");
+    await edit(alice, roomB, root, "edit from B");
+    await reference(alice, roomB, root);
+    const ev = await ok(alice, v3(roomA, `event/${encodeURIComponent(root)}`));
+    expect(ev.unsigned["m.relations"]).toBeUndefined();
+    expect((await ok(alice, rel(roomA, root, "", "limit=50&recurse=true"))).chunk).toEqual([]);
+    expect((await ok(alice, v1(roomA, "threads"))).chunk).toEqual([]);
+    expect((await ok(alice, v1(roomB, "threads"))).chunk).toEqual([]);
+  });
+});
+
 describe("GET /threads", () => {
   it("lists thread roots by latest activity, all or participated, with pagination", async () => {
     const alice = await registerUser();

@@ -61,9 +61,13 @@ export async function bundleAggregations(
       .bind(ids),
   ]);
   const children: Children = { edits: new Map(), threads: new Map(), references: new Map() };
+  // Relations hold only within a room (spec "Forming relationships between events").
+  const roomOf = new Map<string, unknown>(targets.map((e) => [e.event_id as string, e.room_id]));
+  const threadRows = (threads!.results as ThreadRow[]).filter((r) => r.room_id === roomOf.get(r.thread_id) && visible(r.stream_pos));
+  for (const r of threadRows) roomOf.set(r.event_id, r.room_id);
   const refs: ChildRow[] = [];
   for (const r of related!.results as ChildRow[]) {
-    if (!visible(r.stream_pos)) continue;
+    if (!visible(r.stream_pos) || r.room_id !== roomOf.get(r.parent)) continue;
     if (r.rel_type === "m.reference") {
       refs.push(r);
       continue;
@@ -77,8 +81,7 @@ export async function bundleAggregations(
     list.push(r.event_id);
     children.references.set(r.parent, list);
   }
-  for (const r of threads!.results as ThreadRow[]) {
-    if (!visible(r.stream_pos)) continue;
+  for (const r of threadRows) {
     const latest = serveEvent(r, who, now);
     // The latest event's own children are bundled too (spec "Server-side aggregation of m.thread relationships").
     setRelations(latest, who.userId, children);

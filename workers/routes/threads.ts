@@ -41,7 +41,7 @@ threadRoutes.get("/_matrix/client/v1/rooms/:roomId/threads", requireAuth(), asyn
   const participated =
     include === "participated" ? " AND EXISTS (SELECT 1 FROM room_thread_participants p WHERE p.thread_id = t.thread_id AND p.user_id = ?)" : "";
   const sql =
-    `SELECT t.latest_pos, ${EVENT_COLUMNS} FROM room_threads t JOIN room_events e ON e.event_id = t.thread_id ` +
+    `SELECT t.latest_pos, ${EVENT_COLUMNS} FROM room_threads t JOIN room_events e ON e.event_id = t.thread_id AND e.room_id = t.room_id ` +
     `WHERE t.room_id = ? AND t.latest_pos <= ?${participated} ORDER BY t.latest_pos DESC LIMIT ?`;
   const batch = limit + 1;
   const roots: Array<EventRow & { latest_pos: number }> = [];
