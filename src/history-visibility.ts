@@ -53,14 +53,21 @@ export function membershipAt(t: VisibilityTimeline, pos: number): string | undef
   return rank(before) < rank(own) ? before : own;
 }
 
-export function isEventVisible(t: VisibilityTimeline, pos: number): boolean {
-  const visibility = visibilityAt(t, pos);
+function visibleUnder(t: VisibilityTimeline, pos: number, visibility: HistoryVisibility): boolean {
   if (visibility === "world_readable") return true;
   const at = membershipAt(t, pos);
   if (at === "join") return true;
   if (visibility === "invited" && at === "invite") return true;
   if (visibility === "shared") return t.memberships.some((m) => m.pos >= pos && m.membership === "join");
   return false;
+}
+
+export function isEventVisible(t: VisibilityTimeline, pos: number): boolean {
+  if (visibleUnder(t, pos, visibilityAt(t, pos))) return true;
+  // An m.room.history_visibility event itself is visible if the visibility before *or*
+  // after it allows (client-server-api "History visibility", "Server behaviour").
+  const own = t.visibility.find((v) => v.pos === pos);
+  return own !== undefined && visibleUnder(t, pos, visibilityAt(t, pos + 1));
 }
 
 /** The user can read the room's history at all (now): a member now or once, or world readable. */

@@ -92,6 +92,11 @@ describe("history visibility on every read path", () => {
     const m = await text(alice, roomId, "for everyone");
     const page = await messages(stranger, roomId, { dir: "b", limit: 1 });
     expect(bodies(page.body.chunk)).toEqual(["for everyone"]);
+    // The room's first events came under the default "shared": a stranger's history starts at the
+    // visibility event that opened the room (visible as the visibility after it allows).
+    const all = await paginateAll(stranger, roomId, "b");
+    expect(all.at(-1)!.type).toBe("m.room.history_visibility");
+    expect(all.some((e) => e.type === "m.room.create")).toBe(false);
     expect((await ok(stranger, v3(roomId, `event/${encodeURIComponent(m)}`))).content.body).toBe("for everyone");
     expect((await ok(stranger, v3(roomId, `context/${encodeURIComponent(m)}`))).event.event_id).toBe(m);
     expect((await ok(stranger, v3(roomId, "state/m.room.name"))).name).toBe("Open");

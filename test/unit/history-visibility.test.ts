@@ -38,7 +38,8 @@ describe("history visibility", () => {
   it("uses the visibility in force before the event", () => {
     const tl = t([[2, "joined"], [6, "world_readable"]], []);
     expect(isEventVisible(tl, 5)).toBe(false);
-    expect(isEventVisible(tl, 6)).toBe(false);
+    // The visibility event itself: before *or* after (spec "History visibility", "Server behaviour").
+    expect(isEventVisible(tl, 6)).toBe(true);
     expect(isEventVisible(tl, 7)).toBe(true);
   });
 });

@@ -33,10 +33,21 @@ describe("visibleRanges", () => {
     expect(visibleRanges(tl, 25)).toEqual([[1, 8], [11, 25]]);
   });
   it("world_readable is visible to non-members; invited from the invite", () => {
-    expect(visibleRanges(t([[3, "joined"], [6, "world_readable"], [9, "joined"]], []), 12)).toEqual([[7, 9]]);
+    // Both visibility events count too: one switches to world_readable, the other from it.
+    expect(visibleRanges(t([[3, "joined"], [6, "world_readable"], [9, "joined"]], []), 12)).toEqual([[6, 9]]);
     const inv = t([[2, "invited"]], [[6, "invite"], [9, "join"]]);
     agrees(inv, 12);
     expect(visibleRanges(inv, 12)).toEqual([[1, 2], [6, 12]]);
+  });
+  it("a history_visibility event is visible if the visibility before or after it allows", () => {
+    // joined → world_readable and world_readable → joined, seen by someone who never joined.
+    expect(isEventVisible(t([[2, "joined"], [5, "world_readable"]], []), 5)).toBe(true);
+    expect(isEventVisible(t([[2, "world_readable"], [5, "joined"]], []), 5)).toBe(true);
+    expect(isEventVisible(t([[2, "joined"], [5, "shared"]], [[9, "join"]]), 5)).toBe(true);
+    expect(isEventVisible(t([[2, "joined"], [5, "joined"]], [[9, "join"]]), 5)).toBe(false);
+    const tl = t([[2, "joined"], [5, "shared"], [8, "joined"]], [[12, "join"]]);
+    agrees(tl, 15);
+    expect(visibleRanges(tl, 15)).toEqual([[1, 2], [5, 8], [12, 15]]);
   });
   it("nothing for strangers, nothing below 1", () => {
     expect(visibleRanges(t([[2, "shared"]], []), 10)).toEqual([]);
