@@ -14,13 +14,15 @@
  *
  * The statements select the event's stream_pos from room_events by event id, so
  * they can follow the publish statements in any order and a retried publish
- * (events already in D1) inserts nothing twice.
+ * (events already in D1) inserts nothing twice. Pushes to gateways
+ * (workers/push/gateway.ts) are sent only after the batch has committed.
  */
 import type { JsonObject } from "../../src/json.js";
 import { isJsonObject } from "../../src/json.js";
 import { notificationPowerLevel, userPowerLevel } from "../../src/power-levels.js";
 import { type PushRuleset, buildRuleset, evaluatePushRules, pushOutcome } from "../../src/push-rules.js";
 import type { RoomVersion } from "../../src/room-versions.js";
+import type { PendingPush } from "../../workers/push/gateway.js";
 import { loadStoredRules } from "../../workers/push/rules-store.js";
 import type { PublishItem } from "./publish.js";
 import type { RoomStore } from "./room-store.js";
@@ -63,15 +65,21 @@ interface Member {
 
 const str = (v: unknown): string | undefined => (typeof v === "string" ? v : undefined);
 
-export async function pushActionStatements(
+/** The D1 statements to add to the publish batch, and the gateway pushes to send once it has committed. */
+export interface PushPlan {
+  statements: D1PreparedStatement[];
+  pending: PendingPush[];
+}
+
+export async function planPushActions(
   db: D1Database,
   serverName: string,
   store: RoomStore,
   version: RoomVersion,
   items: PublishItem[],
-): Promise<D1PreparedStatement[]> {
+): Promise<PushPlan> {
   const events = items.filter((i) => i.kind === "event");
-  if (events.length === 0) return [];
+  if (events.length === 0) return { statements: [], pending: [] };
   const local = (u: string) => u.endsWith(`:${serverName}`);
 
   // Membership now, then rewound to before this batch with each member event's prev_content.
@@ -111,8 +119,11 @@ export async function pushActionStatements(
   const createPdu = create ? store.pduOf(create) : undefined;
   const pl = store.currentStateEvent("m.room.power_levels", "");
   const plPdu = pl ? store.pduOf(pl) : undefined;
+  const roomName = str(stateContent(store, "m.room.name")?.name);
+  const roomAlias = str(stateContent(store, "m.room.canonical_alias")?.alias);
   const now = Date.now();
   const out: D1PreparedStatement[] = [];
+  const pending: PendingPush[] = [];
 
   for (const it of events) {
     const ev = it.event;
@@ -137,6 +148,14 @@ export async function pushActionStatements(
       const outcome = pushOutcome(match.actions);
       if (!outcome.notify) continue;
       rows.push({ u, h: outcome.highlight ? 1 : 0, a: JSON.stringify(match.actions) });
+      pending.push({
+        userId: u,
+        event: { event_id: ev.event_id, room_id: ev.room_id, type: ev.type, sender: ev.sender, ...(ev.state_key !== undefined ? { state_key: ev.state_key } : {}), content: ev.content },
+        tweaks: outcome.tweaks,
+        senderDisplayName: members.get(ev.sender)?.displayName,
+        roomName,
+        roomAlias,
+      });
     }
     if (rows.length) {
       out.push(
@@ -163,5 +182,10 @@ export async function pushActionStatements(
       members.set(ev.state_key, { membership: str(ev.content.membership) ?? "leave", displayName: str(ev.content.displayname) });
     }
   }
-  return out;
+  return { statements: out, pending };
+}
+
+function stateContent(store: RoomStore, type: string): JsonObject | undefined {
+  const row = store.currentStateEvent(type, "");
+  return row ? store.pduOf(row).content : undefined;
 }

@@ -15,7 +15,8 @@ import { getServerKeys } from "../../workers/server-keys.js";
 import { applySchema } from "../sql-schema.js";
 import { type EventTemplate, type Ref, type SigningKeyMaterial, buildEvent } from "./event-builder.js";
 import { type PublishItem, publishStatements } from "./publish.js";
-import { pushActionStatements } from "./push-actions.js";
+import { deliverPushes } from "../../workers/push/gateway.js";
+import { planPushActions } from "./push-actions.js";
 import { type EventRow, ROOM_SCHEMA, RoomStore } from "./room-store.js";
 import { RoomTyping } from "./typing.js";
 
@@ -442,8 +443,10 @@ export class Room extends DurableObject<Env> {
       });
       const { statements, positionIndexes } = publishStatements(this.env.DB, items);
       // Per-user notification rows go into the same batch as their events (push-actions.ts).
-      statements.push(...(await pushActionStatements(this.env.DB, this.env.SERVER_NAME, this.store, this.version(), items)));
+      const push = await planPushActions(this.env.DB, this.env.SERVER_NAME, this.store, this.version(), items);
+      statements.push(...push.statements);
       const results = await this.env.DB.batch(statements);
+      this.ctx.waitUntil(deliverPushes(this.env, push.pending).catch((e: unknown) => console.error("push delivery failed", e)));
       const positions = positionIndexes.map((i) => (results[i]?.results[0] as { pos: number } | undefined)?.pos ?? null);
       this.store.markPublished(rows.map((r, i) => ({ seq: r.seq, nid: r.event_nid, pos: r.kind === "event" ? (positions[i] ?? null) : null })));
       const top = Math.max(...positions.filter((p): p is number => p !== null));
