@@ -60,11 +60,12 @@ export function deviceListsStatements(db: D1Database, userId: string, since: num
       )
       .bind(since, to, userId),
     // m: a join in the range, in a room where we are joined now (a); b: who we now share it with.
+    // CROSS JOIN keeps m (the stream range) as the outer loop, so the cost follows the changes.
     db
       .prepare(
         "SELECT DISTINCT b.user_id AS u FROM room_memberships m " +
-          "JOIN room_memberships a ON a.room_id = m.room_id AND a.user_id = ?3 AND a.membership = 'join' " +
-          "JOIN room_memberships b ON b.room_id = m.room_id AND b.membership = 'join' AND b.user_id != ?3 " +
+          "CROSS JOIN room_memberships a ON a.room_id = m.room_id AND a.user_id = ?3 AND a.membership = 'join' " +
+          "CROSS JOIN room_memberships b ON b.room_id = m.room_id AND b.membership = 'join' AND b.user_id != ?3 " +
           "WHERE m.stream_pos > ?1 AND m.stream_pos <= ?2 AND m.membership = 'join' AND (m.user_id = ?3 OR m.user_id = b.user_id)",
       )
       .bind(since, to, userId),
@@ -73,8 +74,8 @@ export function deviceListsStatements(db: D1Database, userId: string, since: num
     db
       .prepare(
         "SELECT DISTINCT b.user_id AS u FROM room_memberships m " +
-          "JOIN room_memberships a ON a.room_id = m.room_id AND a.user_id = ?3 " +
-          "JOIN room_memberships b ON b.room_id = m.room_id AND b.user_id != ?3 " +
+          "CROSS JOIN room_memberships a ON a.room_id = m.room_id AND a.user_id = ?3 " +
+          "CROSS JOIN room_memberships b ON b.room_id = m.room_id AND b.user_id != ?3 " +
           "WHERE m.stream_pos > ?1 AND m.stream_pos <= ?2 AND m.membership != 'join' AND (" +
           "(m.user_id = ?3 AND (b.membership = 'join' OR b.stream_pos > ?1)) OR " +
           "(m.user_id = b.user_id AND a.membership = 'join')) " +

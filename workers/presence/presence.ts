@@ -115,9 +115,11 @@ export async function presenceForSync(
     return results;
   }
   const parts = [
+    // Driven by the changed presence rows: each probes the changed user's rooms
+    // (few) for one the syncing user is also joined to (primary-key lookup).
     `SELECT ${COLS} FROM presence p WHERE p.stream_pos > ?1 AND p.stream_pos <= ?2 AND (p.user_id = ?3 OR EXISTS (` +
-      "SELECT 1 FROM room_memberships a JOIN room_memberships b ON b.room_id = a.room_id AND b.user_id = p.user_id " +
-      "WHERE a.user_id = ?3 AND a.membership = 'join' AND b.membership = 'join'))",
+      "SELECT 1 FROM room_memberships b CROSS JOIN room_memberships a ON a.room_id = b.room_id AND a.user_id = ?3 " +
+      "WHERE b.user_id = p.user_id AND b.membership = 'join' AND a.membership = 'join'))",
   ];
   if (newlyJoinedRooms.length) {
     parts.push(

@@ -51,41 +51,63 @@ function timelineLimit(f: RoomEventFilter | undefined): number {
 }
 
 /**
- * The user's memberships and, for an incremental sync, every event after `since`
- * in their rooms — together with the current stream position, in one D1 batch
- * (one round trip, one consistent snapshot).
+ * What a sync reads first, in one D1 batch (one round trip, one snapshot): the
+ * stream position and the user's memberships; for an incremental sync only the
+ * memberships changed after `since`, the events after `since` in the user's rooms
+ * (driven by the stream index, each row probing the membership by primary key),
+ * and the rooms where typing, receipts or room account data changed. Its cost
+ * follows what changed since `since`, not how many rooms the user is in.
  */
 export async function loadSyncBase(
   db: D1Database,
   userId: string,
   since: number | null,
-): Promise<{ upTo: number; memberships: MembershipRow[]; events: EventRow[] }> {
-  const statements = [
-    db.prepare("SELECT pos FROM stream_counter WHERE id = 1"),
-    db.prepare("SELECT room_id, membership, stream_pos, event_id, forgotten FROM room_memberships WHERE user_id = ?").bind(userId),
-  ];
-  if (since !== null) {
+): Promise<{ upTo: number; memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[] }> {
+  const UP_TO = "(SELECT pos FROM stream_counter WHERE id = 1)";
+  const joinedProbe = (alias: string) =>
+    `EXISTS (SELECT 1 FROM room_memberships j WHERE j.room_id = ${alias}.room_id AND j.user_id = ?1 AND j.membership = 'join')`;
+  const statements = [db.prepare("SELECT pos FROM stream_counter WHERE id = 1")];
+  if (since === null) {
+    statements.push(db.prepare("SELECT room_id, membership, stream_pos, event_id, forgotten FROM room_memberships WHERE user_id = ?").bind(userId));
+  } else {
     statements.push(
+      db.prepare("SELECT room_id, membership, stream_pos, event_id, forgotten FROM room_memberships WHERE user_id = ? AND stream_pos > ?").bind(userId, since),
       db
         .prepare(
-          `SELECT ${EVENT_COLUMNS} FROM room_events e JOIN room_memberships m ON m.room_id = e.room_id AND m.user_id = ? ` +
-            "WHERE e.stream_pos > ? AND e.stream_pos <= (SELECT pos FROM stream_counter WHERE id = 1) " +
-            "AND (m.membership = 'join' OR e.stream_pos <= m.stream_pos) ORDER BY e.stream_pos",
+          `SELECT ${EVENT_COLUMNS}, m.membership AS m_membership, m.stream_pos AS m_stream_pos, m.event_id AS m_event_id, m.forgotten AS m_forgotten ` +
+            "FROM room_events e CROSS JOIN room_memberships m ON m.room_id = e.room_id AND m.user_id = ?1 " +
+            `WHERE e.stream_pos > ?2 AND e.stream_pos <= ${UP_TO} AND (m.membership = 'join' OR e.stream_pos <= m.stream_pos) ORDER BY e.stream_pos`,
+        )
+        .bind(userId, since),
+      db
+        .prepare(
+          `SELECT t.room_id FROM room_typing t WHERE t.stream_pos > ?2 AND t.stream_pos <= ${UP_TO} AND ${joinedProbe("t")} ` +
+            `UNION SELECT r.room_id FROM receipts r WHERE r.stream_pos > ?2 AND r.stream_pos <= ${UP_TO} AND ${joinedProbe("r")} ` +
+            `UNION SELECT a.room_id FROM account_data a WHERE a.user_id = ?1 AND a.stream_pos > ?2 AND a.stream_pos <= ${UP_TO} AND ${joinedProbe("a")}`,
         )
         .bind(userId, since),
     );
   }
   const results = await db.batch(statements);
-  return {
-    upTo: (results[0]?.results[0] as { pos: number } | undefined)?.pos ?? 0,
-    memberships: (results[1]?.results ?? []) as MembershipRow[],
-    events: (results[2]?.results ?? []) as EventRow[],
-  };
+  const upTo = (results[0]?.results[0] as { pos: number } | undefined)?.pos ?? 0;
+  const memberships = (results[1]?.results ?? []) as MembershipRow[];
+  if (since === null) return { upTo, memberships, events: [], candidateRooms: [] };
+  type Joined = EventRow & { m_membership: string; m_stream_pos: number; m_event_id: string; m_forgotten: number };
+  const events = (results[2]?.results ?? []) as Joined[];
+  // Rooms with new events whose membership did not change: their current membership came with the events.
+  const known = new Set(memberships.map((m) => m.room_id));
+  for (const e of events) {
+    if (known.has(e.room_id)) continue;
+    known.add(e.room_id);
+    memberships.push({ room_id: e.room_id, membership: e.m_membership, stream_pos: e.m_stream_pos, event_id: e.m_event_id, forgotten: e.m_forgotten });
+  }
+  const candidateRooms = ((results[3]?.results ?? []) as { room_id: string }[]).map((r) => r.room_id);
+  return { upTo, memberships, events, candidateRooms };
 }
 
 export async function syncRooms(
   o: RoomsOptions,
-  base: { memberships: MembershipRow[]; events: EventRow[] },
+  base: { memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[] },
 ): Promise<{ rooms: RoomsSection; hasNews: boolean; allJoined: string[] }> {
   const out: RoomsSection = { join: {}, invite: {}, knock: {}, leave: {} };
   const memberships = base.memberships;
@@ -133,7 +155,11 @@ export async function syncRooms(
   }
   await bundleSyncTimelines(db, o, [out.join, out.leave], now);
   const hasNews = Object.keys(out.join).length + Object.keys(out.invite).length + Object.keys(out.knock).length + Object.keys(out.leave).length > 0;
-  const allJoined = memberships.filter((m) => m.membership === "join" && m.stream_pos <= o.upTo && roomAllowed(o.filter, m.room_id)).map((m) => m.room_id);
+  // Joined rooms the extensions look at: all of them on an initial sync; on an
+  // incremental one, those with anything new (events, membership, typing,
+  // receipts, room account data), so no part of the sync reads every room.
+  const joinedRows = memberships.filter((m) => m.membership === "join" && m.stream_pos <= o.upTo && roomAllowed(o.filter, m.room_id)).map((m) => m.room_id);
+  const allJoined = [...new Set([...joinedRows, ...base.candidateRooms.filter((r) => roomAllowed(o.filter, r))])];
   return { rooms: out, hasNews, allJoined };
 }
 
@@ -225,16 +251,18 @@ async function fullRoom(o: RoomsOptions, roomId: string, upTo: number, f: RoomEv
   } else {
     // State at the start of the timeline: current state, with keys changed inside the timeline
     // replaced by their earlier value.
-    stateEvents = [];
-    for (const s of stateRows) {
-      if (s.stream_pos < start) stateEvents.push(s);
-      else {
-        const earlier = await db
-          .prepare(`SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ? AND e.type = ? AND e.state_key = ? AND e.stream_pos < ? ORDER BY e.stream_pos DESC LIMIT 1`)
-          .bind(roomId, s.type, s.state_key, start)
-          .first<EventRow>();
-        if (earlier) stateEvents.push(earlier);
-      }
+    stateEvents = stateRows.filter((s) => s.stream_pos < start);
+    const changedInTimeline = stateRows.filter((s) => s.stream_pos >= start);
+    if (changedInTimeline.length) {
+      // One round trip for all of them.
+      const earlier = await db.batch(
+        changedInTimeline.map((s) =>
+          db
+            .prepare(`SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ? AND e.type = ? AND e.state_key = ? AND e.stream_pos < ? ORDER BY e.stream_pos DESC LIMIT 1`)
+            .bind(roomId, s.type, s.state_key, start),
+        ),
+      );
+      for (const r of earlier) if (r.results[0]) stateEvents.push(r.results[0] as EventRow);
     }
   }
   if (lazy) {

@@ -11,7 +11,7 @@ export default {
   title: `Sync for a user in ${ROOMS} rooms`,
   server: "probe",
   maxMs: 300_000,
-  async run({ server, deadline, figure, note }) {
+  async run({ server, deadline, figure, note, verbose }) {
     const { baseUrl } = server;
     const u = await registerUser(baseUrl, `rooms500-${Date.now().toString(36)}`);
     const rooms = [];
@@ -44,7 +44,9 @@ export default {
       rowsRead: Number(inc.headers.get("x-bench-d1-rows-read")),
       statements: Number(inc.headers.get("x-bench-d1-statements")),
     });
+    if (verbose) for (const q of JSON.parse(inc.headers.get("x-bench-d1-queries") ?? "[]")) note(`  ${q.rowsRead} read: ${q.sql}`);
     const idle = await http(baseUrl, `/_matrix/client/v3/sync?since=${inc.body.next_batch}`, { token: u.accessToken });
-    figure("incremental sync, nothing changed: D1 rows read", `${idle.headers.get("x-bench-d1-rows-read")} rows in ${idle.headers.get("x-bench-d1-statements")} statements`);
+    figure("incremental sync, nothing changed: D1 rows read", `${idle.headers.get("x-bench-d1-rows-read")} rows in ${idle.headers.get("x-bench-d1-statements")} statements (${fmt(idle.ms)} ms)`);
+    if (verbose) for (const q of JSON.parse(idle.headers.get("x-bench-d1-queries") ?? "[]")) note(`  ${q.rowsRead} read: ${q.sql}`);
   },
 };
