@@ -35,6 +35,10 @@ export function parseSinceToken(token: string | undefined, current: number): num
   return pos;
 }
 
+/** Stored filters never change (there is no update endpoint), so an isolate may keep them. */
+const filterCache = new Map<string, Filter>();
+const FILTER_CACHE_MAX = 1000;
+
 /** The `filter` parameter: an inline JSON filter or the id of an uploaded one. */
 export async function resolveFilter(db: D1Database, userId: string, param: string | undefined): Promise<Filter> {
   if (param === undefined || param === "") return {};
@@ -47,12 +51,18 @@ export async function resolveFilter(db: D1Database, userId: string, param: strin
     }
   } else {
     if (!/^\d{1,15}$/.test(param)) throw new MatrixError("M_INVALID_PARAM", "Invalid filter ID", 400);
+    const cached = filterCache.get(`${userId}\u0000${param}`);
+    if (cached) return cached;
     const row = await db.prepare("SELECT json FROM filters WHERE user_id = ? AND filter_id = ?").bind(userId, Number(param)).first<{ json: string }>();
     if (!row) throw new MatrixError("M_NOT_FOUND", "No such filter", 404);
     json = JSON.parse(row.json);
   }
   const parsed = FilterSchema.safeParse(json);
   if (!parsed.success) throw new MatrixError("M_BAD_JSON", "Invalid filter", 400);
+  if (!param.trimStart().startsWith("{")) {
+    if (filterCache.size >= FILTER_CACHE_MAX) filterCache.delete(filterCache.keys().next().value!);
+    filterCache.set(`${userId}\u0000${param}`, parsed.data);
+  }
   return parsed.data;
 }
 
@@ -118,6 +128,7 @@ export async function sync(env: Env, userId: string, deviceId: string, p: SyncPa
   await applySetPresence(env, userId, p.setPresence);
   for (;;) {
     const { body, hasNews, upTo } = await buildOnce(env, userId, deviceId, p);
+    if (p.since !== null && p.since > upTo) throw new MatrixError("M_INVALID_PARAM", "since token is from the future", 400);
     const remaining = deadline - Date.now();
     if (p.since === null || p.fullState || hasNews || remaining <= 0) return body;
     // Nothing new: sleep on the User DO until something for this user is published.
