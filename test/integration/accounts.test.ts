@@ -424,7 +424,7 @@ describe("rate limits on credential endpoints", () => {
   it("login is limited per IP with 429 M_LIMIT_EXCEEDED", async () => {
     const ip = "198.51.100.9";
     let limited: { status: number; body: Record<string, unknown> } | undefined;
-    for (let i = 0; i < 80 && !limited; i++) {
+    for (let i = 0; i < 140 && !limited; i++) {
       const r = await callJson("/_matrix/client/v3/login", { method: "POST", ip, json: { type: "m.login.password", user: "x", password: "y" } });
       if (r.status === 429) limited = r;
     }

@@ -6,7 +6,7 @@ import type { AppEnv } from "../app-env.js";
  * version is listed only once every endpoint it requires answers per the spec;
  * see README "Spec coverage" for what is served today.
  */
-export const SUPPORTED_SPEC_VERSIONS = ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12"];
+export const SUPPORTED_SPEC_VERSIONS = ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", "v1.6", "v1.7", "v1.8", "v1.9", "v1.10", "v1.11", "v1.12", "v1.13", "v1.14", "v1.15", "v1.16"];
 
 /** Unstable features we actually implement; each is `true` only when it is served. */
 export const UNSTABLE_FEATURES: Record<string, boolean> = {
