@@ -165,3 +165,29 @@ describe("profile changes", () => {
     expect(member?.unsigned.prev_content.displayname).not.toBe("Alice Liddell");
   });
 });
+
+describe("ignoring users", () => {
+  it("hides their messages and invites but not their state events", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice, { preset: "public_chat", power_level_content_override: { users: { [bob.userId]: 100 } } });
+    await callJson(`/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { method: "POST", token: bob.accessToken, json: {} });
+    const put = await callJson(`/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/account_data/m.ignored_user_list`, {
+      method: "PUT",
+      token: alice.accessToken,
+      json: { ignored_users: { [bob.userId]: {} } },
+    });
+    expect(put.status).toBe(200);
+    const s = await syncOf(alice);
+    await send(bob, roomId, "you cannot see me");
+    await callJson(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.name`, { method: "PUT", token: bob.accessToken, json: { name: "Bob named it" } });
+    await send(alice, roomId, "visible");
+    const other = await createRoom(bob, { invite: [alice.userId] });
+    const next = await syncOf(alice, `?since=${s.next_batch}`);
+    const events = next.rooms.join[roomId]!.timeline.events;
+    expect(events.map((e) => e.content.body ?? e.content.name)).toEqual(["Bob named it", "visible"]);
+    expect(next.rooms.invite[other]).toBeUndefined();
+    const initial = await syncOf(alice);
+    expect(initial.rooms.join[roomId]!.timeline.events.some((e) => e.content.body === "you cannot see me")).toBe(false);
+  });
+});

@@ -15,6 +15,7 @@ export const DEFAULT_TIMELINE_LIMIT = 10;
 const MAX_TIMELINE_LIMIT = 100;
 
 export interface MembershipRow {
+  sender: string;
   room_id: string;
   membership: string;
   stream_pos: number;
@@ -38,6 +39,8 @@ export interface RoomsOptions {
   filter: Filter;
   fullState: boolean;
   useStateAfter: boolean;
+  /** Users in the syncing user's m.ignored_user_list: their non-state events are left out. */
+  ignored?: Set<string>;
 }
 
 const EVENT_COLUMNS = "e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.json, e.txn_device, e.txn_id";
@@ -62,16 +65,20 @@ export async function loadSyncBase(
   db: D1Database,
   userId: string,
   since: number | null,
-): Promise<{ upTo: number; memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[] }> {
+): Promise<{ upTo: number; memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[]; ignored: Set<string> }> {
   const UP_TO = "(SELECT pos FROM stream_counter WHERE id = 1)";
   const joinedProbe = (alias: string) =>
     `EXISTS (SELECT 1 FROM room_memberships j WHERE j.room_id = ${alias}.room_id AND j.user_id = ?1 AND j.membership = 'join')`;
-  const statements = [db.prepare("SELECT pos FROM stream_counter WHERE id = 1")];
+  const statements = [
+    db.prepare("SELECT pos FROM stream_counter WHERE id = 1"),
+    // Spec "Ignoring Users": events (but not state) and invites from these users are not sent.
+    db.prepare("SELECT content FROM account_data WHERE user_id = ? AND room_id = '' AND type = 'm.ignored_user_list' AND deleted = 0").bind(userId),
+  ];
   if (since === null) {
-    statements.push(db.prepare("SELECT room_id, membership, stream_pos, event_id, forgotten FROM room_memberships WHERE user_id = ?").bind(userId));
+    statements.push(db.prepare("SELECT room_id, membership, stream_pos, event_id, forgotten, sender FROM room_memberships WHERE user_id = ?").bind(userId));
   } else {
     statements.push(
-      db.prepare("SELECT room_id, membership, stream_pos, event_id, forgotten FROM room_memberships WHERE user_id = ? AND stream_pos > ?").bind(userId, since),
+      db.prepare("SELECT room_id, membership, stream_pos, event_id, forgotten, sender FROM room_memberships WHERE user_id = ? AND stream_pos > ?").bind(userId, since),
       db
         .prepare(
           `SELECT ${EVENT_COLUMNS}, m.membership AS m_membership, m.stream_pos AS m_stream_pos, m.event_id AS m_event_id, m.forgotten AS m_forgotten ` +
@@ -88,26 +95,38 @@ export async function loadSyncBase(
         .bind(userId, since),
     );
   }
-  const results = await db.batch(statements);
-  const upTo = (results[0]?.results[0] as { pos: number } | undefined)?.pos ?? 0;
-  const memberships = (results[1]?.results ?? []) as MembershipRow[];
-  if (since === null) return { upTo, memberships, events: [], candidateRooms: [] };
+  const [posResult, ignoredResult, ...results] = await db.batch(statements);
+  const upTo = (posResult?.results[0] as { pos: number } | undefined)?.pos ?? 0;
+  const ignored = ignoredUsers((ignoredResult?.results[0] as { content: string } | undefined)?.content);
+  const memberships = (results[0]?.results ?? []) as MembershipRow[];
+  if (since === null) return { upTo, memberships, events: [], candidateRooms: [], ignored };
   type Joined = EventRow & { m_membership: string; m_stream_pos: number; m_event_id: string; m_forgotten: number };
-  const events = (results[2]?.results ?? []) as Joined[];
+  const events = ((results[1]?.results ?? []) as Joined[]).filter((e) => e.state_key !== null || !ignored.has(e.sender));
   // Rooms with new events whose membership did not change: their current membership came with the events.
   const known = new Set(memberships.map((m) => m.room_id));
   for (const e of events) {
     if (known.has(e.room_id)) continue;
     known.add(e.room_id);
-    memberships.push({ room_id: e.room_id, membership: e.m_membership, stream_pos: e.m_stream_pos, event_id: e.m_event_id, forgotten: e.m_forgotten });
+    memberships.push({ room_id: e.room_id, membership: e.m_membership, stream_pos: e.m_stream_pos, event_id: e.m_event_id, forgotten: e.m_forgotten, sender: "" });
   }
-  const candidateRooms = ((results[3]?.results ?? []) as { room_id: string }[]).map((r) => r.room_id);
-  return { upTo, memberships, events, candidateRooms };
+  const candidateRooms = ((results[2]?.results ?? []) as { room_id: string }[]).map((r) => r.room_id);
+  return { upTo, memberships, events, candidateRooms, ignored };
+}
+
+function ignoredUsers(content: string | undefined): Set<string> {
+  if (!content) return new Set();
+  try {
+    const parsed = JSON.parse(content) as { ignored_users?: unknown };
+    const list = parsed.ignored_users;
+    return new Set(list && typeof list === "object" && !Array.isArray(list) ? Object.keys(list) : []);
+  } catch {
+    return new Set();
+  }
 }
 
 export async function syncRooms(
   o: RoomsOptions,
-  base: { memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[] },
+  base: { memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[]; ignored: Set<string> },
 ): Promise<{ rooms: RoomsSection; hasNews: boolean; allJoined: string[] }> {
   const out: RoomsSection = { join: {}, invite: {}, knock: {}, leave: {} };
   const memberships = base.memberships;
@@ -124,6 +143,8 @@ export async function syncRooms(
     const membershipChanged = o.since === null || m.stream_pos > o.since;
     if (m.membership === "invite" || m.membership === "knock") {
       if (incremental && !membershipChanged) continue;
+      // Invites from ignored users are not sent (spec "Ignoring Users").
+      if (m.membership === "invite" && base.ignored.has(m.sender)) continue;
       const stripped = await strippedState(db, m.room_id, m.event_id);
       if (m.membership === "invite") out.invite[m.room_id] = { invite_state: { events: stripped } };
       else out.knock[m.room_id] = { knock_state: { events: stripped } };
@@ -230,7 +251,7 @@ async function fullRoom(o: RoomsOptions, roomId: string, upTo: number, f: RoomEv
     .bind(roomId, upTo, limit * 2 + 1)
     .all<EventRow>();
   const rows = results.reverse();
-  const visible = rows.filter((e) => eventMatches(f, { type: e.type, sender: e.sender }));
+  const visible = rows.filter((e) => eventMatches(f, { type: e.type, sender: e.sender }) && (e.state_key !== null || !o.ignored?.has(e.sender)));
   const timeline = visible.slice(-limit);
   const limited = visible.length > limit || rows.length === limit * 2 + 1;
   const start = timeline[0]?.stream_pos ?? upTo + 1;

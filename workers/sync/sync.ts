@@ -78,6 +78,7 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
     filter: p.filter,
     fullState: p.fullState,
     useStateAfter: p.useStateAfter,
+    ignored: base.ignored,
   }, base);
   const joinedSet = new Set(allJoined);
   const newlyJoinedRooms =
