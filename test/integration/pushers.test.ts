@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from "vitest";
-import { callJson, registerUser, type TestUser } from "./helpers.js";
+import { callJson, login, registerUser, type TestUser } from "./helpers.js";
 import { type Json, ok } from "./push-helpers.js";
 
 const SET = "/_matrix/client/v3/pushers/set";
@@ -98,5 +98,18 @@ describe("pushers", () => {
   it("accepts a plain-http gateway (a gateway on a private network)", async () => {
     const u = await registerUser();
     expect((await set(u, pusher({ data: { url: "http://127.0.0.1:8081/_matrix/push/v1/notify" } }))).status).toBe(200);
+  });
+});
+
+describe("pushers and devices", () => {
+  it("a device's pushers go when it logs out", async () => {
+    const u = await registerUser(undefined, { password: "pw" });
+    const second = await login(u.userId, "pw");
+    const phone: TestUser = { ...u, accessToken: second.body.access_token, deviceId: second.body.device_id };
+    expect((await set(phone, pusher({ pushkey: "phone-key" }))).status).toBe(200);
+    expect((await set(u, pusher({ pushkey: "laptop-key" }))).status).toBe(200);
+    expect((await list(u)).map((p) => p.pushkey).sort()).toEqual(["laptop-key", "phone-key"]);
+    expect((await callJson("/_matrix/client/v3/logout", { method: "POST", token: phone.accessToken })).status).toBe(200);
+    expect((await list(u)).map((p) => p.pushkey)).toEqual(["laptop-key"]);
   });
 });

@@ -185,14 +185,15 @@ export function deleteDevicesStatements(db: D1Database, userId: string, deviceId
     return [
       advanceStream(db),
       ...deviceKeysDeletionStatements(db, userId, { all: true }),
-      ...["access_tokens", "refresh_tokens", "devices"].map((t) => db.prepare(`DELETE FROM ${t} WHERE user_id = ?`).bind(userId)),
+      ...["access_tokens", "refresh_tokens", "devices", "pushers"].map((t) => db.prepare(`DELETE FROM ${t} WHERE user_id = ?`).bind(userId)),
     ];
   }
   const list = JSON.stringify(deviceIds);
   return [
     advanceStream(db),
     ...deviceKeysDeletionStatements(db, userId, { only: deviceIds }),
-    ...["access_tokens", "refresh_tokens", "devices"].map((t) =>
+    // A device's pushers go with it, as in Synapse.
+    ...["access_tokens", "refresh_tokens", "devices", "pushers"].map((t) =>
       db.prepare(`DELETE FROM ${t} WHERE user_id = ? AND device_id IN (SELECT value FROM json_each(?))`).bind(userId, list),
     ),
   ];
@@ -206,7 +207,7 @@ export function revokeOtherDevicesStatements(db: D1Database, userId: string, kee
   return [
     advanceStream(db),
     ...deviceKeysDeletionStatements(db, userId, { except: keepDeviceId }),
-    ...["access_tokens", "refresh_tokens", "devices"].map((t) =>
+    ...["access_tokens", "refresh_tokens", "devices", "pushers"].map((t) =>
       db.prepare(`DELETE FROM ${t} WHERE user_id = ? AND device_id != ?`).bind(userId, keepDeviceId),
     ),
   ];
