@@ -212,3 +212,15 @@ describe("POST /keys/signatures/upload", () => {
     expect((await deviceListsSince(env.DB, bob.userId, before, await streamPos())).changed).toEqual([alice.userId]);
   });
 });
+
+describe("device ids and cross-signing keys", () => {
+  it("login refuses a device_id that is one of the user's cross-signing key ids", async () => {
+    const u = await registerUser(undefined, { password: "pw" });
+    const cs = makeCrossSigning(u.userId);
+    expect((await upload(u, { master_key: cs.masterKey, self_signing_key: cs.selfSigningKey, user_signing_key: cs.userSigningKey })).status).toBe(200);
+    const r = await login(u.userId, "pw", { device_id: cs.master.pub });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ errcode: "M_INVALID_PARAM" });
+    expect((await login(u.userId, "pw", { device_id: "ORDINARY" })).status).toBe(200);
+  });
+});

@@ -78,7 +78,15 @@ export interface DeviceRequest {
 }
 
 /** issueSession for a /login or /register request: device fields from the body, last-seen from the request. */
-export function issueSessionForRequest(db: D1Database, req: Request, userId: string, body: DeviceRequest): Promise<IssuedTokens> {
+export async function issueSessionForRequest(db: D1Database, req: Request, userId: string, body: DeviceRequest): Promise<IssuedTokens> {
+  if (body.device_id !== undefined) {
+    // "The given device ID must not be the same as a cross-signing key ID" (spec /login, /register).
+    const clash = await db
+      .prepare("SELECT 1 AS x FROM e2e_cross_signing_keys WHERE user_id = ? AND public_key = ?")
+      .bind(userId, body.device_id)
+      .first();
+    if (clash) throw new MatrixError("M_INVALID_PARAM", "device_id is the ID of one of your cross-signing keys", 400);
+  }
   return issueSession(db, {
     userId,
     deviceId: body.device_id,
