@@ -2,8 +2,8 @@ import type { Filter } from "../../src/filter.js";
 import type { JsonValue } from "../../src/json.js";
 import type { Env } from "../env.js";
 
-/** What every part of a /sync response is computed from. */
-export interface SyncContext {
+/** The inputs every part of a /sync response shares. */
+export interface SyncBaseInputs {
   env: Env;
   userId: string;
   deviceId: string;
@@ -13,6 +13,10 @@ export interface SyncContext {
   upTo: number;
   filter: Filter;
   fullState: boolean;
+}
+
+/** What every part of a /sync response is computed from. */
+export interface SyncContext extends SyncBaseInputs {
   /** Rooms in the response's `join` section. */
   joinedRooms: string[];
   /** Joined rooms whose membership changed after `since` (new joins): they get their ephemeral data in full. Empty (or absent) for an initial sync. */

@@ -7,7 +7,7 @@
  */
 import { type Filter, type RoomEventFilter, eventMatches, roomAllowed } from "../../src/filter.js";
 import type { JsonObject } from "../../src/json.js";
-import type { Env } from "../env.js";
+import type { SyncBaseInputs } from "./context.js";
 import { bundleSyncTimelines } from "../rooms/aggregations.js";
 import { serveEvent, type EventRow } from "../rooms/serve-event.js";
 
@@ -30,18 +30,12 @@ export interface RoomsSection {
   leave: Record<string, JsonObject>;
 }
 
-export interface RoomsOptions {
-  env: Env;
-  userId: string;
-  deviceId: string;
-  since: number | null;
-  upTo: number;
-  filter: Filter;
-  fullState: boolean;
+/** What the rooms part of a sync is computed from: the common sync inputs plus its own options. */
+export type RoomsOptions = SyncBaseInputs & {
   useStateAfter: boolean;
   /** Users in the syncing user's m.ignored_user_list: their non-state events are left out. */
   ignored?: Set<string>;
-}
+};
 
 const EVENT_COLUMNS = "e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.json, e.txn_device, e.txn_id";
 

@@ -9,7 +9,7 @@ import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import type { Env } from "../env.js";
 import { applySetPresence } from "../presence/sync-extension.js";
-import type { SyncContext } from "./context.js";
+import type { SyncBaseInputs, SyncContext } from "./context.js";
 import { SYNC_EXTENSIONS, SYNC_FINISHERS } from "./extensions.js";
 import { loadSyncBase, syncRooms } from "./rooms.js";
 
@@ -69,28 +69,13 @@ export async function resolveFilter(db: D1Database, userId: string, param: strin
 async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncParams): Promise<{ body: JsonObject; hasNews: boolean; upTo: number }> {
   const base = await loadSyncBase(env.DB, userId, p.fullState ? null : p.since);
   const upTo = base.upTo;
-  const { rooms, hasNews: roomNews, allJoined } = await syncRooms({
-    env,
-    userId,
-    deviceId,
-    since: p.since,
-    upTo,
-    filter: p.filter,
-    fullState: p.fullState,
-    useStateAfter: p.useStateAfter,
-    ignored: base.ignored,
-  }, base);
+  const common: SyncBaseInputs = { env, userId, deviceId, since: p.since, upTo, filter: p.filter, fullState: p.fullState };
+  const { rooms, hasNews: roomNews, allJoined } = await syncRooms({ ...common, useStateAfter: p.useStateAfter, ignored: base.ignored }, base);
   const joinedSet = new Set(allJoined);
   const newlyJoinedRooms =
     p.since === null ? [] : base.memberships.filter((m) => m.membership === "join" && m.stream_pos > p.since! && joinedSet.has(m.room_id)).map((m) => m.room_id);
   const ctx: SyncContext = {
-    env,
-    userId,
-    deviceId,
-    since: p.since,
-    upTo,
-    filter: p.filter,
-    fullState: p.fullState,
+    ...common,
     joinedRooms: allJoined,
     newlyJoinedRooms,
     setPresence: p.setPresence,
