@@ -28,6 +28,7 @@ import { userDirectoryRoutes } from "./routes/user-directory.js";
 import { registerRoutes } from "./routes/register.js";
 import { relationRoutes } from "./routes/relations.js";
 import { roomEventRoutes } from "./routes/room-events.js";
+import { roomInitialSyncRoutes } from "./routes/room-initial-sync.js";
 import { roomRoutes } from "./routes/rooms.js";
 import { syncRoutes } from "./routes/sync.js";
 import { synapseAdminRoutes } from "./routes/synapse-admin.js";
@@ -71,6 +72,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", keyBackupRoutes);
   app.route("/", mediaRoutes);
   app.route("/", roomRoutes);
+  app.route("/", roomInitialSyncRoutes);
   app.route("/", syncRoutes);
   app.route("/", roomEventRoutes);
   app.route("/", eventContextRoutes);

@@ -191,3 +191,30 @@ describe("ignoring users", () => {
     expect(initial.rooms.join[roomId]!.timeline.events.some((e) => e.content.body === "you cannot see me")).toBe(false);
   });
 });
+
+describe("room initialSync (peeking)", () => {
+  it("returns state and latest messages to members and world-readable peekers only", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice, { preset: "public_chat", name: "Peek" });
+    for (let i = 0; i < 12; i++) await send(alice, roomId, `p${i}`);
+    const mine = await callJson<{ room_id: string; membership: string; messages: { chunk: Array<Record<string, any>>; start: string; end: string }; state: Array<Record<string, any>>; visibility: string }>(
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/initialSync`,
+      { token: alice.accessToken },
+    );
+    expect(mine.status).toBe(200);
+    expect(mine.body.membership).toBe("join");
+    expect(mine.body.visibility).toBe("public");
+    expect(mine.body.messages.chunk.map((e) => e.content.body)).toEqual(Array.from({ length: 10 }, (_, i) => `p${i + 2}`));
+    expect(mine.body.messages.start).toMatch(/^s\d+$/);
+    expect(mine.body.state.find((e) => e.type === "m.room.name")?.content.name).toBe("Peek");
+    // Bob is no member and the room is not world-readable.
+    const peek = await callJson(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/initialSync`, { token: bob.accessToken });
+    expect(peek.status).toBe(403);
+    await callJson(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/m.room.history_visibility`, { method: "PUT", token: alice.accessToken, json: { history_visibility: "world_readable" } });
+    const peek2 = await callJson<{ messages: { chunk: unknown[] }; membership?: string }>(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/initialSync`, { token: bob.accessToken });
+    expect(peek2.status).toBe(200);
+    expect(peek2.body.membership).toBeUndefined();
+    expect(peek2.body.messages.chunk.length).toBeGreaterThan(0);
+  });
+});
