@@ -28,7 +28,9 @@ import { userDirectoryRoutes } from "./routes/user-directory.js";
 import { registerRoutes } from "./routes/register.js";
 import { relationRoutes } from "./routes/relations.js";
 import { roomEventRoutes } from "./routes/room-events.js";
+import { openIdRoutes } from "./routes/openid.js";
 import { roomInitialSyncRoutes } from "./routes/room-initial-sync.js";
+import { voipThirdPartyRoutes } from "./routes/voip-thirdparty.js";
 import { roomRoutes } from "./routes/rooms.js";
 import { syncRoutes } from "./routes/sync.js";
 import { synapseAdminRoutes } from "./routes/synapse-admin.js";
@@ -73,6 +75,8 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", mediaRoutes);
   app.route("/", roomRoutes);
   app.route("/", roomInitialSyncRoutes);
+  app.route("/", openIdRoutes);
+  app.route("/", voipThirdPartyRoutes);
   app.route("/", syncRoutes);
   app.route("/", roomEventRoutes);
   app.route("/", eventContextRoutes);

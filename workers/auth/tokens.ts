@@ -5,7 +5,7 @@ import { encodeBase64, encodeBase64Url } from "../../src/base64.js";
  * prefix that says what kind of token it is. The server keeps only the SHA-256
  * hash; lookup by hash means no secret is ever compared byte by byte.
  */
-export function newSecret(prefix: "mat" | "mar" | "mlt"): string {
+export function newSecret(prefix: "mat" | "mar" | "mlt" | "mot"): string {
   return `${prefix}_${encodeBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
 }
 
