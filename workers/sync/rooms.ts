@@ -5,7 +5,7 @@
  * joined to the user's memberships), so its cost follows what changed, not how
  * many rooms the user is in.
  */
-import { type Filter, type RoomEventFilter, eventMatches, roomAllowed } from "../../src/filter.js";
+import { type RoomEventFilter, eventMatches, roomAllowed } from "../../src/filter.js";
 import type { JsonObject } from "../../src/json.js";
 import type { SyncBaseInputs } from "./context.js";
 import { bundleSyncTimelines } from "../rooms/aggregations.js";
@@ -148,13 +148,13 @@ export async function syncRooms(
       // A join event that only changed the profile is not a new join: stay incremental.
       if (incremental && membershipChanged && !joinedWithin(changed.get(m.room_id) ?? [], o.userId)) {
         const events = changed.get(m.room_id) ?? [];
-        if (events.length) out.join[m.room_id] = await incrementalRoom(o, m.room_id, events, timelineFilter, now);
+        if (events.length) out.join[m.room_id] = await incrementalRoom(o, events, timelineFilter, now);
         continue;
       }
       if (incremental && !membershipChanged) {
         const events = changed.get(m.room_id);
         if (!events?.length) continue;
-        out.join[m.room_id] = await incrementalRoom(o, m.room_id, events, timelineFilter, now);
+        out.join[m.room_id] = await incrementalRoom(o, events, timelineFilter, now);
       } else {
         out.join[m.room_id] = await fullRoom(o, m.room_id, o.upTo, timelineFilter, now);
       }
@@ -212,7 +212,7 @@ async function strippedState(db: D1Database, roomId: string, ownEventId: string)
 }
 
 /** A joined room with new events since `since`. */
-async function incrementalRoom(o: RoomsOptions, roomId: string, events: EventRow[], f: RoomEventFilter | undefined, now: number): Promise<JsonObject> {
+async function incrementalRoom(o: RoomsOptions, events: EventRow[], f: RoomEventFilter | undefined, now: number): Promise<JsonObject> {
   const limit = timelineLimit(f);
   const visible = events.filter((e) => eventMatches(f, { type: e.type, sender: e.sender }));
   const limited = visible.length > limit;
@@ -258,7 +258,6 @@ async function fullRoom(o: RoomsOptions, roomId: string, upTo: number, f: RoomEv
     )
     .bind(roomId, upTo)
     .all<EventRow>();
-  const inTimeline = new Set(timeline.map((e) => e.event_id));
   let stateEvents: EventRow[];
   if (o.useStateAfter) {
     // MSC4222: the state at the end of the timeline, whether or not an event is also in it.
