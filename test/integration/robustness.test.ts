@@ -43,7 +43,7 @@ describe("robustness", () => {
             seen.add(key);
             const res = await call(path, { method: r.method, body, token: user.accessToken, headers: { "Content-Type": "application/json" } });
             await res.arrayBuffer();
-            if (res.status === 401 && !/register|login|refresh|admin\/v1\/register|media\/v3\/(download|thumbnail)|key\/v2|well-known|versions/.test(path)) {
+            if (res.status === 401 && !/register|login|refresh|openid\/userinfo|admin\/v1\/register|media\/v3\/(download|thumbnail)|key\/v2|well-known|versions/.test(path)) {
               unauthorised.push(`${r.method} ${path}`);
             }
             if (res.status >= 500) failures.push(`${r.method} ${path} body=${body?.slice(0, 40)} → ${res.status}`);
