@@ -30,6 +30,8 @@
  */
 import { afterAll, beforeAll, expect } from "vitest";
 import {
+  ClientEvent,
+  SyncState,
   createClient,
   MatrixError,
   type ICreateClientOpts,
@@ -310,4 +312,20 @@ export async function expectMatrixError(p: Promise<unknown>, errcode: string, ht
   expect(err.errcode).toBe(errcode);
   if (httpStatus !== undefined) expect(err.httpStatus).toBe(httpStatus);
   return err;
+}
+
+/** Starts a client's sync loop (threads on) and resolves once its first sync is in. */
+export async function startClientAndWait(client: MatrixClient): Promise<MatrixClient> {
+  const ready = new Promise<void>((resolve) => {
+    const onSync = (state: SyncState) => {
+      if (state === SyncState.Prepared || state === SyncState.Syncing) {
+        client.off(ClientEvent.Sync, onSync);
+        resolve();
+      }
+    };
+    client.on(ClientEvent.Sync, onSync);
+  });
+  await client.startClient({ initialSyncLimit: 20, threadSupport: true });
+  await ready;
+  return client;
 }

@@ -3,25 +3,12 @@
  * the SDK, and unread counts (room and thread) as the SDK reads them from /sync.
  */
 import { describe, expect, it } from "vitest";
-import { ClientEvent, type MatrixClient, NotificationCountType, PushRuleKind, SyncState, THREAD_RELATION_TYPE } from "matrix-js-sdk";
-import { registerClient, uniqueName, useServer, waitFor } from "./harness.js";
+import { NotificationCountType, PushRuleKind, THREAD_RELATION_TYPE } from "matrix-js-sdk";
+import { registerClient, uniqueName, useServer, waitFor, startClientAndWait } from "./harness.js";
 
 const hs = useServer();
 
-async function started(client: MatrixClient): Promise<MatrixClient> {
-  const ready = new Promise<void>((resolve) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared || state === SyncState.Syncing) {
-        client.off(ClientEvent.Sync, onSync);
-        resolve();
-      }
-    };
-    client.on(ClientEvent.Sync, onSync);
-  });
-  await client.startClient({ initialSyncLimit: 20, threadSupport: true });
-  await ready;
-  return client;
-}
+const started = startClientAndWait;
 
 describe("push with matrix-js-sdk", () => {
   it("reads and changes push rules", async () => {

@@ -3,25 +3,12 @@
  * receive through sync, paginate, thread, redact, receipts, typing.
  */
 import { describe, expect, it } from "vitest";
-import { ClientEvent, EventType, MsgType, type MatrixClient, type MatrixEvent, RoomEvent, SyncState, ReceiptType, THREAD_RELATION_TYPE } from "matrix-js-sdk";
-import { registerClient, uniqueName, useServer, waitFor } from "./harness.js";
+import { EventType, MsgType, type MatrixClient, type MatrixEvent, RoomEvent, ReceiptType, THREAD_RELATION_TYPE } from "matrix-js-sdk";
+import { registerClient, uniqueName, useServer, waitFor, startClientAndWait } from "./harness.js";
 
 const hs = useServer();
 
-async function started(client: MatrixClient): Promise<MatrixClient> {
-  const ready = new Promise<void>((resolve) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared || state === SyncState.Syncing) {
-        client.off(ClientEvent.Sync, onSync);
-        resolve();
-      }
-    };
-    client.on(ClientEvent.Sync, onSync);
-  });
-  await client.startClient({ initialSyncLimit: 20, threadSupport: true });
-  await ready;
-  return client;
-}
+const started = startClientAndWait;
 
 function timelineBodies(client: MatrixClient, roomId: string): string[] {
   return (client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [])
