@@ -4,9 +4,10 @@
  * `set_presence` (default online) is applied by `applySetPresence` before the
  * sync reads its stream position — as Synapse's user_syncing does — so a change
  * it makes (say offline → online) is part of this response and not news that
- * would end the next long-poll at once. While the sync runs, each pass of the
- * extension only refreshes timestamps that went stale (no stream position), which
- * keeps a long-polling user from timing out: src/presence.ts has the rules.
+ * would end the next long-poll at once. Each later pass of a long-poll (after a
+ * wake-up) calls `refreshPresence`, which only refreshes timestamps that went
+ * stale (no stream position), keeping a long-polling user from timing out:
+ * src/presence.ts has the rules.
  *
  * The top-level `presence` holds m.presence of users sharing a room with the user
  * (and the user's own). Initial sync leaves out users who are offline, as Synapse
@@ -38,10 +39,14 @@ export function applySetPresence(env: Env, userId: string, setPresence: Presence
   return syncPresence(env, userId, setPresence, true);
 }
 
+/** Called by the sync engine before each later pass of a long-poll: timestamps only, no notifications. */
+export function refreshPresence(env: Env, userId: string, setPresence: PresenceState | undefined): Promise<void> {
+  return syncPresence(env, userId, setPresence, false);
+}
+
 export const presenceSyncExtension: SyncExtension = async (ctx): Promise<SyncContribution> => {
   const db = ctx.env.DB;
   const now = Date.now();
-  await syncPresence(ctx.env, ctx.userId, ctx.setPresence, false);
   const filter = ctx.filter.presence;
   if (!eventMatches(filter, { type: "m.presence" })) return { top: { presence: { events: [] } }, hasNews: false };
   const incremental = ctx.since !== null && !ctx.fullState;

@@ -8,7 +8,7 @@ import { type Filter, FilterSchema } from "../../src/filter.js";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import type { Env } from "../env.js";
-import { applySetPresence } from "../presence/sync-extension.js";
+import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
 import type { SyncBaseInputs, SyncContext } from "./context.js";
 import { SYNC_EXTENSIONS, SYNC_FINISHERS } from "./extensions.js";
 import { loadSyncBase, syncRooms } from "./rooms.js";
@@ -119,5 +119,6 @@ export async function sync(env: Env, userId: string, deviceId: string, p: SyncPa
     if (p.since === null || p.fullState || hasNews || remaining <= 0) return body;
     // Nothing new: sleep on the User DO until something for this user is published.
     await env.USER.getByName(userId).waitForChange(upTo, remaining);
+    await refreshPresence(env, userId, p.setPresence);
   }
 }
