@@ -1,7 +1,7 @@
 import type { RoomResult } from "../../durable-objects/room/room.js";
 import { MatrixError, fromErrorData } from "../../src/errors.js";
-import { isValidRoomId } from "../../src/identifiers.js";
 import type { Env } from "../env.js";
+import { checkRoomId } from "./room-access.js";
 
 /** Unwraps a Room DO result, rethrowing its Matrix error in the Worker. */
 export async function unwrap<T>(p: Promise<RoomResult<T>>): Promise<T> {
@@ -12,7 +12,7 @@ export async function unwrap<T>(p: Promise<RoomResult<T>>): Promise<T> {
 
 /** The Room DO stub for a syntactically valid room id. */
 export function roomStub(env: Env, roomId: string) {
-  if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `${roomId} is not a valid room ID`, 400);
+  checkRoomId(roomId);
   return env.ROOM.getByName(roomId);
 }
 

@@ -6,12 +6,12 @@
 import { type Context, Hono } from "hono";
 import { checkAccountDataType, checkClientWritable } from "../../src/account-data.js";
 import { MatrixError } from "../../src/errors.js";
-import { isValidRoomId } from "../../src/identifiers.js";
 import type { AppEnv } from "../app-env.js";
 import { GLOBAL, deleteAccountData, getAccountData, putAccountData } from "../account-data/account-data.js";
 import { readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { clientV3 } from "./paths.js";
+import { checkRoomId } from "../rooms/room-access.js";
 
 const MSC3391 = "/_matrix/client/unstable/org.matrix.msc3391";
 
@@ -23,7 +23,7 @@ function scopeOf(c: Context<AppEnv>, action: string): { userId: string; roomId: 
   const type = c.req.param("type")!;
   const roomId = c.req.param("roomId");
   if (userId !== c.get("auth").userId) throw new MatrixError("M_FORBIDDEN", `Cannot ${action} account data for other users.`, 403);
-  if (roomId !== undefined && !isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `${roomId} is not a valid room ID.`, 400);
+  if (roomId !== undefined) checkRoomId(roomId);
   checkAccountDataType(type);
   return { userId, roomId: roomId ?? GLOBAL, type };
 }

@@ -1,7 +1,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import { MatrixError, forbidden, notFound } from "../../src/errors.js";
-import { isValidRoomId } from "../../src/identifiers.js";
 import { checkNewLocalAlias, parseAliasParam } from "../../src/room-alias.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
@@ -10,6 +9,7 @@ import { readJson } from "../middleware/body.js";
 import { removeFromCanonicalAlias } from "../rooms/canonical-alias.js";
 import { canChangeRoomList, isServerAdmin, membershipOf } from "../rooms/room-power.js";
 import { clientV3 } from "./paths.js";
+import { checkRoomId } from "../rooms/room-access.js";
 
 /**
  * Room aliases (client-server-api "Room aliases", directory.yaml): mapping local
@@ -34,7 +34,7 @@ aliasRoutes.put(clientV3("/directory/room/:roomAlias"), requireAuth(), async (c)
   const userId = c.get("auth").userId;
   checkNewLocalAlias(alias, getConfig(c.env).serverName);
   const body = await readJson(c, SetAliasBody);
-  if (!isValidRoomId(body.room_id)) throw new MatrixError("M_INVALID_PARAM", `${body.room_id} is not a valid room ID`, 400);
+  checkRoomId(body.room_id);
   const db = c.env.DB;
   const room = await db.prepare("SELECT room_id FROM rooms WHERE room_id = ?").bind(body.room_id).first();
   if (!room) throw new MatrixError("M_UNKNOWN", "Room does not exist", 400);
@@ -94,7 +94,7 @@ aliasRoutes.delete(clientV3("/directory/room/:roomAlias"), requireAuth(), async 
 aliasRoutes.get(clientV3("/rooms/:roomId/aliases"), requireAuth(), async (c) => {
   const roomId = c.req.param("roomId");
   const userId = c.get("auth").userId;
-  if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `${roomId} is not a valid room ID`, 400);
+  checkRoomId(roomId);
   const db = c.env.DB;
   const [room, membership] = await Promise.all([
     db.prepare("SELECT history_visibility FROM rooms WHERE room_id = ?").bind(roomId).first<{ history_visibility: string | null }>(),

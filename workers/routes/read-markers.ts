@@ -1,14 +1,13 @@
 /** POST /_matrix/client/v3/rooms/{roomId}/read_markers (client-server-api "Fully read markers"). */
 import { Hono } from "hono";
 import { z } from "zod";
-import { MatrixError } from "../../src/errors.js";
-import { isValidRoomId } from "../../src/identifiers.js";
 import type { AppEnv } from "../app-env.js";
 import { readJson } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { setFullyRead } from "../receipts/fully-read.js";
 import { postReceipt } from "../receipts/receipts.js";
 import { clientV3 } from "./paths.js";
+import { checkRoomId } from "../rooms/room-access.js";
 
 /** Every field is optional (spec v1.4); other keys are ignored, as Synapse does. */
 const ReadMarkersBody = z.looseObject({
@@ -21,7 +20,7 @@ export const readMarkerRoutes = new Hono<AppEnv>();
 
 readMarkerRoutes.post(clientV3("/rooms/:roomId/read_markers"), requireAuth(), async (c) => {
   const roomId = c.req.param("roomId");
-  if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `${roomId} is not a valid room ID`, 400);
+  checkRoomId(roomId);
   const body = await readJson(c, ReadMarkersBody);
   const userId = c.get("auth").userId;
   const defer = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);

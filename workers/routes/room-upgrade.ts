@@ -1,12 +1,13 @@
 import { Hono } from "hono";
 import { MatrixError } from "../../src/errors.js";
-import { isValidRoomId, isValidUserId } from "../../src/identifiers.js";
+import { isValidUserId } from "../../src/identifiers.js";
 import { getRoomVersion } from "../../src/room-versions.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
 import { readJsonObject } from "../middleware/body.js";
 import { upgradeRoom } from "../rooms/room-upgrade.js";
 import { clientV3 } from "./paths.js";
+import { checkRoomId } from "../rooms/room-access.js";
 
 /** Room upgrades (client-server-api "Room Upgrades", room_upgrades.yaml). */
 export const roomUpgradeRoutes = new Hono<AppEnv>();
@@ -14,7 +15,7 @@ export const roomUpgradeRoutes = new Hono<AppEnv>();
 /** POST /_matrix/client/v3/rooms/{roomId}/upgrade */
 roomUpgradeRoutes.post(clientV3("/rooms/:roomId/upgrade"), requireAuth(), async (c) => {
   const roomId = c.req.param("roomId");
-  if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `${roomId} is not a valid room ID`, 400);
+  checkRoomId(roomId);
   const body = await readJsonObject(c);
   if (body.new_version === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing params: ['new_version']", 400);
   if (typeof body.new_version !== "string") throw new MatrixError("M_BAD_JSON", "new_version must be a string", 400);

@@ -1,12 +1,12 @@
 import { Hono } from "hono";
 import { encodeBase64Url } from "../../src/base64.js";
 import { MatrixError, forbidden } from "../../src/errors.js";
-import { isValidRoomId } from "../../src/identifiers.js";
 import { type HierarchySource, type WalkState, initialWalk, isWalkState, walkHierarchy } from "../../src/space-hierarchy.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
 import { currentStateOfTypes } from "../rooms/room-power.js";
 import { SummaryLoader } from "../rooms/room-summaries.js";
+import { checkRoomId } from "../rooms/room-access.js";
 
 /**
  * GET /_matrix/client/v1/rooms/{roomId}/hierarchy (space_hierarchy.yaml; "Spaces").
@@ -47,7 +47,7 @@ function boolParam(value: string | undefined, name: string): boolean {
 spaceHierarchyRoutes.get("/_matrix/client/v1/rooms/:roomId/hierarchy", requireAuth({ allowGuest: true }), async (c) => {
   const roomId = c.req.param("roomId");
   const userId = c.get("auth").userId;
-  if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `${roomId} is not a valid room ID`, 400);
+  checkRoomId(roomId);
   const suggestedOnly = boolParam(c.req.query("suggested_only"), "suggested_only");
   const limit = Math.min(intParam(c.req.query("limit"), "limit", 1) ?? MAX_LIMIT, MAX_LIMIT);
   const requestedDepth = intParam(c.req.query("max_depth"), "max_depth", 0);

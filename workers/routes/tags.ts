@@ -2,13 +2,13 @@
 import { type Context, Hono } from "hono";
 import { TagBody, checkTagName } from "../../src/account-data.js";
 import { MatrixError } from "../../src/errors.js";
-import { isValidRoomId } from "../../src/identifiers.js";
 import type { JsonObject } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
 import { deleteTag, getTags, putTag } from "../account-data/tags.js";
 import { readJson } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { clientV3 } from "./paths.js";
+import { checkRoomId } from "../rooms/room-access.js";
 
 export const tagRoutes = new Hono<AppEnv>();
 
@@ -16,7 +16,7 @@ function scopeOf(c: Context<AppEnv>, action: string): { userId: string; roomId: 
   const userId = c.req.param("userId")!;
   const roomId = c.req.param("roomId")!;
   if (userId !== c.get("auth").userId) throw new MatrixError("M_FORBIDDEN", `Cannot ${action} tags for other users.`, 403);
-  if (!isValidRoomId(roomId)) throw new MatrixError("M_INVALID_PARAM", `${roomId} is not a valid room ID.`, 400);
+  checkRoomId(roomId);
   return { userId, roomId };
 }
 
