@@ -21,7 +21,8 @@ function workersProject(name: string, include: string[], vars: Record<string, st
         main: "./workers/index.ts",
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { REGISTRATION_SHARED_SECRET: TEST_SHARED_SECRET, ...vars },
+          // No DNS-over-HTTPS for federation: server names in tests never leave the machine.
+          bindings: { REGISTRATION_SHARED_SECRET: TEST_SHARED_SECRET, FEDERATION_DOH_URL: "", ...vars },
           // Smaller per-IP budgets so tests can reach the limits quickly.
           ratelimits: {
             RL_REQUESTS: { simple: { limit: 400, period: 60 } },

@@ -88,8 +88,11 @@ export type UrlVerdict =
 
 const refuse = (reason: string): UrlVerdict => ({ ok: false, reason });
 
-/** First stage: everything that can be judged without DNS. */
-export function checkUrl(raw: string | URL, policy: PreviewPolicy): UrlVerdict {
+/**
+ * First stage: everything that can be judged without DNS. `anyPort` lifts the
+ * default-port rule (federation listens on 8448 and delegated ports).
+ */
+export function checkUrl(raw: string | URL, policy: PreviewPolicy, options: { anyPort?: boolean } = {}): UrlVerdict {
   let url: URL;
   try {
     url = new URL(raw);
@@ -100,7 +103,7 @@ export function checkUrl(raw: string | URL, policy: PreviewPolicy): UrlVerdict {
   if (url.username || url.password) return refuse("URLs with credentials are not previewed");
   // The WHATWG parser already turns `2130706433`, `0x7f.1` and `127.1` into dotted quads; we parse again regardless.
   const host = url.hostname;
-  const nonDefaultPort = url.port !== "";
+  const nonDefaultPort = url.port !== "" && !options.anyPort;
   const literal = host.startsWith("[") ? parseIpAddress(host) : /^[0-9a-fx.]+$/i.test(host) ? parseIpAddress(host) : null;
   if (literal) {
     const denied = addressMatches(policy.deny, literal);

@@ -1,3 +1,4 @@
+import type { JsonObject } from "../src/json.js";
 import type { Env } from "./env.js";
 
 /** Who made an authenticated request (set by the auth middleware). */
@@ -15,5 +16,9 @@ export interface AppEnv {
   Variables: {
     requestId: string;
     auth: AuthInfo;
+    /** The server that signed a federation request (workers/middleware/federation-auth.ts). */
+    origin: string;
+    /** A federation request's parsed JSON body. */
+    federationContent: JsonObject;
   };
 }

@@ -13,6 +13,7 @@ import { tagRoutes } from "./routes/tags.js";
 import { typingRoutes } from "./routes/typing.js";
 import { deviceRoutes } from "./routes/devices.js";
 import { eventContextRoutes } from "./routes/event-context.js";
+import { federationMediaRoutes } from "./routes/federation-media.js";
 import { federationVersionRoutes } from "./routes/federation-version.js";
 import { joinedRoomsRoutes } from "./routes/joined-rooms.js";
 import { keyBackupRoutes } from "./routes/key-backup.js";
@@ -73,6 +74,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", toDeviceRoutes);
   app.route("/", keyBackupRoutes);
   app.route("/", mediaRoutes);
+  app.route("/", federationMediaRoutes);
   app.route("/", roomRoutes);
   app.route("/", roomInitialSyncRoutes);
   app.route("/", openIdRoutes);

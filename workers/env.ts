@@ -51,6 +51,16 @@ export interface Env {
   URL_PREVIEW_CACHE_TTL_MS?: string;
   /** DNS-over-HTTPS JSON endpoint for the previewer's SSRF check; empty: IP-literal URLs only. */
   URL_PREVIEW_DOH_URL?: string;
+  /** Hosts/CIDRs (JSON array or comma list) outbound federation may reach even if private (tests: 127.0.0.1). */
+  FEDERATION_ALLOW?: string;
+  /** Hosts/CIDRs outbound federation never reaches. */
+  FEDERATION_DENY?: string;
+  /** Server names reached over plain http (local testing only; the spec requires TLS). */
+  FEDERATION_PLAINTEXT?: string;
+  /** DNS-over-HTTPS JSON endpoint for federation's address and SRV lookups. */
+  FEDERATION_DOH_URL?: string;
+  /** Timeout per outbound federation request, ms. */
+  FEDERATION_TIMEOUT_MS?: string;
   /** Secret: `ed25519 <version> <unpadded base64 seed>` (Synapse's signing key file format). */
   SIGNING_KEY?: string;
 }

@@ -62,6 +62,8 @@ export async function startServer(opts = {}) {
       PUBLIC_BASEURL: baseUrl,
       REGISTRATION: "open",
       ALLOW_GUESTS: "true",
+      // No DNS-over-HTTPS lookups for federation from tests.
+      FEDERATION_DOH_URL: "",
       ...opts.vars,
     };
     /** @type {Record<string, any>} */

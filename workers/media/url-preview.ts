@@ -13,8 +13,8 @@ import { getMediaConfig } from "../../r2/media-config.js";
 import { insertUploadedMedia } from "../../r2/media-store.js";
 import type { Env } from "../env.js";
 import { decodeHtml, extractPage } from "./html-extract.js";
-import { DohResolver, type Resolver } from "./resolver.js";
-import { PreviewRefused, safeFetch } from "./safe-fetch.js";
+import { DohResolver, type Resolver } from "../net/resolver.js";
+import { PreviewRefused, safeFetch } from "../net/safe-fetch.js";
 
 export interface PreviewDeps {
   resolver?: Resolver;

@@ -42,6 +42,11 @@ export async function readJsonObject(c: Context<AppEnv>, opts: { allowEmpty?: bo
   const limit = getConfig(c.env).maxJsonBodyBytes;
   const bytes = await readBodyBytes(c.req.raw, limit);
   if (bytes.byteLength === 0 && opts.allowEmpty) return {};
+  return parseJsonObject(bytes);
+}
+
+/** UTF-8 JSON bytes that must hold an object; M_NOT_JSON / M_BAD_JSON otherwise. */
+export function parseJsonObject(bytes: Uint8Array): JsonObject {
   let text: string;
   try {
     text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: false }).decode(bytes);

@@ -3,15 +3,14 @@
  *  - authenticated media, spec v1.11 / MSC3916: `/_matrix/client/v1/media/{config,download,thumbnail,preview_url}`;
  *  - uploads: `POST /_matrix/media/v3/upload`, `POST /_matrix/media/v1/create`,
  *    `PUT /_matrix/media/v3/upload/{serverName}/{mediaId}`;
- *  - the deprecated unauthenticated `/_matrix/media/v3/{download,thumbnail}`, frozen:
- *    media uploaded at or after `MEDIA_FREEZE_TS` answers M_NOT_FOUND there;
- *    `/_matrix/media/v3/{config,preview_url}` keep working with an access token.
+ *  - the deprecated unauthenticated `/_matrix/media/v3/{download,thumbnail}`, frozen
+ *    (workers/media/local-media.ts); `/_matrix/media/v3/{config,preview_url}` keep
+ *    working with an access token.
  * Remote media (a server name other than ours) is M_NOT_FOUND until federation fetching lands.
  */
 import { Hono, type Context } from "hono";
 import { MatrixError, invalidParam, missingParam, notFound } from "../../src/errors.js";
-import { contentDisposition, normaliseUploadContentType } from "../../src/content-disposition.js";
-import type { ThumbnailMethod } from "../../src/thumbnail-plan.js";
+import { normaliseUploadContentType } from "../../src/content-disposition.js";
 import { isValidMediaId, newMediaId, originalKey } from "../../r2/keys.js";
 import { getMediaConfig } from "../../r2/media-config.js";
 import {
@@ -20,111 +19,21 @@ import {
   createPendingMedia,
   getMedia,
   insertUploadedMedia,
-  isExpiredPending,
-  type MediaRecord,
 } from "../../r2/media-store.js";
-import { serveObject } from "../../r2/serve.js";
-import { thumbnailResponse } from "../../r2/thumbnails.js";
 import { putUploadBody } from "../../r2/upload.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import { readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
+import { downloadMedia, intParam, thumbnailMedia } from "../media/local-media.js";
 import { previewUrl } from "../media/url-preview.js";
-
-/** Spec default for `timeout_ms`, and our cap on it ("SHOULD impose a maximum"). */
-const DEFAULT_TIMEOUT_MS = 20_000;
-const MAX_TIMEOUT_MS = 20_000;
-const POLL_MS = 500;
 
 type Ctx = Context<AppEnv>;
 
-function boolParam(c: Ctx, name: string): boolean | undefined {
-  const v = c.req.query(name);
-  if (v === undefined) return undefined;
-  if (v === "true") return true;
-  if (v === "false") return false;
-  throw invalidParam(`${name} must be true or false`);
-}
-
-function intParam(c: Ctx, name: string, opts: { required: true; min: number }): number;
-function intParam(c: Ctx, name: string, opts: { required?: false; min: number }): number | undefined;
-function intParam(c: Ctx, name: string, opts: { required?: boolean; min: number }): number | undefined {
-  const v = c.req.query(name);
-  if (v === undefined || v === "") {
-    if (opts.required) throw missingParam(`Missing ${name}`);
-    return undefined;
-  }
-  if (!/^-?\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw invalidParam(`${name} must be an integer`);
-  const n = Number(v);
-  if (n < opts.min) throw invalidParam(`${name} must be at least ${opts.min}`);
-  return n;
-}
-
 const mxc = (serverName: string, mediaId: string) => `mxc://${serverName}/${mediaId}`;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-type ServableMedia = MediaRecord & { objectKey: string; size: number };
-
-/**
- * The local media behind `serverName/mediaId`, waiting up to `timeout_ms` for
- * an id from /create to receive its bytes (504 M_NOT_YET_UPLOADED after that).
- */
-async function findMedia(c: Ctx, legacy: boolean): Promise<ServableMedia> {
-  const serverName = c.req.param("serverName") ?? "";
-  const mediaId = c.req.param("mediaId") ?? "";
-  const timeoutMs = Math.min(intParam(c, "timeout_ms", { min: 0 }) ?? DEFAULT_TIMEOUT_MS, MAX_TIMEOUT_MS);
-  // Accepted per spec; we always answer with the bytes themselves and never fetch remote media yet.
-  boolParam(c, "allow_redirect");
-  if (legacy) boolParam(c, "allow_remote");
-  if (serverName !== getConfig(c.env).serverName) throw notFound("Remote media is not available on this server yet");
-  if (!isValidMediaId(mediaId)) throw notFound("Media not found");
-  const { freezeTs } = getMediaConfig(c.env);
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const m = await getMedia(c.env.DB, mediaId);
-    const now = Date.now();
-    if (!m || m.quarantinedTs !== null || isExpiredPending(m, now)) throw notFound("Media not found");
-    // Spec 1.11 freeze: new media only through the authenticated endpoints.
-    if (legacy && (m.uploadedTs ?? m.createdTs) >= freezeTs) throw notFound("Media not found");
-    if (m.uploadedTs !== null && m.objectKey !== null && m.size !== null) return m as ServableMedia;
-    if (now >= deadline) throw new MatrixError("M_NOT_YET_UPLOADED", "Content has not yet been uploaded", 504);
-    await sleep(Math.min(POLL_MS, deadline - now));
-  }
-}
-
-async function download(c: Ctx, legacy: boolean): Promise<Response> {
-  const m = await findMedia(c, legacy);
-  const contentType = m.contentType ?? "application/octet-stream";
-  const fileName = c.req.param("fileName") ?? m.uploadName;
-  return serveObject(c.req.raw, c.env.MEDIA, m.objectKey, m.size, {
-    contentType,
-    disposition: contentDisposition(contentType, fileName),
-    cacheScope: legacy ? "public" : "private",
-    etag: `"${m.mediaId}"`,
-    lastModified: m.uploadedTs ?? m.createdTs,
-    allowRange: true,
-  });
-}
-
-async function thumbnail(c: Ctx, legacy: boolean): Promise<Response> {
-  const width = intParam(c, "width", { required: true, min: 1 });
-  const height = intParam(c, "height", { required: true, min: 1 });
-  const method = c.req.query("method") ?? "scale";
-  if (method !== "crop" && method !== "scale") throw invalidParam("method must be crop or scale");
-  const animated = boolParam(c, "animated");
-  const m = await findMedia(c, legacy);
-  return thumbnailResponse(
-    c.req.raw,
-    c.env.MEDIA,
-    m,
-    { width, height, method: method as ThumbnailMethod, animated },
-    getMediaConfig(c.env),
-    legacy ? "public" : "private",
-    (p) => c.executionCtx.waitUntil(p),
-  );
-}
+const param = (c: Ctx, name: string) => c.req.param(name) ?? "";
+const download = (c: Ctx, legacy: boolean) => downloadMedia(c, param(c, "serverName"), param(c, "mediaId"), legacy ? "legacy" : "authenticated");
+const thumbnail = (c: Ctx, legacy: boolean) => thumbnailMedia(c, param(c, "serverName"), param(c, "mediaId"), legacy ? "legacy" : "authenticated");
 
 const mediaConfig = (c: Ctx) => c.json({ "m.upload.size": getMediaConfig(c.env).maxUploadBytes });
 

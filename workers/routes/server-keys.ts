@@ -2,11 +2,13 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { invalidParam } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
+import { isValidServerName } from "../../src/identifiers.js";
 import { signJson } from "../../src/signing.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import type { Env } from "../env.js";
 import { readJson } from "../middleware/body.js";
+import { cachedKeyResponse } from "../federation/remote-keys.js";
 import { getServerKeys } from "../server-keys.js";
 
 /** How long other servers may cache our keys (Synapse's default key_refresh_interval is 1 day). */
@@ -27,15 +29,28 @@ async function ownServerKeys(env: Env): Promise<JsonObject> {
   return signJson(body, serverName, keys.keyId, keys.seed);
 }
 
+/** How many servers one notary query may ask about (each may cost an outbound fetch). */
+const MAX_NOTARY_SERVERS = 20;
+
 /**
- * Notary lookups (server-server-api "Querying Keys Through Another Server").
- * We answer for ourselves; other servers' keys are returned once outbound
- * federation can fetch and cache them — until then they count as unreachable,
- * which the spec answers with no entry.
+ * Notary lookups (server-server-api "Querying Keys Through Another Server"):
+ * our own keys, and other servers' newest self-signed responses — fetched when
+ * missing or not valid until `minimumValidUntilTs`, served from D1 while the
+ * server is unreachable — countersigned with our key. Servers we know nothing
+ * of get no entry, as the spec says for unreachable ones.
  */
-async function notaryKeys(env: Env, serverNames: string[]): Promise<JsonObject[]> {
+async function notaryKeys(env: Env, queries: Map<string, number>): Promise<JsonObject[]> {
   const { serverName } = getConfig(env);
-  return serverNames.includes(serverName) ? [await ownServerKeys(env)] : [];
+  const names = [...queries.keys()].filter(isValidServerName).slice(0, MAX_NOTARY_SERVERS);
+  const keys = await getServerKeys(env);
+  const answers = await Promise.all(
+    names.map(async (name) => {
+      if (name === serverName) return ownServerKeys(env);
+      const cached = await cachedKeyResponse(env, name, queries.get(name) ?? 0);
+      return cached && signJson(cached, serverName, keys.keyId, keys.seed);
+    }),
+  );
+  return answers.filter((a): a is JsonObject => a !== null);
 }
 
 const KeyQueryBody = z.object({
@@ -54,11 +69,17 @@ serverKeyRoutes.get("/_matrix/key/v2/server", async (c) => c.json(await ownServe
 serverKeyRoutes.get("/_matrix/key/v2/query/:serverName", async (c) => {
   const ts = c.req.query("minimum_valid_until_ts");
   if (ts !== undefined && !/^\d+$/.test(ts)) throw invalidParam("minimum_valid_until_ts must be an integer");
-  return c.json({ server_keys: await notaryKeys(c.env, [c.req.param("serverName")]) });
+  return c.json({ server_keys: await notaryKeys(c.env, new Map([[c.req.param("serverName"), Number(ts ?? 0)]])) });
 });
 
 /** POST /_matrix/key/v2/query */
 serverKeyRoutes.post("/_matrix/key/v2/query", async (c) => {
   const body = await readJson(c, KeyQueryBody);
-  return c.json({ server_keys: await notaryKeys(c.env, Object.keys(body.server_keys)) });
+  const queries = new Map(
+    Object.entries(body.server_keys).map(([name, keyIds]) => [
+      name,
+      Math.max(0, ...Object.values(keyIds).map((k) => k.minimum_valid_until_ts ?? 0)),
+    ]),
+  );
+  return c.json({ server_keys: await notaryKeys(c.env, queries) });
 });

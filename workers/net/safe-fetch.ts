@@ -1,5 +1,6 @@
 /**
- * Outbound fetches for URL previews that cannot be steered inside: every URL,
+ * Outbound fetches that cannot be steered inside (URL previews, and federation's
+ * `.well-known/matrix/server` lookups): every URL,
  * including each redirect target, passes src/url-preview-policy.ts (with DNS
  * answers from the Resolver) before any connection is made. Redirects are
  * followed by hand (`redirect: "manual"`, at most 5); bodies are capped in
@@ -22,12 +23,15 @@ export interface SafeFetchOptions {
   maxBytes: number;
   signal: AbortSignal;
   accept: string;
+  userAgent?: string;
   fetcher?: typeof fetch;
 }
 
 export interface FetchedBody {
   url: string;
   contentType: string;
+  /** The final response's headers (e.g. Cache-Control). */
+  headers: Headers;
   bytes: Uint8Array;
 }
 
@@ -55,7 +59,7 @@ export async function safeFetch(start: string, o: SafeFetchOptions): Promise<Fet
         method: "GET",
         redirect: "manual",
         signal: o.signal,
-        headers: { accept: o.accept, "user-agent": USER_AGENT, "accept-language": "en" },
+        headers: { accept: o.accept, "user-agent": o.userAgent ?? USER_AGENT, "accept-language": "en" },
       });
     } catch (e) {
       throw upstream(o.signal.aborted ? "timed out" : `could not connect (${(e as Error).message})`);
@@ -72,7 +76,7 @@ export async function safeFetch(start: string, o: SafeFetchOptions): Promise<Fet
       throw upstream(`status ${res.status}`);
     }
     const bytes = await readCapped(res, o.maxBytes);
-    return { url: verdict.url.href, contentType: res.headers.get("content-type") ?? "", bytes };
+    return { url: verdict.url.href, contentType: res.headers.get("content-type") ?? "", headers: res.headers, bytes };
   }
   throw upstream(`more than ${MAX_REDIRECTS} redirects`);
 }

@@ -1,0 +1,134 @@
+/**
+ * Outbound requests to other homeservers: server discovery (src/server-discovery.ts
+ * with .well-known over the SSRF-guarded fetch and SRV over DoH), cached in
+ * D1, then a request whose target passes the same address rules as URL previews
+ * (any port allowed). Redirects are not followed on the federation API.
+ *
+ * What Workers cannot do: connect to a resolved address while sending another
+ * Host header or SNI. The connection goes to `https://<host>:<port>` and the
+ * runtime resolves the host again; for SRV delegation that means the TLS name
+ * checked is the SRV target, not the server name (README "Federation").
+ */
+import { parseServerName } from "../../src/identifiers.js";
+import { parseWellKnownServer, resolveServerName, wellKnownCacheMs, type ResolvedServer } from "../../src/server-discovery.js";
+import { checkResolved, checkUrl } from "../../src/url-preview-policy.js";
+import type { Env } from "../env.js";
+import { DohResolver } from "../net/resolver.js";
+import { safeFetch } from "../net/safe-fetch.js";
+import { getFederationConfig, type FederationConfig } from "./federation-config.js";
+
+export const USER_AGENT = "edge-matrix (Matrix homeserver)";
+const WELL_KNOWN_MAX_BYTES = 64 * 1024;
+
+/** The other server cannot be reached, or may not be (address policy). */
+export class FederationUnreachable extends Error {
+  override readonly name = "FederationUnreachable";
+}
+
+interface CachedDestination {
+  resolved: ResolvedServer;
+  expiresTs: number;
+}
+
+/** Per isolate; D1 keeps the answers across isolates. */
+const memo = new Map<string, CachedDestination>();
+const MEMO_MAX = 1000;
+
+const scheme = (config: FederationConfig, serverName: string) => (config.plaintext.has(serverName) ? "http" : "https");
+
+async function discover(env: Env, serverName: string, config: FederationConfig): Promise<CachedDestination | null> {
+  const resolver = new DohResolver(config.dohUrl, undefined, config.timeoutMs);
+  let ttlMs = 0;
+  const resolved = await resolveServerName(serverName, {
+    wellKnown: async (hostname) => {
+      try {
+        const res = await safeFetch(`${scheme(config, serverName)}://${hostname}/.well-known/matrix/server`, {
+          policy: config.policy,
+          resolver,
+          maxBytes: WELL_KNOWN_MAX_BYTES,
+          signal: AbortSignal.timeout(config.timeoutMs),
+          accept: "application/json",
+          userAgent: USER_AGENT,
+        });
+        const server = parseWellKnownServer(JSON.parse(new TextDecoder().decode(res.bytes)));
+        ttlMs = wellKnownCacheMs(res.headers.get("cache-control"), server !== null);
+        return server;
+      } catch {
+        ttlMs = wellKnownCacheMs(null, false);
+        return null;
+      }
+    },
+    srv: (name) => resolver.srv(name),
+  });
+  if (!resolved) return null;
+  return { resolved, expiresTs: Date.now() + ttlMs };
+}
+
+/** Where `serverName`'s federation API is, or null if the name is not a server name. */
+export async function findDestination(env: Env, serverName: string): Promise<ResolvedServer | null> {
+  const config = getFederationConfig(env);
+  const parsed = parseServerName(serverName);
+  if (!parsed) return null;
+  // IP literals and explicit ports need no lookups (steps 1 and 2).
+  if (parsed.kind !== "dns" || parsed.port !== undefined) {
+    return (await resolveServerName(serverName, { wellKnown: async () => null, srv: async () => [] }));
+  }
+  const now = Date.now();
+  const hit = memo.get(serverName);
+  if (hit && hit.expiresTs > now) return hit.resolved;
+  const row = await env.DB.prepare(
+    "SELECT host, port, host_header, expires_ts FROM federation_destinations WHERE server_name = ? AND expires_ts > ?",
+  )
+    .bind(serverName, now)
+    .first<{ host: string; port: number; host_header: string; expires_ts: number }>();
+  let found: CachedDestination | null;
+  if (row) {
+    found = { resolved: { host: row.host, port: row.port, hostHeader: row.host_header, via: "well-known" }, expiresTs: row.expires_ts };
+  } else {
+    found = await discover(env, serverName, config);
+    if (!found) return null;
+    if (found.expiresTs > now) {
+      const r = found.resolved;
+      await env.DB.prepare(
+        "INSERT INTO federation_destinations (server_name, host, port, host_header, expires_ts) VALUES (?, ?, ?, ?, ?) " +
+          "ON CONFLICT (server_name) DO UPDATE SET host = excluded.host, port = excluded.port, host_header = excluded.host_header, expires_ts = excluded.expires_ts",
+      )
+        .bind(serverName, r.host, r.port, r.hostHeader, found.expiresTs)
+        .run();
+    }
+  }
+  if (memo.size >= MEMO_MAX) memo.clear();
+  memo.set(serverName, found);
+  return found.resolved;
+}
+
+/**
+ * Sends `init` to `pathAndQuery` on `serverName`. Throws FederationUnreachable
+ * when discovery fails, the target is refused by the address rules, or the
+ * connection fails or times out. The caller reads (or cancels) the body.
+ */
+export async function federationFetch(env: Env, serverName: string, pathAndQuery: string, init: RequestInit = {}): Promise<Response> {
+  const config = getFederationConfig(env);
+  const dest = await findDestination(env, serverName);
+  if (!dest) throw new FederationUnreachable(`${serverName} is not a valid server name`);
+  const url = `${scheme(config, serverName)}://${dest.host}:${dest.port}${pathAndQuery}`;
+  const verdict = checkUrl(url, config.policy, { anyPort: true });
+  if (!verdict.ok) throw new FederationUnreachable(`${serverName}: ${verdict.reason}`);
+  if (verdict.hostname !== undefined) {
+    const answers = await new DohResolver(config.dohUrl, undefined, config.timeoutMs).resolve(verdict.hostname);
+    const resolved = checkResolved(verdict, answers, config.policy);
+    if (!resolved.ok) throw new FederationUnreachable(`${serverName}: ${resolved.reason}`);
+  }
+  const headers = new Headers(init.headers);
+  headers.set("user-agent", USER_AGENT);
+  try {
+    return await fetch(verdict.url.href, {
+      ...init,
+      headers,
+      redirect: "manual",
+      signal: init.signal ?? AbortSignal.timeout(config.timeoutMs),
+    });
+  } catch (e) {
+    throw new FederationUnreachable(`${serverName}: could not connect (${(e as Error).message})`);
+  }
+}

@@ -1,0 +1,150 @@
+/**
+ * Other servers' signing keys: read from D1, fetched from the server's own
+ * `/_matrix/key/v2/server` when missing or stale, checked
+ * (src/server-key-response.ts) and stored. Our own keys never leave the
+ * isolate's cache (workers/server-keys.ts).
+ *
+ * Fetches are shared by concurrent requests in one isolate, and a server whose
+ * keys could not be fetched is not asked again for FAILURE_BACKOFF_MS — the spec
+ * asks requesting servers to limit how often they query (keys_server.yaml).
+ */
+import type { JsonObject } from "../../src/json.js";
+import { isJsonObject } from "../../src/json.js";
+import { verifyServerKeyResponse, type ServerKeySet } from "../../src/server-key-response.js";
+import { getConfig } from "../config.js";
+import type { Env } from "../env.js";
+import { getServerKeys } from "../server-keys.js";
+import { FederationUnreachable, federationFetch } from "./federation-fetch.js";
+
+const MAX_KEY_RESPONSE_BYTES = 64 * 1024;
+const FAILURE_BACKOFF_MS = 30_000;
+
+const inflight = new Map<string, Promise<ServerKeySet>>();
+const failures = new Map<string, { untilTs: number; error: string }>();
+
+export class KeyFetchFailed extends Error {
+  override readonly name = "KeyFetchFailed";
+}
+
+async function readCappedJson(res: Response): Promise<unknown> {
+  const declared = Number(res.headers.get("content-length") ?? NaN);
+  if (declared > MAX_KEY_RESPONSE_BYTES) {
+    await res.body?.cancel().catch(() => {});
+    throw new KeyFetchFailed("key response too large");
+  }
+  const text = await res.text();
+  if (text.length > MAX_KEY_RESPONSE_BYTES) throw new KeyFetchFailed("key response too large");
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new KeyFetchFailed("key response is not JSON");
+  }
+}
+
+/** Fetches, checks and stores `serverName`'s keys; throws KeyFetchFailed. */
+async function fetchAndStore(env: Env, serverName: string): Promise<ServerKeySet> {
+  let res: Response;
+  try {
+    res = await federationFetch(env, serverName, "/_matrix/key/v2/server", { headers: { accept: "application/json" } });
+  } catch (e) {
+    throw new KeyFetchFailed(e instanceof FederationUnreachable ? e.message : `${serverName}: ${(e as Error).message}`);
+  }
+  if (res.status !== 200) {
+    await res.body?.cancel().catch(() => {});
+    throw new KeyFetchFailed(`${serverName} answered ${res.status} for its keys`);
+  }
+  const body = await readCappedJson(res);
+  const now = Date.now();
+  const check = verifyServerKeyResponse(body, serverName, now);
+  if (!check.ok) throw new KeyFetchFailed(`${serverName}: ${check.error}`);
+  const keys = check.keys;
+  const db = env.DB;
+  const upsert = db.prepare(
+    "INSERT INTO remote_server_keys (server_name, key_id, public_key, valid_until_ts, expired_ts, fetched_ts) VALUES (?, ?, ?, ?, ?, ?) " +
+      "ON CONFLICT (server_name, key_id) DO UPDATE SET public_key = excluded.public_key, valid_until_ts = excluded.valid_until_ts, " +
+      "expired_ts = excluded.expired_ts, fetched_ts = excluded.fetched_ts",
+  );
+  await db.batch([
+    ...[...keys.verifyKeys].map(([keyId, key]) => upsert.bind(serverName, keyId, key, keys.validUntilTs, null, now)),
+    ...[...keys.oldVerifyKeys].map(([keyId, k]) => upsert.bind(serverName, keyId, k.key, k.expiredTs, k.expiredTs, now)),
+    db
+      .prepare(
+        "INSERT INTO remote_server_key_responses (server_name, response_json, valid_until_ts, fetched_ts) VALUES (?, ?, ?, ?) " +
+          "ON CONFLICT (server_name) DO UPDATE SET response_json = excluded.response_json, valid_until_ts = excluded.valid_until_ts, fetched_ts = excluded.fetched_ts",
+      )
+      .bind(serverName, JSON.stringify(body), keys.validUntilTs, now),
+  ]);
+  return keys;
+}
+
+/** One fetch at a time per server and isolate; recent failures are answered from memory. */
+export function refreshServerKeys(env: Env, serverName: string): Promise<ServerKeySet> {
+  const failed = failures.get(serverName);
+  if (failed && failed.untilTs > Date.now()) return Promise.reject(new KeyFetchFailed(failed.error));
+  const running = inflight.get(serverName);
+  if (running) return running;
+  const p = fetchAndStore(env, serverName)
+    .then(
+      (keys) => {
+        failures.delete(serverName);
+        return keys;
+      },
+      (e: unknown) => {
+        const error = e instanceof Error ? e.message : String(e);
+        if (failures.size > 10_000) failures.clear();
+        failures.set(serverName, { untilTs: Date.now() + FAILURE_BACKOFF_MS, error });
+        throw e instanceof KeyFetchFailed ? e : new KeyFetchFailed(error);
+      },
+    )
+    .finally(() => inflight.delete(serverName));
+  inflight.set(serverName, p);
+  return p;
+}
+
+/**
+ * The public key `serverName` currently signs requests with under `keyId`
+ * (only `verify_keys`; old keys are for events). Throws KeyFetchFailed when the
+ * key is unknown even after asking the server.
+ */
+export async function requestVerifyKey(env: Env, serverName: string, keyId: string): Promise<string> {
+  if (serverName === getConfig(env).serverName) {
+    const own = await getServerKeys(env);
+    if (own.keyId === keyId) return own.publicKey;
+    throw new KeyFetchFailed(`${keyId} is not a current key of ${serverName}`);
+  }
+  const now = Date.now();
+  const row = await env.DB.prepare(
+    "SELECT public_key FROM remote_server_keys WHERE server_name = ? AND key_id = ? AND expired_ts IS NULL AND valid_until_ts > ?",
+  )
+    .bind(serverName, keyId, now)
+    .first<{ public_key: string }>();
+  if (row) return row.public_key;
+  const keys = await refreshServerKeys(env, serverName);
+  const key = keys.verifyKeys.get(keyId);
+  if (key === undefined || keys.validUntilTs <= now) throw new KeyFetchFailed(`${serverName} has no current key ${keyId}`);
+  return key;
+}
+
+/**
+ * For the notary endpoints: `serverName`'s newest self-signed key response, from
+ * D1 when it is valid until at least `minimumValidUntilTs` (or is the best we
+ * have while the server is unreachable), otherwise fetched. Null when nothing is known.
+ */
+export async function cachedKeyResponse(env: Env, serverName: string, minimumValidUntilTs: number): Promise<JsonObject | null> {
+  const read = () =>
+    env.DB.prepare("SELECT response_json, valid_until_ts FROM remote_server_key_responses WHERE server_name = ?")
+      .bind(serverName)
+      .first<{ response_json: string; valid_until_ts: number }>();
+  let row = await read();
+  if (!row || row.valid_until_ts < Math.max(minimumValidUntilTs, Date.now())) {
+    try {
+      await refreshServerKeys(env, serverName);
+      row = await read();
+    } catch {
+      // Spec: notaries keep serving the last response they received.
+    }
+  }
+  if (!row) return null;
+  const parsed: unknown = JSON.parse(row.response_json);
+  return isJsonObject(parsed) ? parsed : null;
+}
