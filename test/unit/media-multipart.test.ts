@@ -1,24 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { federationMultipart, newBoundary } from "../../r2/multipart.js";
-
-/** A small independent multipart/mixed reader (RFC 2046 §5.1). */
-function parseMultipart(body: Uint8Array, boundary: string): { headers: Record<string, string>; body: Uint8Array }[] {
-  const text = new TextDecoder("latin1").decode(body);
-  const delimiter = `--${boundary}`;
-  const close = `\r\n--${boundary}--\r\n`;
-  expect(text.startsWith(`${delimiter}\r\n`)).toBe(true);
-  expect(text.endsWith(close)).toBe(true);
-  const inner = text.slice(delimiter.length + 2, text.length - close.length);
-  return inner.split(`\r\n${delimiter}\r\n`).map((part) => {
-    const split = part.indexOf("\r\n\r\n");
-    const headers: Record<string, string> = {};
-    for (const line of part.slice(0, split).split("\r\n").filter(Boolean)) {
-      const i = line.indexOf(":");
-      headers[line.slice(0, i).toLowerCase()] = line.slice(i + 1).trim();
-    }
-    return { headers, body: Uint8Array.from(part.slice(split + 4), (c) => c.charCodeAt(0)) };
-  });
-}
+import { parseMultipart } from "../fixtures/multipart.js";
 
 describe("federationMultipart", () => {
   it("puts the JSON metadata first and the media second, with its headers", async () => {
