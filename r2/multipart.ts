@@ -3,9 +3,7 @@
  * MSC3916): `multipart/mixed` (RFC 2046 §5.1) with exactly two parts, the JSON
  * metadata object first, then the media with its Content-Type and
  * Content-Disposition. The media body is streamed through, never buffered.
- *
- * Ready for the federation routes, which are not served until X-Matrix request
- * authentication exists (README "Media").
+ * Used by workers/routes/federation-media.ts.
  */
 const enc = new TextEncoder();
 
