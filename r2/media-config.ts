@@ -23,6 +23,8 @@ const MediaConfigSchema = z.object({
   urlPreviewMaxBytes: z.number().int().positive(),
   urlPreviewTimeoutMs: z.number().int().positive(),
   urlPreviewCacheTtlMs: z.number().int().nonnegative(),
+  /** Images fetched for previews are deleted (bytes, thumbnails, record) this long after the fetch; 0 keeps them. */
+  previewImageRetentionMs: z.number().int().nonnegative(),
   /** DoH JSON endpoint for the previewer's resolver; empty: no DNS, only IP-literal URLs. */
   dohUrl: z.string(),
 });
@@ -50,6 +52,7 @@ export function getMediaConfig(env: Env): MediaConfig {
     urlPreviewMaxBytes: num(vars.URL_PREVIEW_MAX_BYTES, 5 * 1024 * 1024),
     urlPreviewTimeoutMs: num(vars.URL_PREVIEW_TIMEOUT_MS, 10_000),
     urlPreviewCacheTtlMs: num(vars.URL_PREVIEW_CACHE_TTL_MS, 60 * 60 * 1000),
+    previewImageRetentionMs: num(vars.URL_PREVIEW_IMAGE_RETENTION_MS, 7 * 24 * 60 * 60 * 1000),
     dohUrl: vars.URL_PREVIEW_DOH_URL ?? "https://1.1.1.1/dns-query",
   });
   cache.set(env, config);

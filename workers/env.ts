@@ -49,6 +49,8 @@ export interface Env {
   URL_PREVIEW_MAX_BYTES?: string;
   URL_PREVIEW_TIMEOUT_MS?: string;
   URL_PREVIEW_CACHE_TTL_MS?: string;
+  /** ms after which images fetched for previews are deleted by the hourly maintenance; 0 keeps them. */
+  URL_PREVIEW_IMAGE_RETENTION_MS?: string;
   /** DNS-over-HTTPS JSON endpoint for the previewer's SSRF check; empty: IP-literal URLs only. */
   URL_PREVIEW_DOH_URL?: string;
   /** Hosts/CIDRs (JSON array or comma list) outbound federation may reach even if private (tests: 127.0.0.1). */

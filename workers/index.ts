@@ -1,4 +1,6 @@
 import { createApp } from "./app.js";
+import { ensureMigrated } from "./d1-migrate.js";
+import { runMaintenance } from "./maintenance.js";
 import type { Env } from "./env.js";
 import { preflightResponse, withCors } from "./middleware/cors.js";
 
@@ -13,5 +15,16 @@ export default {
     // Preflight is answered before any endpoint logic runs (client-server-api "Web Browser Clients").
     if (request.method === "OPTIONS") return preflightResponse();
     return withCors(await app.fetch(request, env, ctx));
+  },
+
+  /** The hourly cron trigger: housekeeping (workers/maintenance.ts). */
+  async scheduled(_controller: ScheduledController, env: Env, ctx: ExecutionContext): Promise<void> {
+    ctx.waitUntil(
+      (async () => {
+        await ensureMigrated(env.DB);
+        const report = await runMaintenance(env);
+        console.log(JSON.stringify({ maintenance: report }));
+      })(),
+    );
   },
 } satisfies ExportedHandler<Env>;
