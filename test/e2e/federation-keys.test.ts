@@ -35,7 +35,7 @@ const portOf = (s: Server) => (s.address() as AddressInfo).port;
 const close = (s: Server) => new Promise<void>((r) => s.close(() => r()));
 const key = (fill: number, version: string) => signingKeyFromSeed(new Uint8Array(32).fill(fill), version);
 
-type Mode = "good" | "misnamed" | "badly-signed" | "error";
+type Mode = "good" | "misnamed" | "badly-signed" | "error" | "huge";
 
 /** A fake homeserver that only publishes keys; `keys` and `mode` can change between tests. */
 class FakeRemote {
@@ -56,6 +56,13 @@ class FakeRemote {
     this.server = await listen(this.host, (req, res) => {
       this.hits.push(req.url ?? "");
       if (req.url !== "/_matrix/key/v2/server" || this.mode === "error") return void res.writeHead(500).end("{}");
+      if (this.mode === "huge") {
+        // 1 MiB, chunked (no Content-Length): the reader must stop at its cap, not buffer it all.
+        res.writeHead(200, { "content-type": "application/json" });
+        res.write(`{"pad":"`);
+        for (let i = 0; i < 64; i++) res.write("x".repeat(16 * 1024));
+        return void res.end(`"}`);
+      }
       let body: object = {
         server_name: this.mode === "misnamed" ? "someone-else.example" : this.name,
         valid_until_ts: Date.now() + 3_600_000,
@@ -81,6 +88,7 @@ let good: FakeRemote;
 let misnamed: FakeRemote;
 let forged: FakeRemote;
 let broken: FakeRemote;
+let huge: FakeRemote;
 let outside: FakeRemote;
 let mediaId: string;
 
@@ -92,6 +100,8 @@ beforeAll(async () => {
   forged.mode = "badly-signed";
   broken = await new FakeRemote("127.0.0.5", key(6, "a")).start();
   broken.mode = "error";
+  huge = await new FakeRemote("127.0.0.5", key(7, "a")).start();
+  huge.mode = "huge";
   outside = await new FakeRemote("127.0.0.7", key(3, "a")).start();
 
   const port1 = await freePort();
@@ -100,7 +110,7 @@ beforeAll(async () => {
   hs = await startServer({
     vars: {
       FEDERATION_ALLOW: "127.0.0.1, 127.0.0.5",
-      FEDERATION_PLAINTEXT: [hs1Name, good.name, misnamed.name, forged.name, broken.name, outside.name].join(","),
+      FEDERATION_PLAINTEXT: [hs1Name, good.name, misnamed.name, forged.name, broken.name, huge.name, outside.name].join(","),
       FEDERATION_TIMEOUT_MS: "5000",
     },
   });
@@ -115,11 +125,11 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([hs?.stop(), hs1?.stop()]);
-  await Promise.all([good, misnamed, forged, broken, outside].filter(Boolean).map((f) => close(f.server)));
+  await Promise.all([good, misnamed, forged, broken, huge, outside].filter(Boolean).map((f) => close(f.server)));
 });
 
 beforeEach(() => {
-  for (const f of [good, misnamed, forged, broken, outside]) f.hits.length = 0;
+  for (const f of [good, misnamed, forged, broken, huge, outside]) f.hits.length = 0;
 });
 
 async function register(baseUrl: string): Promise<string> {
@@ -193,6 +203,7 @@ describe("keys of fake remote servers", () => {
     expect(forged.hits).toEqual(["/_matrix/key/v2/server"]);
     expect(await expectUnauthorized(await download(broken.name, broken.keys[0]!))).toMatch(/answered 500/);
     expect(broken.hits).toEqual(["/_matrix/key/v2/server"]);
+    expect(await expectUnauthorized(await download(huge.name, huge.keys[0]!))).toMatch(/too large/);
   });
 
   it("never asks a server outside the allow-list (no request reaches it)", async () => {

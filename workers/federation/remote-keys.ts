@@ -8,11 +8,13 @@
  * keys could not be fetched is not asked again for FAILURE_BACKOFF_MS — the spec
  * asks requesting servers to limit how often they query (keys_server.yaml).
  */
+import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import { isJsonObject } from "../../src/json.js";
 import { verifyServerKeyResponse, type ServerKeySet } from "../../src/server-key-response.js";
 import { getConfig } from "../config.js";
 import type { Env } from "../env.js";
+import { readBodyBytes } from "../middleware/body.js";
 import { getServerKeys } from "../server-keys.js";
 import { FederationUnreachable, federationFetch } from "./federation-fetch.js";
 
@@ -27,15 +29,14 @@ export class KeyFetchFailed extends Error {
 }
 
 async function readCappedJson(res: Response): Promise<unknown> {
-  const declared = Number(res.headers.get("content-length") ?? NaN);
-  if (declared > MAX_KEY_RESPONSE_BYTES) {
-    await res.body?.cancel().catch(() => {});
-    throw new KeyFetchFailed("key response too large");
-  }
-  const text = await res.text();
-  if (text.length > MAX_KEY_RESPONSE_BYTES) throw new KeyFetchFailed("key response too large");
+  let bytes: Uint8Array;
   try {
-    return JSON.parse(text);
+    bytes = await readBodyBytes(res, MAX_KEY_RESPONSE_BYTES);
+  } catch (e) {
+    throw new KeyFetchFailed(e instanceof MatrixError ? "key response too large" : "connection lost while reading the key response");
+  }
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new KeyFetchFailed("key response is not JSON");
   }

@@ -9,7 +9,7 @@ export const tooLarge = (limit: number) =>
   new MatrixError("M_TOO_LARGE", `Request body exceeds the limit of ${limit} bytes`, 413);
 
 /** Reads the raw body, refusing anything over `limit` bytes even when no Content-Length was sent. */
-export async function readBodyBytes(req: Request, limit: number): Promise<Uint8Array> {
+export async function readBodyBytes(req: Request | Response, limit: number): Promise<Uint8Array> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
   if (!req.body) return new Uint8Array(0);
