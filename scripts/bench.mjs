@@ -21,6 +21,7 @@ import { cpus, arch, platform } from "node:os";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { REPO_ROOT, startServer } from "../test/e2e/server.mjs";
+import { BENCH_SIGNING_KEY } from "./bench/lib.mjs";
 import d1Rows from "./bench/sections/d1-rows.mjs";
 import passwordLogin from "./bench/sections/password-login.mjs";
 import roomsSend from "./bench/sections/rooms-send.mjs";
@@ -49,7 +50,7 @@ const ENTRYPOINTS = { real: undefined, probe: join(REPO_ROOT, "scripts/bench/pro
 const servers = new Map();
 async function serverFor(kind) {
   if (!servers.has(kind)) {
-    const s = await startServer({ entrypoint: ENTRYPOINTS[kind] });
+    const s = await startServer({ entrypoint: ENTRYPOINTS[kind], vars: { SIGNING_KEY: BENCH_SIGNING_KEY } });
     servers.set(kind, s);
     log(`  (${kind} server ${s.baseUrl} started in ${(s.startupMs / 1000).toFixed(1)} s)`);
   }

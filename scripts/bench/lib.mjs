@@ -19,6 +19,9 @@ export function stats(samples) {
   };
 }
 
+/** The bench servers' signing key (bench.mjs), so sections can sign federation requests as the server itself. */
+export const BENCH_SIGNING_KEY = "ed25519 bench AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE";
+
 export const fmt = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : "n/a");
 
 /**
