@@ -61,6 +61,8 @@ export interface Env {
   FEDERATION_PLAINTEXT?: string;
   /** DNS-over-HTTPS JSON endpoint for federation's address and SRV lookups. */
   FEDERATION_DOH_URL?: string;
+  /** Least time between two fetches of one server's keys, ms (default 60000). */
+  FEDERATION_KEY_REFETCH_MS?: string;
   /** Timeout per outbound federation request, ms. */
   FEDERATION_TIMEOUT_MS?: string;
   /** Secret: `ed25519 <version> <unpadded base64 seed>` (Synapse's signing key file format). */

@@ -22,13 +22,15 @@ export interface MaintenanceReport {
 }
 
 export async function runMaintenance(env: Env, now = Date.now()): Promise<MaintenanceReport> {
-  const { previewImageRetentionMs } = getMediaConfig(env);
+  const { previewImageRetentionMs, urlPreviewCacheTtlMs } = getMediaConfig(env);
   let previewImagesDeleted = 0;
   if (previewImageRetentionMs > 0) {
+    // Never before a cached preview answer that may still point at the image expires.
+    const keepMs = Math.max(previewImageRetentionMs, urlPreviewCacheTtlMs);
     const { results } = await env.DB.prepare(
       "SELECT media_id FROM media WHERE user_id IS NULL AND uploaded_ts IS NOT NULL AND uploaded_ts < ? ORDER BY uploaded_ts LIMIT ?",
     )
-      .bind(now - previewImageRetentionMs, PREVIEW_IMAGES_PER_PASS)
+      .bind(now - keepMs, PREVIEW_IMAGES_PER_PASS)
       .all<{ media_id: string }>();
     for (const { media_id } of results) if (await deleteMedia(env.DB, env.MEDIA, media_id)) previewImagesDeleted++;
   }

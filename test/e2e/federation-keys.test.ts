@@ -81,6 +81,7 @@ class FakeRemote {
 }
 
 const HS1_KEY = key(11, "hs1");
+const REFETCH_MS = 1500;
 let hs1: TestServer;
 let hs: TestServer;
 let hs1Name: string;
@@ -112,6 +113,7 @@ beforeAll(async () => {
       FEDERATION_ALLOW: "127.0.0.1, 127.0.0.5",
       FEDERATION_PLAINTEXT: [hs1Name, good.name, misnamed.name, forged.name, broken.name, huge.name, outside.name].join(","),
       FEDERATION_TIMEOUT_MS: "5000",
+      FEDERATION_KEY_REFETCH_MS: String(REFETCH_MS),
     },
   });
   const reg = await register(hs.baseUrl);
@@ -185,11 +187,18 @@ describe("keys of fake remote servers", () => {
     expect(good.hits).toHaveLength(1);
   });
 
-  it("fetches again when a request names a key it has not seen (rotation)", async () => {
+  it("fetches again for a key it has not seen (rotation), but not more than once per FEDERATION_KEY_REFETCH_MS", async () => {
     const next = key(4, "b");
     good.keys = [good.keys[0]!, next];
+    // Just fetched: a request naming an unknown key id does not make the server ask again.
+    expect(await expectUnauthorized(await download(good.name, next))).toMatch(/fetched less than/);
+    expect(good.hits).toEqual([]);
+    await new Promise((r) => setTimeout(r, REFETCH_MS + 200));
     expect((await download(good.name, next)).status).toBe(200);
     expect(good.hits).toEqual(["/_matrix/key/v2/server"]);
+    // Random key ids right after cannot force more fetches.
+    for (let i = 0; i < 3; i++) await expectUnauthorized(await download(good.name, key(20 + i, `r${i}`)));
+    expect(good.hits).toHaveLength(1);
   });
 
   it("refuses an origin whose key answer names another server, and backs off from asking again", async () => {

@@ -8,6 +8,7 @@ import {
   type DiscoveryLookups,
   type SrvTarget,
 } from "../../src/server-discovery.js";
+import { DnsLookupFailed, DohResolver } from "../../workers/net/resolver.js";
 
 /** Fake lookups that record what was asked, so each step's lookups are checked too. */
 function lookups(wellKnown: Record<string, string>, srv: Record<string, SrvTarget[]>) {
@@ -121,5 +122,24 @@ describe("SRV answers from DNS-over-HTTPS", () => {
       { target: "c.example.", port: 8449 },
       { target: "b.example.", port: 8448 },
     ]);
+  });
+});
+
+describe("DohResolver.srv", () => {
+  const answer = (body: object, status = 200) => async () => new Response(JSON.stringify(body), { status });
+  it("orders answers, returns [] for NXDOMAIN, and throws on a failed lookup (so no fallback gets cached for a day)", async () => {
+    const ok = new DohResolver("https://doh.test/dns-query", answer({ Status: 0, Answer: [{ type: 33, data: "10 0 8448 b.example." }, { type: 33, data: "5 0 443 a.example." }] }));
+    expect(await ok.srv("_matrix-fed._tcp.example.org")).toEqual([
+      { target: "a.example.", port: 443 },
+      { target: "b.example.", port: 8448 },
+    ]);
+    expect(await new DohResolver("https://doh.test/dns-query", answer({ Status: 3 })).srv("x")).toEqual([]);
+    await expect(new DohResolver("https://doh.test/dns-query", answer({ Status: 2 })).srv("x")).rejects.toBeInstanceOf(DnsLookupFailed);
+    await expect(new DohResolver("https://doh.test/dns-query", answer({}, 503)).srv("x")).rejects.toBeInstanceOf(DnsLookupFailed);
+    const down = new DohResolver("https://doh.test/dns-query", async () => {
+      throw new TypeError("network down");
+    });
+    await expect(down.srv("x")).rejects.toBeInstanceOf(DnsLookupFailed);
+    expect(await new DohResolver("", answer({ Status: 0 })).srv("x")).toEqual([]);
   });
 });

@@ -6,8 +6,8 @@
  *
  * What Workers cannot do: connect to a resolved address while sending another
  * Host header or SNI. The connection goes to `https://<host>:<port>` and the
- * runtime resolves the host again; for SRV delegation that means the TLS name
- * checked is the SRV target, not the server name (README "Federation").
+ * runtime resolves the host again; so an SRV record pointing at another host is
+ * refused — its certificate would be checked for the wrong name (README "Federation").
  */
 import { parseServerName } from "../../src/identifiers.js";
 import { parseWellKnownServer, resolveServerName, wellKnownCacheMs, type ResolvedServer } from "../../src/server-discovery.js";
@@ -19,6 +19,7 @@ import { getFederationConfig, type FederationConfig } from "./federation-config.
 
 export const USER_AGENT = "edge-matrix (Matrix homeserver)";
 const WELL_KNOWN_MAX_BYTES = 64 * 1024;
+const LOOKUP_FAILURE_CACHE_MS = 5 * 60 * 1000;
 
 /** The other server cannot be reached, or may not be (address policy). */
 export class FederationUnreachable extends Error {
@@ -39,6 +40,7 @@ const scheme = (config: FederationConfig, serverName: string) => (config.plainte
 async function discover(env: Env, serverName: string, config: FederationConfig): Promise<CachedDestination | null> {
   const resolver = new DohResolver(config.dohUrl, undefined, config.timeoutMs);
   let ttlMs = 0;
+  let lookupFailed = false;
   const resolved = await resolveServerName(serverName, {
     wellKnown: async (hostname) => {
       try {
@@ -58,9 +60,18 @@ async function discover(env: Env, serverName: string, config: FederationConfig):
         return null;
       }
     },
-    srv: (name) => resolver.srv(name),
+    srv: async (name) => {
+      try {
+        return await resolver.srv(name);
+      } catch {
+        lookupFailed = true;
+        return [];
+      }
+    },
   });
   if (!resolved) return null;
+  // An answer that rests on a failed DNS lookup is only a guess: keep it for minutes, not a day.
+  if (lookupFailed) ttlMs = Math.min(ttlMs, LOOKUP_FAILURE_CACHE_MS);
   return { resolved, expiresTs: Date.now() + ttlMs };
 }
 
@@ -111,6 +122,12 @@ export async function federationFetch(env: Env, serverName: string, pathAndQuery
   const config = getFederationConfig(env);
   const dest = await findDestination(env, serverName);
   if (!dest) throw new FederationUnreachable(`${serverName} is not a valid server name`);
+  if (dest.via === "srv" && dest.host !== dest.hostHeader) {
+    // The spec wants the certificate checked for the server (or delegated) name, not the SRV
+    // target, because DNS is not trusted. Workers' fetch cannot ask for another TLS name, so
+    // such a delegation cannot be verified: refuse it rather than trust a DNS answer.
+    throw new FederationUnreachable(`${serverName}: SRV delegation to ${dest.host} cannot be verified here; use .well-known/matrix/server`);
+  }
   const url = `${scheme(config, serverName)}://${dest.host}:${dest.port}${pathAndQuery}`;
   const verdict = checkUrl(url, config.policy, { anyPort: true });
   if (!verdict.ok) throw new FederationUnreachable(`${serverName}: ${verdict.reason}`);

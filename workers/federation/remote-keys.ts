@@ -4,9 +4,11 @@
  * (src/server-key-response.ts) and stored. Our own keys never leave the
  * isolate's cache (workers/server-keys.ts).
  *
- * Fetches are shared by concurrent requests in one isolate, and a server whose
- * keys could not be fetched is not asked again for FAILURE_BACKOFF_MS — the spec
- * asks requesting servers to limit how often they query (keys_server.yaml).
+ * The spec asks requesting servers to limit how often they query (keys_server.yaml),
+ * and every signed request can name a key id of its choosing, so: a server is
+ * asked at most once per `FEDERATION_KEY_REFETCH_MS` (1 min; D1's `fetched_ts`,
+ * shared by all isolates), a failed one not again for FAILURE_BACKOFF_MS, and
+ * concurrent requests in one isolate share one fetch.
  */
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
@@ -20,8 +22,10 @@ import { FederationUnreachable, federationFetch } from "./federation-fetch.js";
 
 const MAX_KEY_RESPONSE_BYTES = 64 * 1024;
 const FAILURE_BACKOFF_MS = 30_000;
+/** Longer than any fetch can take (discovery + key fetch, each with FEDERATION_TIMEOUT_MS). */
+const INFLIGHT_MAX_MS = 60_000;
 
-const inflight = new Map<string, Promise<ServerKeySet>>();
+const inflight = new Map<string, { promise: Promise<ServerKeySet>; startedTs: number }>();
 const failures = new Map<string, { untilTs: number; error: string }>();
 
 export class KeyFetchFailed extends Error {
@@ -78,27 +82,47 @@ async function fetchAndStore(env: Env, serverName: string): Promise<ServerKeySet
   return keys;
 }
 
+/** Not a failure of the server: no backoff is recorded for it. */
+class AskedRecently extends KeyFetchFailed {}
+
+/** Refuses when `serverName` was asked within the refetch interval (by any isolate). */
+async function assertNotAskedRecently(env: Env, serverName: string): Promise<void> {
+  const refetchMs = Number(env.FEDERATION_KEY_REFETCH_MS || 60_000);
+  const row = await env.DB.prepare("SELECT fetched_ts FROM remote_server_key_responses WHERE server_name = ?")
+    .bind(serverName)
+    .first<{ fetched_ts: number }>();
+  if (row && Date.now() - row.fetched_ts < refetchMs) {
+    throw new AskedRecently(`${serverName}'s keys were fetched less than ${Math.round(refetchMs / 1000)} s ago`);
+  }
+}
+
 /** One fetch at a time per server and isolate; recent failures are answered from memory. */
 export function refreshServerKeys(env: Env, serverName: string): Promise<ServerKeySet> {
+  const now = Date.now();
   const failed = failures.get(serverName);
-  if (failed && failed.untilTs > Date.now()) return Promise.reject(new KeyFetchFailed(failed.error));
+  if (failed && failed.untilTs > now) return Promise.reject(new KeyFetchFailed(failed.error));
   const running = inflight.get(serverName);
-  if (running) return running;
-  const p = fetchAndStore(env, serverName)
+  // A fetch started by a request whose I/O was cancelled may never settle: do not wait on it forever.
+  if (running && now - running.startedTs < INFLIGHT_MAX_MS) return running.promise;
+  const p = assertNotAskedRecently(env, serverName)
+    .then(() => fetchAndStore(env, serverName))
     .then(
       (keys) => {
         failures.delete(serverName);
         return keys;
       },
       (e: unknown) => {
+        if (e instanceof AskedRecently) throw e;
         const error = e instanceof Error ? e.message : String(e);
         if (failures.size > 10_000) failures.clear();
         failures.set(serverName, { untilTs: Date.now() + FAILURE_BACKOFF_MS, error });
         throw e instanceof KeyFetchFailed ? e : new KeyFetchFailed(error);
       },
     )
-    .finally(() => inflight.delete(serverName));
-  inflight.set(serverName, p);
+    .finally(() => {
+      if (inflight.get(serverName)?.promise === p) inflight.delete(serverName);
+    });
+  inflight.set(serverName, { promise: p, startedTs: now });
   return p;
 }
 

@@ -15,13 +15,16 @@ import { getConfig } from "../config.js";
 import { KeyFetchFailed, requestVerifyKey } from "../federation/remote-keys.js";
 import { parseJsonObject, readBodyBytes } from "./body.js";
 
+const MAX_CREDENTIALS = 4;
+
 const unauthorized = (msg: string) => new MatrixError("M_UNAUTHORIZED", msg, 401);
 
 export function requireServerAuth(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization");
     if (!header) throw unauthorized("Missing X-Matrix Authorization header");
-    const credentials = parseXMatrixAuthorization(header);
+    // Each credential may cost a key fetch: a handful is plenty (one per key a server signs with).
+    const credentials = parseXMatrixAuthorization(header).slice(0, MAX_CREDENTIALS);
     const first = credentials[0];
     if (!first) throw unauthorized("Malformed X-Matrix Authorization header");
     const origin = first.origin;
@@ -32,8 +35,9 @@ export function requireServerAuth(): MiddlewareHandler<AppEnv> {
     // `content` is signed only when the request has a body.
     const bytes = await readBodyBytes(c.req.raw, getConfig(c.env).maxJsonBodyBytes);
     const content: JsonObject | undefined = bytes.byteLength > 0 ? parseJsonObject(bytes) : undefined;
-    const url = new URL(c.req.url);
-    const request = { method: c.req.method, uri: url.pathname + url.search, destination: serverName, content };
+    // The target as received (path and query, a bare trailing "?" included), not a re-serialisation.
+    const uri = c.req.url.slice(new URL(c.req.url).origin.length);
+    const request = { method: c.req.method, uri, destination: serverName, content };
 
     let why = "The request signature does not verify";
     for (const cred of credentials) {

@@ -14,8 +14,12 @@ export interface Resolver {
 }
 
 export interface SrvResolver extends Resolver {
-  /** SRV answers for `name` in preference order; [] if none or on failure. */
+  /** SRV answers for `name` in preference order; [] if none; throws if the lookup failed. */
   srv(name: string): Promise<SrvTarget[]>;
+}
+
+export class DnsLookupFailed extends Error {
+  override readonly name = "DnsLookupFailed";
 }
 
 interface DohAnswer {
@@ -34,6 +38,7 @@ export class DohResolver implements SrvResolver {
     private readonly timeoutMs = 3000,
   ) {}
 
+  /** Throws DnsLookupFailed when the question got no answer (network, HTTP error, SERVFAIL…); NXDOMAIN is []. */
   private async query(hostname: string, type: "A" | "AAAA" | "SRV"): Promise<string[]> {
     const url = new URL(this.endpoint);
     url.searchParams.set("name", hostname);
@@ -44,10 +49,13 @@ export class DohResolver implements SrvResolver {
     });
     if (!res.ok) {
       await res.body?.cancel();
-      return [];
+      throw new DnsLookupFailed(`DoH answered ${res.status}`);
     }
     const body = (await res.json()) as DohAnswer;
-    if (body.Status !== 0 || !Array.isArray(body.Answer)) return [];
+    // 0 NOERROR, 3 NXDOMAIN: real answers. Anything else (SERVFAIL, REFUSED…) is a failed lookup.
+    if (body.Status === 3) return [];
+    if (body.Status !== 0) throw new DnsLookupFailed(`DNS status ${String(body.Status)}`);
+    if (!Array.isArray(body.Answer)) return [];
     const want = type === "A" ? A : type === "AAAA" ? AAAA : SRV;
     return body.Answer.filter((a) => a.type === want && typeof a.data === "string").map((a) => a.data as string);
   }
@@ -62,13 +70,15 @@ export class DohResolver implements SrvResolver {
     }
   }
 
+  /** Throws DnsLookupFailed when the lookup failed, so callers do not cache "no SRV record" on a mere outage. */
   async srv(name: string): Promise<SrvTarget[]> {
     if (!this.endpoint) return [];
+    let data: string[];
     try {
-      const answers = (await this.query(name, "SRV")).map(parseSrvData);
-      return orderSrv(answers.filter((a) => a !== null));
-    } catch {
-      return [];
+      data = await this.query(name, "SRV");
+    } catch (e) {
+      throw e instanceof DnsLookupFailed ? e : new DnsLookupFailed((e as Error).message);
     }
+    return orderSrv(data.map(parseSrvData).filter((a) => a !== null));
   }
 }
