@@ -229,6 +229,25 @@ describe("device lists: /keys/changes and deviceListsSince", () => {
     expect((await get("/keys/changes?from=s0&to=s999999999", alice.accessToken)).status).toBe(200);
   });
 
+  it("a device rename is a device-list change for room-mates (the name is in /keys/query); an unchanged name is not", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice.accessToken, { preset: "public_chat" });
+    await joinRoom(bob.accessToken, roomId);
+    await uploadDevice(alice, { otks: ["R"] });
+    const rename = (name: string) =>
+      callJson(`/_matrix/client/v3/devices/${alice.deviceId}`, { method: "PUT", token: alice.accessToken, json: { display_name: name } });
+    const from = await streamPos();
+    expect((await rename("Alice's laptop")).status).toBe(200);
+    const to = await streamPos();
+    expect((await get(`/keys/changes?from=s${from}&to=s${to}`, bob.accessToken)).body).toEqual({ changed: [alice.userId], left: [] });
+    const q = await post<{ device_keys: Record<string, Record<string, { unsigned?: object }>> }>("/keys/query", bob.accessToken, { device_keys: { [alice.userId]: [] } });
+    expect(q.body.device_keys[alice.userId]![alice.deviceId]!.unsigned).toEqual({ device_display_name: "Alice's laptop" });
+    expect((await rename("Alice's laptop")).status).toBe(200);
+    expect(await streamPos()).toBe(to);
+    expect((await callJson("/_matrix/client/v3/devices/NOSUCHDEVICE", { method: "PUT", token: alice.accessToken, json: { display_name: "x" } })).status).toBe(404);
+  });
+
   it("tells users sharing a room about key changes and deleted devices, and the others nothing", async () => {
     const alice = await registerUser(undefined, { password: "pw-a" });
     const bob = await registerUser();

@@ -3,8 +3,8 @@ import { z } from "zod";
 import { MatrixError, notFound } from "../../src/errors.js";
 import type { AppEnv } from "../app-env.js";
 import { deleteDevicesStatements } from "../auth/sessions.js";
-import { notifyDeviceListChange } from "../e2ee/device-lists.js";
-import { streamPosOf } from "../stream.js";
+import { notifyDeviceListChange, recordDeviceListChange } from "../e2ee/device-lists.js";
+import { advanceStream, streamPosOf } from "../stream.js";
 import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
 import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
@@ -55,11 +55,19 @@ deviceRoutes.get(clientV3("/devices/:deviceId"), async (c) => {
 deviceRoutes.put(clientV3("/devices/:deviceId"), async (c) => {
   const { userId } = c.get("auth");
   const body = await readJson(c, z.object({ display_name: z.string().max(1024).optional() }));
-  if (body.display_name === undefined) return c.json({});
-  const res = await c.env.DB.prepare("UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?")
-    .bind(body.display_name, userId, c.req.param("deviceId"))
-    .run();
-  if (res.meta.changes === 0) throw notFound("Device not found");
+  const deviceId = c.req.param("deviceId");
+  const db = c.env.DB;
+  const row = await db.prepare("SELECT display_name FROM devices WHERE user_id = ? AND device_id = ?").bind(userId, deviceId).first<{ display_name: string | null }>();
+  if (!row) throw notFound("Device not found");
+  if (body.display_name === undefined || body.display_name === row.display_name) return c.json({});
+  // /keys/query shows the name (unsigned.device_display_name): a rename is a device-list
+  // change, so everyone sharing a room re-queries (as Synapse notifies it).
+  const results = await db.batch([
+    advanceStream(db),
+    db.prepare("UPDATE devices SET display_name = ? WHERE user_id = ? AND device_id = ?").bind(body.display_name, userId, deviceId),
+    recordDeviceListChange(db, userId),
+  ]);
+  c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
   return c.json({});
 });
 
