@@ -315,7 +315,7 @@ export async function expectMatrixError(p: Promise<unknown>, errcode: string, ht
 }
 
 /** Starts a client's sync loop (threads on) and resolves once its first sync is in. */
-export async function startClientAndWait(client: MatrixClient): Promise<MatrixClient> {
+export async function startClientAndWait(client: MatrixClient, initialSyncLimit = 20): Promise<MatrixClient> {
   const ready = new Promise<void>((resolve) => {
     const onSync = (state: SyncState) => {
       if (state === SyncState.Prepared || state === SyncState.Syncing) {
@@ -325,7 +325,7 @@ export async function startClientAndWait(client: MatrixClient): Promise<MatrixCl
     };
     client.on(ClientEvent.Sync, onSync);
   });
-  await client.startClient({ initialSyncLimit: 20, threadSupport: true });
+  await client.startClient({ initialSyncLimit, threadSupport: true });
   await ready;
   return client;
 }

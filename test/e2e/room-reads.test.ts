@@ -4,25 +4,13 @@
  * timestamp_to_event, relations, the threads list and bundled edits.
  */
 import { describe, expect, it } from "vitest";
-import { ClientEvent, Direction, EventType, type MatrixClient, type MatrixEvent, MsgType, SyncState, THREAD_RELATION_TYPE } from "matrix-js-sdk";
-import { registerClient, uniqueName, useServer, waitFor } from "./harness.js";
+import { Direction, EventType, type MatrixClient, type MatrixEvent, MsgType, THREAD_RELATION_TYPE } from "matrix-js-sdk";
+import { registerClient, startClientAndWait, uniqueName, useServer, waitFor } from "./harness.js";
 
 const hs = useServer();
 
-async function started(client: MatrixClient, initialSyncLimit = 5): Promise<MatrixClient> {
-  const ready = new Promise<void>((resolve) => {
-    const onSync = (state: SyncState) => {
-      if (state === SyncState.Prepared || state === SyncState.Syncing) {
-        client.off(ClientEvent.Sync, onSync);
-        resolve();
-      }
-    };
-    client.on(ClientEvent.Sync, onSync);
-  });
-  await client.startClient({ initialSyncLimit, threadSupport: true });
-  await ready;
-  return client;
-}
+/** This file's timelines are short: the first sync brings 5 events unless a test says otherwise. */
+const started = (client: MatrixClient, initialSyncLimit = 5) => startClientAndWait(client, initialSyncLimit);
 
 const bodiesOf = (events: MatrixEvent[]) => events.filter((e) => e.getType() === EventType.RoomMessage).map((e) => e.getContent().body as string);
 
