@@ -13,6 +13,7 @@
  */
 import { MatrixError } from "../../src/errors.js";
 import { checkResolved, checkUrl, type PreviewPolicy } from "../../src/url-preview-policy.js";
+import { readBodyBytes } from "../middleware/body.js";
 import type { Resolver } from "./resolver.js";
 
 export const MAX_REDIRECTS = 5;
@@ -85,36 +86,14 @@ function upstream(why: string): MatrixError {
   return new MatrixError("M_UNKNOWN", `Failed to fetch the URL: ${why}`, 502);
 }
 
+/** The shared capped reader (workers/middleware/body.ts), with this fetch's errors: 502 M_TOO_LARGE, 502 on a broken read. */
 async function readCapped(res: Response, maxBytes: number): Promise<Uint8Array> {
-  const declared = Number(res.headers.get("content-length") ?? NaN);
-  if (declared > maxBytes) {
+  try {
+    return await readBodyBytes(res, maxBytes);
+  } catch (e) {
+    if (!(e instanceof MatrixError)) throw upstream("timed out or connection lost while reading");
+    // Over the declared length nothing was read yet: release the connection.
     await res.body?.cancel().catch(() => {});
     throw new MatrixError("M_TOO_LARGE", "The content at the URL is too large to preview", 502);
   }
-  if (!res.body) return new Uint8Array(0);
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw new MatrixError("M_TOO_LARGE", "The content at the URL is too large to preview", 502);
-      }
-      chunks.push(value);
-    }
-  } catch (e) {
-    if (e instanceof MatrixError) throw e;
-    throw upstream("timed out or connection lost while reading");
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.byteLength;
-  }
-  return out;
 }
