@@ -30,10 +30,10 @@ export function requireServerAuth(): MiddlewareHandler<AppEnv> {
     const origin = first.origin;
     if (credentials.some((x) => x.origin !== origin)) throw unauthorized("Authorization headers name different origins");
     if (!isValidServerName(origin)) throw unauthorized("The origin is not a valid server name");
-    const { serverName } = getConfig(c.env);
+    const { serverName, maxJsonBodyBytes } = getConfig(c.env);
 
     // `content` is signed only when the request has a body.
-    const bytes = await readBodyBytes(c.req.raw, getConfig(c.env).maxJsonBodyBytes);
+    const bytes = await readBodyBytes(c.req.raw, maxJsonBodyBytes);
     const content: JsonObject | undefined = bytes.byteLength > 0 ? parseJsonObject(bytes) : undefined;
     // The target as received (path and query, a bare trailing "?" included), not a re-serialisation.
     const uri = c.req.url.slice(new URL(c.req.url).origin.length);
