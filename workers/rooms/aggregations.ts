@@ -31,14 +31,14 @@ const TARGETS =
 
 /**
  * Sets `unsigned["m.relations"]` on the events that have children to bundle.
- * `visible` hides children at positions the user may not see.
+ * `visible` hides children at positions the user may not see (in that room).
  */
 export async function bundleAggregations(
   db: D1Database,
   who: Viewer,
   events: JsonObject[],
   now: number,
-  visible: (pos: number) => boolean = () => true,
+  visible: (pos: number, roomId: string) => boolean = () => true,
 ): Promise<void> {
   const targets = events.filter(canBundle);
   if (targets.length === 0) return;
@@ -63,11 +63,11 @@ export async function bundleAggregations(
   const children: Children = { edits: new Map(), threads: new Map(), references: new Map() };
   // Relations hold only within a room (spec "Forming relationships between events").
   const roomOf = new Map<string, unknown>(targets.map((e) => [e.event_id as string, e.room_id]));
-  const threadRows = (threads!.results as ThreadRow[]).filter((r) => r.room_id === roomOf.get(r.thread_id) && visible(r.stream_pos));
+  const threadRows = (threads!.results as ThreadRow[]).filter((r) => r.room_id === roomOf.get(r.thread_id) && visible(r.stream_pos, r.room_id));
   for (const r of threadRows) roomOf.set(r.event_id, r.room_id);
   const refs: ChildRow[] = [];
   for (const r of related!.results as ChildRow[]) {
-    if (!visible(r.stream_pos) || r.room_id !== roomOf.get(r.parent)) continue;
+    if (!visible(r.stream_pos, r.room_id) || r.room_id !== roomOf.get(r.parent)) continue;
     if (r.rel_type === "m.reference") {
       refs.push(r);
       continue;
@@ -99,7 +99,13 @@ function setRelations(ev: JsonObject, userId: string, children: Children): void 
 }
 
 /** /sync: bundled aggregations on limited timelines (spec: "when the relevant section has a `limited` value of `true`"). */
-export async function bundleSyncTimelines(db: D1Database, who: Viewer, sections: Array<Record<string, JsonObject>>, now: number): Promise<void> {
+export async function bundleSyncTimelines(
+  db: D1Database,
+  who: Viewer,
+  sections: Array<Record<string, JsonObject>>,
+  now: number,
+  visible: (pos: number, roomId: string) => boolean,
+): Promise<void> {
   const events: JsonObject[] = [];
   for (const section of sections) {
     for (const room of Object.values(section)) {
@@ -107,5 +113,5 @@ export async function bundleSyncTimelines(db: D1Database, who: Viewer, sections:
       if (timeline?.limited === true && Array.isArray(timeline.events)) events.push(...(timeline.events as JsonObject[]));
     }
   }
-  await bundleAggregations(db, who, events, now);
+  await bundleAggregations(db, who, events, now, visible);
 }

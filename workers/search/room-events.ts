@@ -26,7 +26,7 @@ import {
 } from "../../src/search-query.js";
 import type { Env } from "../env.js";
 import { type EventRow, serveEvent } from "../rooms/serve-event.js";
-import { loadVisibility } from "./visibility.js";
+import { loadVisibility } from "../rooms/visibility-timelines.js";
 
 export interface RoomEventsSearch {
   userId: string;

@@ -8,8 +8,13 @@
 import { type RoomEventFilter, eventMatches, roomAllowed } from "../../src/filter.js";
 import type { JsonObject } from "../../src/json.js";
 import type { SyncBaseInputs } from "./context.js";
+import type { VisibilityTimeline } from "../../src/history-visibility.js";
+import { type PosRange, inRanges, visibleRanges } from "../../src/visibility-ranges.js";
 import { bundleSyncTimelines } from "../rooms/aggregations.js";
+import { eventPage } from "../rooms/event-page.js";
 import { serveEvent, type EventRow } from "../rooms/serve-event.js";
+import { readVisibility, visibilityStatements } from "../rooms/visibility-timelines.js";
+import { type RoomSummaryPart, readSummaries, summaryStatements } from "./room-summary.js";
 
 export const DEFAULT_TIMELINE_LIMIT = 10;
 const MAX_TIMELINE_LIMIT = 100;
@@ -118,6 +123,44 @@ function ignoredUsers(content: string | undefined): Set<string> {
   }
 }
 
+/** What a sync does with one of the user's rooms, decided before anything per room is read. */
+type RoomPlan =
+  | { kind: "invite"; m: MembershipRow }
+  | { kind: "knock"; m: MembershipRow }
+  | { kind: "incremental"; m: MembershipRow; events: EventRow[] }
+  | { kind: "full"; m: MembershipRow; section: "join" | "leave"; upTo: number };
+
+function planRooms(o: RoomsOptions, base: { memberships: MembershipRow[]; ignored: Set<string> }, changed: Map<string, EventRow[]>): RoomPlan[] {
+  const plans: RoomPlan[] = [];
+  const incremental = o.since !== null && !o.fullState;
+  const includeLeave = o.filter.room?.include_leave === true;
+  for (const m of base.memberships) {
+    if (!roomAllowed(o.filter, m.room_id) || m.stream_pos > o.upTo) continue;
+    const membershipChanged = o.since === null || m.stream_pos > o.since;
+    if (m.membership === "invite" || m.membership === "knock") {
+      if (incremental && !membershipChanged) continue;
+      // Invites from ignored users are not sent (spec "Ignoring Users").
+      if (m.membership === "invite" && base.ignored.has(m.sender)) continue;
+      plans.push({ kind: m.membership === "invite" ? "invite" : "knock", m });
+      continue;
+    }
+    if (m.membership === "join") {
+      const events = changed.get(m.room_id) ?? [];
+      // A join event that only changed the profile is not a new join: stay incremental.
+      if (incremental && (!membershipChanged || !joinedWithin(events, o.userId))) {
+        if (events.length) plans.push({ kind: "incremental", m, events });
+      } else {
+        plans.push({ kind: "full", m, section: "join", upTo: o.upTo });
+      }
+      continue;
+    }
+    // leave / ban
+    if (m.forgotten) continue;
+    if ((incremental && membershipChanged) || (!incremental && includeLeave)) plans.push({ kind: "full", m, section: "leave", upTo: m.stream_pos });
+  }
+  return plans;
+}
+
 export async function syncRooms(
   o: RoomsOptions,
   base: { memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[]; ignored: Set<string> },
@@ -127,48 +170,45 @@ export async function syncRooms(
   const db = o.env.DB;
   const incremental = o.since !== null && !o.fullState;
   const timelineFilter = o.filter.room?.timeline;
-  const includeLeave = o.filter.room?.include_leave === true;
   const now = Date.now();
   // Rooms with events since `since`, and the new events themselves.
   const changed = incremental ? groupByRoom(base.events) : new Map<string, EventRow[]>();
+  const plans = planRooms(o, base, changed);
 
-  for (const m of memberships) {
-    if (!roomAllowed(o.filter, m.room_id) || m.stream_pos > o.upTo) continue;
-    const membershipChanged = o.since === null || m.stream_pos > o.since;
-    if (m.membership === "invite" || m.membership === "knock") {
-      if (incremental && !membershipChanged) continue;
-      // Invites from ignored users are not sent (spec "Ignoring Users").
-      if (m.membership === "invite" && base.ignored.has(m.sender)) continue;
-      const stripped = await strippedState(db, m.room_id, m.event_id);
-      if (m.membership === "invite") out.invite[m.room_id] = { invite_state: { events: stripped } };
-      else out.knock[m.room_id] = { knock_state: { events: stripped } };
-      continue;
+  // One round trip for what every room shown in full, or with a summary, needs first:
+  // history visibility (a full room's timeline is cut to what the user may see) and
+  // the room summary (when the room is new to the client or its members changed).
+  const fullRooms = plans.filter((p) => p.kind === "full").map((p) => p.m.room_id);
+  const summaryRooms = plans
+    .filter((p) => (p.kind === "full" && p.section === "join") || (p.kind === "incremental" && p.events.some((e) => e.type === "m.room.member")))
+    .map((p) => p.m.room_id);
+  const { visibility, summaries } = await loadRoomHeads(db, o.userId, fullRooms, summaryRooms);
+  const ranges = new Map<string, PosRange[]>();
+
+  for (const p of plans) {
+    const roomId = p.m.room_id;
+    if (p.kind === "invite" || p.kind === "knock") {
+      const stripped = await strippedState(db, roomId, p.m.event_id);
+      if (p.kind === "invite") out.invite[roomId] = { invite_state: { events: stripped } };
+      else out.knock[roomId] = { knock_state: { events: stripped } };
+    } else if (p.kind === "incremental") {
+      out.join[roomId] = await incrementalRoom(o, p.events, timelineFilter, now);
+    } else {
+      const visible = visibleRanges(visibility.get(roomId) ?? { visibility: [], memberships: [] }, p.upTo);
+      ranges.set(roomId, visible);
+      const heroes = summaries.get(roomId)?.heroes ?? [];
+      out[p.section][roomId] = await fullRoom(o, roomId, p.upTo, timelineFilter, now, visible, heroes);
     }
-    if (m.membership === "join") {
-      // A join event that only changed the profile is not a new join: stay incremental.
-      if (incremental && membershipChanged && !joinedWithin(changed.get(m.room_id) ?? [], o.userId)) {
-        const events = changed.get(m.room_id) ?? [];
-        if (events.length) out.join[m.room_id] = await incrementalRoom(o, events, timelineFilter, now);
-        continue;
-      }
-      if (incremental && !membershipChanged) {
-        const events = changed.get(m.room_id);
-        if (!events?.length) continue;
-        out.join[m.room_id] = await incrementalRoom(o, events, timelineFilter, now);
-      } else {
-        out.join[m.room_id] = await fullRoom(o, m.room_id, o.upTo, timelineFilter, now);
-      }
-      continue;
-    }
-    // leave / ban
-    if (m.forgotten) continue;
-    if (incremental && membershipChanged) {
-      out.leave[m.room_id] = await fullRoom(o, m.room_id, m.stream_pos, timelineFilter, now);
-    } else if (!incremental && includeLeave) {
-      out.leave[m.room_id] = await fullRoom(o, m.room_id, m.stream_pos, timelineFilter, now);
-    }
+    const summary = summaries.get(roomId);
+    if (summary && out.join[roomId]) out.join[roomId]!.summary = summary.summary;
   }
-  await bundleSyncTimelines(db, o, [out.join, out.leave], now);
+  // Children of the timelines' events are bundled only where the user may see them
+  // (a room left shows nothing after the leave).
+  const visibleChild = (pos: number, roomId: string) => {
+    const r = ranges.get(roomId);
+    return r ? inRanges(r, pos) : pos <= o.upTo;
+  };
+  await bundleSyncTimelines(db, o, [out.join, out.leave], now, visibleChild);
   const hasNews = Object.keys(out.join).length + Object.keys(out.invite).length + Object.keys(out.knock).length + Object.keys(out.leave).length > 0;
   // Joined rooms the extensions look at: all of them on an initial sync; on an
   // incremental one, those with anything new (events, membership, typing,
@@ -176,6 +216,22 @@ export async function syncRooms(
   const joinedRows = memberships.filter((m) => m.membership === "join" && m.stream_pos <= o.upTo && roomAllowed(o.filter, m.room_id)).map((m) => m.room_id);
   const allJoined = [...new Set([...joinedRows, ...base.candidateRooms.filter((r) => roomAllowed(o.filter, r))])];
   return { rooms: out, hasNews, allJoined };
+}
+
+async function loadRoomHeads(
+  db: D1Database,
+  userId: string,
+  fullRooms: string[],
+  summaryRooms: string[],
+): Promise<{ visibility: Map<string, VisibilityTimeline>; summaries: Map<string, RoomSummaryPart> }> {
+  const statements: D1PreparedStatement[] = [];
+  if (fullRooms.length) statements.push(...visibilityStatements(db, userId, fullRooms));
+  if (summaryRooms.length) statements.push(...summaryStatements(db, userId, summaryRooms));
+  const results = statements.length ? await db.batch(statements) : [];
+  const visibility = fullRooms.length ? readVisibility(fullRooms, results[0], results[1]) : new Map<string, VisibilityTimeline>();
+  const at = fullRooms.length ? 2 : 0;
+  const summaries = summaryRooms.length ? readSummaries(userId, results[at], results[at + 1]) : new Map<string, RoomSummaryPart>();
+  return { visibility, summaries };
 }
 
 /** Whether the user's membership became `join` within these events (rather than a join → join profile change). */
@@ -235,19 +291,40 @@ function latestStatePerKey(rows: EventRow[]): EventRow[] {
   return [...m.values()];
 }
 
-/** A room in full: the last events up to `upTo` and the state around them (initial sync, new joins, leaves). */
-async function fullRoom(o: RoomsOptions, roomId: string, upTo: number, f: RoomEventFilter | undefined, now: number): Promise<JsonObject> {
+/**
+ * A room in full: the last events up to `upTo` that the user may see (history
+ * visibility: `visible`, from src/visibility-ranges.ts) and the state around them
+ * (initial sync, new joins, leaves).
+ */
+async function fullRoom(
+  o: RoomsOptions,
+  roomId: string,
+  upTo: number,
+  f: RoomEventFilter | undefined,
+  now: number,
+  visible: PosRange[],
+  heroes: string[],
+): Promise<JsonObject> {
   const db = o.env.DB;
   const limit = timelineLimit(f);
-  // Read a little more than the limit so type filters still fill the page.
-  const { results } = await db
-    .prepare(`SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ? AND e.stream_pos <= ? ORDER BY e.stream_pos DESC LIMIT ?`)
-    .bind(roomId, upTo, limit * 2 + 1)
-    .all<EventRow>();
-  const rows = results.reverse();
-  const visible = rows.filter((e) => eventMatches(f, { type: e.type, sender: e.sender }) && (e.state_key !== null || !o.ignored?.has(e.sender)));
-  const timeline = visible.slice(-limit);
-  const limited = visible.length > limit || rows.length === limit * 2 + 1;
+  const ignored = o.ignored;
+  const filtering = f !== undefined || (ignored !== undefined && ignored.size > 0);
+  const match = (e: EventRow) => eventMatches(f, { type: e.type, sender: e.sender }) && (e.state_key !== null || !ignored?.has(e.sender));
+  // Each query stays inside one visible range: history the user may not see is never read.
+  const page = await eventPage(db, {
+    from: "room_events e",
+    where: ["e.room_id = ?"],
+    params: [roomId],
+    dir: "b",
+    lo: 0,
+    hi: upTo,
+    ranges: visible,
+    limit,
+    ...(filtering ? { match } : {}),
+  });
+  const timeline = page.rows.reverse();
+  // More events the user may see came before the timeline.
+  const limited = page.next !== null;
   const start = timeline[0]?.stream_pos ?? upTo + 1;
 
   const stateFilter = o.filter.room?.state;
@@ -280,8 +357,9 @@ async function fullRoom(o: RoomsOptions, roomId: string, upTo: number, f: RoomEv
     }
   }
   if (lazy) {
-    // Lazy-loading members: only the senders of the timeline and the user themself.
-    const senders = new Set([...timeline.map((e) => e.sender), o.userId]);
+    // Lazy-loading members: only the senders of the timeline, the user themself, and the
+    // room's heroes (sync.yaml RoomSummary: their member events "MUST be included").
+    const senders = new Set([...timeline.map((e) => e.sender), o.userId, ...heroes]);
     stateEvents = stateEvents.filter((s) => s.type !== "m.room.member" || senders.has(s.state_key ?? ""));
   }
   stateEvents = stateEvents.filter((s) => eventMatches(stateFilter, { type: s.type, sender: s.sender }));
