@@ -69,6 +69,27 @@ describe("createRoom and sending", () => {
     expect(bad.status).toBe(400);
   });
 
+  it("10 concurrent sends with one txnId from one device make one event, and all 10 answer with it", async () => {
+    // client-server-api "Transaction identifiers": a retransmission gets the original response.
+    const alice = await registerUser();
+    const roomId = await createRoom(alice.accessToken);
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/same-txn`;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => callJson<{ event_id: string }>(path, { method: "PUT", token: alice.accessToken, json: { msgtype: "m.text", body: "once" } })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+    const ids = new Set(answers.map((a) => a.body.event_id));
+    expect(ids.size).toBe(1);
+    const [eventId] = ids;
+    expect(eventId).toMatch(/^\$/);
+    const messages = await callJson<{ chunk: Array<{ type: string; event_id: string; content: Record<string, unknown> }> }>(
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=100`,
+      { token: alice.accessToken },
+    );
+    expect(messages.status).toBe(200);
+    expect(messages.body.chunk.filter((e) => e.type === "m.room.message").map((e) => [e.event_id, e.content.body])).toEqual([[eventId, "once"]]);
+  });
+
   it("membership: invite, join, kick, ban, unban, leave, with power checks", async () => {
     const alice = await registerUser();
     const bob = await registerUser();
