@@ -3,11 +3,13 @@
  * "End-to-End Encryption": "Key algorithms", "Device keys", "One-time and fallback
  * keys", "Cross-signing"; data/api/client-server/{keys,cross_signing}.yaml).
  *
- * Pure checks over uploaded key objects: shapes, ids, and ed25519 signatures. The
- * server never trusts a key it has not checked: device keys must be self-signed,
- * signed one-time/fallback keys must be signed by their device, self-signing and
- * user-signing keys by the master key, and uploaded cross-signatures by the key
- * they claim to come from. Every failure is a MatrixError with a 4xx status.
+ * Pure checks over uploaded key objects: shapes, ids, and ed25519 signatures.
+ * Device keys must be self-signed, self-signing and user-signing keys signed by
+ * the master key, and uploaded cross-signatures by the key they claim to come
+ * from. Signed one-time/fallback keys must be signed by their device once it has
+ * device keys; before that there is nothing to check them against, so they are
+ * stored unchecked and the claimer checks them. Every failure is a MatrixError
+ * with a 4xx status.
  *
  * Key ids of cross-signing keys are `ed25519:<unpadded base64 public key>`, which
  * contain `+` and `/`: they are deliberately not checked against the
@@ -142,8 +144,10 @@ export function parseAlgorithmKeyId(name: string, what: string): { algorithm: st
 
 /**
  * Checks one entry of `one_time_keys` or `fallback_keys`. `signed_*` algorithms
- * need a KeyObject `{key, signatures[, fallback]}` signed by the device's ed25519
- * key; `signed_curve25519` and `curve25519` keys must be 32-byte curve25519 keys.
+ * need a KeyObject `{key, signatures[, fallback]}`, whose signature must verify
+ * against the device's ed25519 key when the device has uploaded one
+ * (`deviceEd25519`); `signed_curve25519` and `curve25519` keys must be 32-byte
+ * curve25519 keys.
  */
 export function checkOneTimeKey(
   name: string,
@@ -169,10 +173,11 @@ export function checkOneTimeKey(
     throw invalidParam(`${where}.key is not a base64 32-byte curve25519 key`);
   }
   const canonical = canonicalOrBadJson(value, where);
-  if (deviceEd25519 === undefined) {
-    throw invalidParam(`Upload device_keys before (or with) signed ${what}: the signatures cannot be checked without them`);
-  }
-  if (!verifyJsonSignature(value, userId, `ed25519:${deviceId}`, deviceEd25519)) {
+  // Without device keys yet there is nothing to check the signature against; the
+  // key is stored as uploaded (as Synapse and Dendrite do), and a claimer checks it
+  // against the device keys it queries (spec "One-time and fallback keys": signed
+  // by the device's Ed25519 key).
+  if (deviceEd25519 !== undefined && !verifyJsonSignature(value, userId, `ed25519:${deviceId}`, deviceEd25519)) {
     throw invalidSignature(`${where} must be signed by the device key ed25519:${deviceId}`);
   }
   return { algorithm, keyId, value, canonical };

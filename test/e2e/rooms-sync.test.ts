@@ -3,7 +3,7 @@
  * receive through sync, paginate, thread, redact, receipts, typing.
  */
 import { describe, expect, it } from "vitest";
-import { EventType, MsgType, type MatrixClient, type MatrixEvent, RoomEvent, ReceiptType, THREAD_RELATION_TYPE } from "matrix-js-sdk";
+import { EventType, MsgType, type MatrixClient, type MatrixEvent, RoomEvent, RoomMemberEvent, ReceiptType, THREAD_RELATION_TYPE } from "matrix-js-sdk";
 import { registerClient, uniqueName, useServer, waitFor, startClientAndWait } from "./harness.js";
 
 const hs = useServer();
@@ -51,7 +51,14 @@ describe("rooms and legacy sync with matrix-js-sdk", () => {
     const { room_id: roomId } = await alice.createRoom({ invite: [bob.getUserId()!] });
     await waitFor(() => bob.getRoom(roomId)?.getMyMembership() === "invite");
     await bob.joinRoom(roomId);
+    // What reaches Bob live through the SDK's timeline event (from /sync, not pagination).
+    const liveForBob: MatrixEvent[] = [];
+    bob.on(RoomEvent.Timeline, (event, room, toStartOfTimeline, _removed, data) => {
+      if (room?.roomId === roomId && !toStartOfTimeline && data.liveEvent) liveForBob.push(event);
+    });
     const root = await alice.sendTextMessage(roomId, "thread root");
+    const arrived = await waitFor(() => liveForBob.find((e) => e.getId() === root.event_id), { what: "alice's message reaches bob as a live timeline event" });
+    expect([arrived.getSender(), arrived.getType(), arrived.getContent().body]).toEqual([alice.getUserId(), EventType.RoomMessage, "thread root"]);
     await bob.sendMessage(roomId, {
       msgtype: MsgType.Text,
       body: "in thread",
@@ -70,12 +77,12 @@ describe("rooms and legacy sync with matrix-js-sdk", () => {
     await waitFor(() => bob.getRoom(roomId)?.getEventReadUpTo(alice.getUserId()!) === doomed.event_id, { what: "bob sees alice's receipt" });
 
     const typing = new Promise<void>((resolve) =>
-      bob.on(RoomEvent.Timeline, () => undefined) &&
-      bob.on("RoomMember.typing" as never, ((_e: unknown, member: { userId: string; typing: boolean }) => {
-        if (member.userId === alice.getUserId() && member.typing) resolve();
-      }) as never),
+      bob.on(RoomMemberEvent.Typing, (_e, member) => {
+        if (member.roomId === roomId && member.userId === alice.getUserId() && member.typing) resolve();
+      }),
     );
     await alice.sendTyping(roomId, true, 10_000);
     await typing;
+    expect(bob.getRoom(roomId)?.getMember(alice.getUserId()!)?.typing).toBe(true);
   });
 });

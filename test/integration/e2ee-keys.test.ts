@@ -47,8 +47,6 @@ describe("POST /keys/upload", () => {
       [{ device_keys: null }, "M_BAD_JSON"],
       [{ device_keys: "x" }, "M_BAD_JSON"],
       [{ one_time_keys: [] }, "M_BAD_JSON"],
-      // Signed one-time keys cannot be checked before the device has keys.
-      [{ one_time_keys: signedKeys(mine, ["AAAA"]) }, "M_INVALID_PARAM"],
       [{ device_keys: mine.keys, one_time_keys: { "signed_curve25519:AAAA": curveKey() } }, "M_BAD_JSON"],
       [{ device_keys: mine.keys, one_time_keys: { "signed_curve25519:A:B": signedKeys(mine, ["A"])["signed_curve25519:A"] } }, "M_BAD_JSON"],
       [{ device_keys: mine.keys, one_time_keys: signedKeys(other, ["AAAA"]) }, "M_INVALID_SIGNATURE"],
@@ -91,6 +89,61 @@ describe("POST /keys/upload", () => {
     const r = await post("/keys/upload", alice.accessToken, { one_time_keys: signedKeys(dev, ["AAAAAQ"]) });
     expect(r.status).toBe(400);
     expect(String(r.body.error)).toMatch(/^One time key signed_curve25519:AAAAAQ already exists\. Old key: \{.*\}; new key: \{.*\}$/);
+  });
+
+  it("stores one-time and fallback keys of a device without device keys, and /keys/claim hands them out", async () => {
+    const alice = await registerUser();
+    const dev = makeDevice(alice.userId, alice.deviceId);
+    const before = await streamPos();
+    const otks = signedKeys(dev, ["AAAAAQ", "AAAAAg"]);
+    const fallback = signedKeys(dev, ["FB1"], { fallback: true });
+    const up = await post<Counts>("/keys/upload", alice.accessToken, { one_time_keys: otks, fallback_keys: fallback });
+    expect(up.status).toBe(200);
+    expect(up.body.one_time_key_counts).toEqual({ signed_curve25519: 2 });
+    // The same key again is fine; another key under a stored id is still refused.
+    expect((await post<Counts>("/keys/upload", alice.accessToken, { one_time_keys: { "signed_curve25519:AAAAAQ": otks["signed_curve25519:AAAAAQ"] } })).body).toEqual({
+      one_time_key_counts: { signed_curve25519: 2 },
+    });
+    const reused = await post("/keys/upload", alice.accessToken, { one_time_keys: signedKeys(dev, ["AAAAAg"]) });
+    expect(reused.status).toBe(400);
+    expect(reused.body.errcode).toBe("M_INVALID_PARAM");
+    expect(String(reused.body.error)).toMatch(/^One time key signed_curve25519:AAAAAg already exists\. Old key: \{.*\}; new key: \{.*\}$/);
+    const sync = await e2eeSync(env, alice.userId, alice.deviceId, null, await streamPos());
+    expect(sync.device_one_time_keys_count).toEqual({ signed_curve25519: 2 });
+    expect(sync.device_unused_fallback_key_types).toEqual(["signed_curve25519"]);
+    // No device keys, so no device-list change and nothing in /keys/query.
+    expect((await deviceListsSince(env.DB, alice.userId, before, await streamPos())).changed).toEqual([]);
+    const q = await post<{ device_keys: Record<string, object> }>("/keys/query", alice.accessToken, { device_keys: { [alice.userId]: [] } });
+    expect(q.body.device_keys[alice.userId]).toEqual({});
+
+    // Claimed as uploaded (signatures included, for the claimer to check), in order, then the fallback key.
+    const bob = await registerUser();
+    const claim = async () =>
+      (await post<Claimed>("/keys/claim", bob.accessToken, { one_time_keys: { [alice.userId]: { [alice.deviceId]: "signed_curve25519" } } })).body
+        .one_time_keys[alice.userId]?.[alice.deviceId];
+    expect(await claim()).toEqual({ "signed_curve25519:AAAAAQ": otks["signed_curve25519:AAAAAQ"] });
+    expect(await claim()).toEqual({ "signed_curve25519:AAAAAg": otks["signed_curve25519:AAAAAg"] });
+    expect(await claim()).toEqual(fallback);
+  });
+
+  it("once the device has keys, one-time and fallback keys are checked against them", async () => {
+    const alice = await registerUser();
+    const dev = makeDevice(alice.userId, alice.deviceId);
+    const impostor = makeDevice(alice.userId, alice.deviceId);
+    // Before device keys: stored (nothing to check against).
+    expect((await post<Counts>("/keys/upload", alice.accessToken, { one_time_keys: signedKeys(dev, ["A1"]) })).body.one_time_key_counts).toEqual({
+      signed_curve25519: 1,
+    });
+    expect((await post("/keys/upload", alice.accessToken, { device_keys: dev.keys })).status).toBe(200);
+    for (const body of [{ one_time_keys: signedKeys(impostor, ["A2"]) }, { fallback_keys: signedKeys(impostor, ["F1"], { fallback: true }) }]) {
+      const r = await post("/keys/upload", alice.accessToken, body);
+      expect(r.status).toBe(400);
+      expect(r.body.errcode).toBe("M_INVALID_SIGNATURE");
+    }
+    expect((await post<Counts>("/keys/upload", alice.accessToken, { one_time_keys: signedKeys(dev, ["A2"]) })).body.one_time_key_counts).toEqual({
+      signed_curve25519: 2,
+    });
+    expect((await e2eeSync(env, alice.userId, alice.deviceId, null, await streamPos())).device_unused_fallback_key_types).toEqual([]);
   });
 
   it("records a device-list change for new device keys, not for one-time key top-ups", async () => {

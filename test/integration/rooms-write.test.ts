@@ -69,6 +69,27 @@ describe("createRoom and sending", () => {
     expect(bad.status).toBe(400);
   });
 
+  it("10 concurrent sends with one txnId from one device make one event, and all 10 answer with it", async () => {
+    // client-server-api "Transaction identifiers": a retransmission gets the original response.
+    const alice = await registerUser();
+    const roomId = await createRoom(alice.accessToken);
+    const path = `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/send/m.room.message/same-txn`;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, () => callJson<{ event_id: string }>(path, { method: "PUT", token: alice.accessToken, json: { msgtype: "m.text", body: "once" } })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(10).fill(200));
+    const ids = new Set(answers.map((a) => a.body.event_id));
+    expect(ids.size).toBe(1);
+    const [eventId] = ids;
+    expect(eventId).toMatch(/^\$/);
+    const messages = await callJson<{ chunk: Array<{ type: string; event_id: string; content: Record<string, unknown> }> }>(
+      `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/messages?dir=b&limit=100`,
+      { token: alice.accessToken },
+    );
+    expect(messages.status).toBe(200);
+    expect(messages.body.chunk.filter((e) => e.type === "m.room.message").map((e) => [e.event_id, e.content.body])).toEqual([[eventId, "once"]]);
+  });
+
   it("membership: invite, join, kick, ban, unban, leave, with power checks", async () => {
     const alice = await registerUser();
     const bob = await registerUser();
@@ -109,6 +130,71 @@ describe("createRoom and sending", () => {
     expect(ev.unsigned.redacted_because.event_id).toBe(red.body.event_id);
     const aliceMsg = await callJson<{ event_id: string }>(r("send/m.room.message/2"), { method: "PUT", token: alice.accessToken, json: { msgtype: "m.text", body: "mine" } });
     expect((await callJson(r(`redact/${encodeURIComponent(aliceMsg.body.event_id)}/r2`), { method: "PUT", token: bob.accessToken, json: {} })).status).toBe(403);
+  });
+});
+
+describe("createRoom presets and power levels", () => {
+  const state = async (token: string, roomId: string, type: string) => {
+    const r = await callJson<Record<string, unknown>>(`/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/state/${type}/`, { token });
+    expect(r.status, type).toBe(200);
+    return r.body;
+  };
+
+  it("trusted_private_chat gives every invitee the creator's power level 100 (v1-v11); private_chat does not", async () => {
+    // create_room.yaml preset table: "All invitees are given the same power level as the room creator."
+    const [alice, bob, carol] = [await registerUser(), await registerUser(), await registerUser()];
+    for (const v of ["1", "6", "10", "11"]) {
+      const trusted = await createRoom(alice.accessToken, { room_version: v, preset: "trusted_private_chat", invite: [bob.userId, carol.userId] });
+      const pl = await state(alice.accessToken, trusted, "m.room.power_levels");
+      expect(pl.users, `v${v}`).toEqual({ [alice.userId]: 100, [bob.userId]: 100, [carol.userId]: 100 });
+      expect(pl.invite, `v${v}`).toBe(0);
+
+      const priv = await createRoom(alice.accessToken, { room_version: v, preset: "private_chat", invite: [bob.userId, carol.userId] });
+      expect((await state(alice.accessToken, priv, "m.room.power_levels")).users, `v${v}`).toEqual({ [alice.userId]: 100 });
+    }
+    // power_level_content_override is applied on top of the preset's levels (shallowly, as Synapse does).
+    const overridden = await createRoom(alice.accessToken, {
+      room_version: "11",
+      preset: "trusted_private_chat",
+      invite: [bob.userId],
+      power_level_content_override: { users: { [alice.userId]: 100, [bob.userId]: 50 } },
+    });
+    expect((await state(alice.accessToken, overridden, "m.room.power_levels")).users).toEqual({ [alice.userId]: 100, [bob.userId]: 50 });
+    // The invitee's power is real: once joined, Bob may change the power levels (needs 100).
+    const room = await createRoom(alice.accessToken, { room_version: "11", preset: "trusted_private_chat", invite: [bob.userId] });
+    const r = (p: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/${p}`;
+    expect((await callJson(r("join"), { method: "POST", token: bob.accessToken, json: {} })).status).toBe(200);
+    const pl = await state(bob.accessToken, room, "m.room.power_levels");
+    expect((await callJson(r("state/m.room.power_levels/"), { method: "PUT", token: bob.accessToken, json: { ...pl, ban: 100 } })).status).toBe(200);
+  });
+
+  it("v12: trusted_private_chat makes the invitees additional creators (infinite power), not entries in users", async () => {
+    // create_room.yaml (v1.16): invitees are merged into additional_creators, deduplicated;
+    // rooms/v12 auth rule 10.4 forbids listing creators in `users`.
+    const [alice, bob, carol, dave] = [await registerUser(), await registerUser(), await registerUser(), await registerUser()];
+    const trusted = await createRoom(alice.accessToken, {
+      preset: "trusted_private_chat",
+      invite: [bob.userId, carol.userId],
+      creation_content: { additional_creators: [carol.userId, dave.userId] },
+    });
+    const create = await state(alice.accessToken, trusted, "m.room.create");
+    expect(create.room_version).toBe("12");
+    expect([...(create.additional_creators as string[])].sort()).toEqual([bob.userId, carol.userId, dave.userId].sort());
+    expect((await state(alice.accessToken, trusted, "m.room.power_levels")).users).toEqual({});
+
+    const priv = await createRoom(alice.accessToken, { preset: "private_chat", invite: [bob.userId] });
+    expect((await state(alice.accessToken, priv, "m.room.create")).additional_creators).toBeUndefined();
+
+    // As creators, the invitees outrank everyone: Bob may change the power levels once joined, but not in the private_chat room.
+    for (const [room, expected] of [
+      [trusted, 200],
+      [priv, 403],
+    ] as const) {
+      const r = (p: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/${p}`;
+      expect((await callJson(r("join"), { method: "POST", token: bob.accessToken, json: {} })).status).toBe(200);
+      const pl = await state(bob.accessToken, room, "m.room.power_levels");
+      expect((await callJson(r("state/m.room.power_levels/"), { method: "PUT", token: bob.accessToken, json: { ...pl, ban: 100 } })).status).toBe(expected);
+    }
   });
 });
 

@@ -1,4 +1,7 @@
+import { runInDurableObject } from "cloudflare:test";
+import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { eventually } from "./ephemeral-helpers.js";
 import { callJson, registerUser, type TestUser } from "./helpers.js";
 
 interface SyncBody {
@@ -63,19 +66,31 @@ describe("/sync", () => {
     expect(tl.prev_batch).toMatch(/^s\d+$/);
   });
 
-  it("wakes a long-poll within milliseconds of a new event", async () => {
+  it("a parked long-poll is woken by a new event and returns it, not at its timeout", async () => {
     const alice = await registerUser();
     const roomId = await createRoom(alice);
     const s = await syncOf(alice);
+    const TIMEOUT_MS = 60_000;
     const started = Date.now();
-    const poll = syncOf(alice, `?since=${s.next_batch}&timeout=20000`);
-    await new Promise((r) => setTimeout(r, 200));
-    await send(alice, roomId, "wake up");
+    let returned = false;
+    const poll = syncOf(alice, `?since=${s.next_batch}&timeout=${TIMEOUT_MS}`).finally(() => {
+      returned = true;
+    });
+    // Send only once the poll sleeps in the User DO (workers/sync/sync.ts), so the event
+    // must reach it by the wake-up and not by the poll's first read of D1.
+    const userDo = env.USER.getByName(alice.userId);
+    const parked = () => runInDurableObject(userDo, (o) => (o as unknown as { waiters: ReadonlySet<unknown> }).waiters.size);
+    await eventually(async () => ((await parked()) > 0 ? true : undefined), 20_000);
+    expect(returned).toBe(false);
+    const eventId = await send(alice, roomId, "wake up");
     const woke = await poll;
-    const elapsed = Date.now() - started;
-    expect(woke.rooms.join[roomId]!.timeline.events[0]!.content.body).toBe("wake up");
-    expect(elapsed).toBeLessThan(15000);
-  });
+    expect(woke.rooms.join[roomId]!.timeline.events.map((e) => [e.event_id, e.content.body])).toEqual([[eventId, "wake up"]]);
+    expect(woke.next_batch).not.toBe(s.next_batch);
+    // Woken, not timed out: it returned well before its timeout (a bound on which
+    // path ended the poll, not a speed figure), and no longer waits in the DO.
+    expect(Date.now() - started).toBeLessThan(TIMEOUT_MS / 2);
+    expect(await parked()).toBe(0);
+  }, 90_000);
 
   it("a long-poll with nothing new returns after the timeout", async () => {
     const alice = await registerUser();

@@ -27,9 +27,12 @@ export interface CreateRoomRequest {
 /** Synapse's default power levels for new rooms. */
 function defaultPowerLevels(version: RoomVersion, creator: string, preset: Preset, invitees: string[]): JsonObject {
   const users: JsonObject = {};
-  // v12 creators have infinite power and must not be listed (MSC4289).
+  // v12 creators have infinite power and must not be listed (MSC4289); there the
+  // trusted_private_chat invitees become additional_creators instead (createRoomTemplates).
   if (!version.privilegedCreators) {
     users[creator] = 100;
+    // createRoom preset table: "All invitees are given the same power level as the room creator"
+    // (before power_level_content_override, as Synapse applies it).
     if (preset === "trusted_private_chat") for (const u of invitees) users[u] = 100;
   }
   return {
