@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { parseHostRules, type PreviewPolicy } from "../src/url-preview-policy.js";
-import type { Env } from "../workers/env.js";
+import type { Env } from "../services/env.js";
 
 const MediaConfigSchema = z.object({
   /** `m.upload.size`. Workers cap request bodies at 100 MB on Free/Pro zones (PLATFORM.md §1). */

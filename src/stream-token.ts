@@ -1,5 +1,5 @@
 /**
- * Pagination tokens of the global stream (workers/stream.ts): `s<pos>` means
+ * Pagination tokens of the global stream (services/stream.ts): `s<pos>` means
  * "after stream position pos". /sync's next_batch and prev_batch, /messages'
  * start and end, /context, /relations and /threads all use it, so a token from
  * one endpoint is valid for the others (client-server-api "Syncing": tokens

@@ -13,7 +13,7 @@
  *
  * The plan is a list of ranges to count; each range names a room, optionally one
  * thread, (from, to], and the per-thread floors rows must also be above. One D1
- * query counts them all (workers/push/unread-counts.ts).
+ * query counts them all (services/push/unread-counts.ts).
  */
 
 export interface ThreadCounts {

@@ -1,5 +1,5 @@
 import type { JsonObject } from "../src/json.js";
-import type { Env } from "./env.js";
+import type { Env } from "../services/env.js";
 
 /** Who made an authenticated request (set by the auth middleware). */
 export interface AuthInfo {

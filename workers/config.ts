@@ -1,5 +1,5 @@
 import { z } from "zod";
-import type { Env } from "./env.js";
+import type { Env } from "../services/env.js";
 
 const TermsSchema = z.record(
   z.string(),

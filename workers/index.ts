@@ -1,7 +1,7 @@
 import { createApp } from "./app.js";
 import { ensureMigrated } from "./d1-migrate.js";
 import { runMaintenance } from "./maintenance.js";
-import type { Env } from "./env.js";
+import type { Env } from "../services/env.js";
 import { preflightResponse, withCors } from "./middleware/cors.js";
 
 export { Federation } from "../durable-objects/federation/federation.js";

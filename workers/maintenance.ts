@@ -10,7 +10,7 @@
  */
 import { getMediaConfig } from "../r2/media-config.js";
 import { deleteMedia } from "../r2/media-store.js";
-import type { Env } from "./env.js";
+import type { Env } from "../services/env.js";
 
 /** Preview images deleted per pass (each lists and deletes its R2 thumbnails). */
 export const PREVIEW_IMAGES_PER_PASS = 200;

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
+import type { FederationApi } from "../../services/federation-api.js";
 import { applySchema } from "../sql-schema.js";
 
 const SCHEMA: readonly string[] = [
@@ -7,10 +8,12 @@ const SCHEMA: readonly string[] = [
 ];
 
 /**
- * One Durable Object per remote server: a durable, ordered outbound queue of
- * PDUs and EDUs with one transaction in flight and alarm-driven backoff.
+ * One Durable Object per remote server. Today it only records which server it
+ * stands for; the durable, ordered outbound queue of PDUs and EDUs (one
+ * transaction in flight, alarm-driven backoff) is to be built here with room
+ * federation.
  */
-export class Federation extends DurableObject<Env> {
+export class Federation extends DurableObject<Env> implements FederationApi {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => applySchema(ctx.storage, SCHEMA));

@@ -6,7 +6,7 @@
  */
 import type { ClientEvent } from "../../src/client-event.js";
 import type { JsonObject } from "../../src/json.js";
-import { STREAM_POS, advanceStream } from "../../workers/stream.js";
+import { STREAM_POS, advanceStream } from "../../services/stream.js";
 
 export interface PublishItem {
   kind: "event" | "redaction";

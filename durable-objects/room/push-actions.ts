@@ -10,20 +10,20 @@
  * "the updated notification count from a new event MUST appear in the same /sync
  * response as the event itself" holds by construction. Only events that notify
  * get a row (Synapse's approach); /sync then counts rows after the user's read
- * position (workers/push/unread-counts.ts).
+ * position (services/push/unread-counts.ts).
  *
  * The statements select the event's stream_pos from room_events by event id, so
  * they can follow the publish statements in any order and a retried publish
  * (events already in D1) inserts nothing twice. Pushes to gateways
- * (workers/push/gateway.ts) are sent only after the batch has committed.
+ * (services/push/gateway.ts) are sent only after the batch has committed.
  */
 import type { JsonObject } from "../../src/json.js";
 import { isJsonObject } from "../../src/json.js";
 import { notificationPowerLevel, userPowerLevel } from "../../src/power-levels.js";
 import { type PushRuleset, buildRuleset, evaluatePushRules, pushOutcome } from "../../src/push-rules.js";
 import type { RoomVersion } from "../../src/room-versions.js";
-import type { PendingPush } from "../../workers/push/gateway.js";
-import { loadStoredRules } from "../../workers/push/rules-store.js";
+import type { PendingPush } from "../../services/push/gateway.js";
+import { loadStoredRules } from "../../services/push/rules-store.js";
 import type { PublishItem } from "./publish.js";
 import type { RoomStore } from "./room-store.js";
 

@@ -1,7 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { type AuthOptions, authTypesForEvent, checkEventAuth } from "../../src/auth-rules.js";
 import { type ClientEvent, toClientEvent } from "../../src/client-event.js";
-import { MatrixError, type MatrixErrorData, errorData } from "../../src/errors.js";
+import { MatrixError, errorData } from "../../src/errors.js";
 import { roomIdFromCreateEvent } from "../../src/event-id.js";
 import type { JsonObject } from "../../src/json.js";
 import { type Pdu, type StateMap, stateKey } from "../../src/pdu.js";
@@ -9,33 +9,19 @@ import { inviteLevel, redactLevel, userPowerLevel } from "../../src/power-levels
 import { redactEvent } from "../../src/redaction.js";
 import { type RoomVersion, getRoomVersion } from "../../src/room-versions.js";
 import { resolveState } from "../../src/state-resolution.js";
-import type { Env } from "../../workers/env.js";
-import { notifyUsers } from "../../workers/notify.js";
-import { getServerKeys } from "../../workers/server-keys.js";
+import type { Env } from "../../services/env.js";
+import type { CreateRoomInput, RoomApi, SendInput } from "../../services/room-api.js";
+import type { RoomResult } from "../../src/room-result.js";
+import { notifyUsers } from "../../services/notify.js";
+import { getServerKeys } from "../../services/server-keys.js";
 import { applySchema } from "../sql-schema.js";
-import { type EventTemplate, type Ref, type SigningKeyMaterial, buildEvent } from "./event-builder.js";
+import { type EventTemplate, type Ref, type SigningKeyMaterial, buildEvent } from "../../src/event-builder.js";
 import { type PublishItem, publishStatements } from "./publish.js";
-import { deliverPushes } from "../../workers/push/gateway.js";
+import { deliverPushes } from "../../services/push/gateway.js";
 import { planPushActions } from "./push-actions.js";
 import { type EventRow, ROOM_SCHEMA, RoomStore } from "./room-store.js";
 import { RoomTyping } from "./typing.js";
 
-/** Results cross RPC as data: only `message` survives a thrown error (see README "Design"). */
-export type RoomResult<T> = { ok: true; value: T } | { ok: false; error: MatrixErrorData };
-
-export interface SendInput extends EventTemplate {
-  deviceId?: string;
-  txnId?: string;
-}
-
-export interface CreateRoomInput {
-  roomId: string;
-  roomVersion: string;
-  /** v12: the create event, already built and signed by the Worker (its hash is the room id). */
-  createEvent?: { eventId: string; pdu: Pdu };
-  /** Events after the create event, in order (createRoom's steps 2–9). */
-  events: EventTemplate[];
-}
 
 const OUTBOX_BATCH = 40;
 const RETRY_BASE_MS = 1_000;
@@ -49,7 +35,7 @@ const SAFETY_ALARM_MS = 10_000;
  * keeps the DAG and state in its SQLite, and publishes accepted events to D1
  * through an outbox before the sender is answered (see README "Design").
  */
-export class Room extends DurableObject<Env> {
+export class Room extends DurableObject<Env> implements RoomApi {
   private readonly store: RoomStore;
   private readonly typing: RoomTyping;
   private flushing: Promise<void> = Promise.resolve();

@@ -24,9 +24,9 @@
  */
 import { MatrixError } from "../../src/errors.js";
 import { type TypingMap, applyTyping, expireTyping, nextTypingExpiry, typingUsers } from "../../src/typing.js";
-import type { Env } from "../../workers/env.js";
-import { notifyUsers } from "../../workers/notify.js";
-import { STREAM_POS, advanceStream, streamPosOf } from "../../workers/stream.js";
+import type { Env } from "../../services/env.js";
+import { notifyUsers } from "../../services/notify.js";
+import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 import { alarmNoLaterThan } from "../alarm.js";
 
 const TYPING_TABLE = "CREATE TABLE IF NOT EXISTS typing (user_id TEXT PRIMARY KEY, expires_ts INTEGER NOT NULL)";

@@ -8,8 +8,8 @@
  * runs for users who are offline.
  */
 import { presenceTimeout } from "../../src/presence.js";
-import type { Env } from "../../workers/env.js";
-import { markOffline, readPresence } from "../../workers/presence/presence.js";
+import type { Env } from "../../services/env.js";
+import { markOffline, readPresence } from "../../services/presence/presence.js";
 import { alarmNoLaterThan } from "../alarm.js";
 
 const USER_KEY = "presence_user";

@@ -1,5 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
+import type { UserApi } from "../../services/user-api.js";
 import { applySchema } from "../sql-schema.js";
 import { PresenceTimer } from "./presence-timer.js";
 
@@ -15,10 +16,11 @@ interface Waiter {
 
 /**
  * One Durable Object per local user: wakes that user's long-polling /sync
- * requests when a stream position that concerns the user advances, and keeps
- * per-device sliding-sync connection state.
+ * requests when a stream position that concerns the user advances, and times
+ * the user's presence out (./presence-timer.ts). Per-device sliding-sync
+ * connection state (MSC4186) is to live here too; it is not built yet.
  */
-export class User extends DurableObject<Env> {
+export class User extends DurableObject<Env> implements UserApi {
   /** Highest stream position this object has been told about (in memory: a restart only costs one D1 read). */
   private latest = 0;
   private waiters = new Set<Waiter>();

@@ -12,7 +12,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import handler from "../../workers/index.js";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { countingD1, newTally, type D1Tally } from "./d1-counter.js";
 
 export { Federation, Room, User } from "../../workers/index.js";

@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import { countingD1, newTally, type D1Tally } from "../../scripts/bench/d1-counter.js";
 import { createApp } from "../../workers/app.js";
 import { authenticateToken } from "../../workers/auth/sessions.js";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { BASE, login, registerUser } from "./helpers.js";
 
 const env = poolEnv as unknown as Env;

@@ -1,6 +1,6 @@
 import { env as workerEnv } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { SERVER, type TestUser, callJson, createRoom, enc, mustJoin, mustPutState, registerAdmin, registerUser } from "./directory-helpers.js";
 
 const env = workerEnv as unknown as Env;

@@ -1,5 +1,5 @@
 // Types of the Worker under test as seen from `cloudflare:workers` inside the pool.
-import type { Env as WorkerEnv } from "../../workers/env.js";
+import type { Env as WorkerEnv } from "../../services/env.js";
 
 declare global {
   namespace Cloudflare {

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { quarantineMedia } from "../../r2/media-store.js";
 import { decodeBase64 } from "../../src/base64.js";
 import { signRequest } from "../../src/x-matrix.js";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { boundaryOf, parseMultipart } from "../fixtures/multipart.js";
 import { call, callJson, registerUser, type TestUser } from "./helpers.js";
 

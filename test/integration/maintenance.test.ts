@@ -7,7 +7,7 @@ import { env as workerEnv } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { originalKey, thumbnailKey } from "../../r2/keys.js";
 import { getMedia, insertUploadedMedia } from "../../r2/media-store.js";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import worker from "../../workers/index.js";
 import { runMaintenance } from "../../workers/maintenance.js";
 import { call } from "./helpers.js";

@@ -1,7 +1,7 @@
 import { PhotonImage } from "@cf-wasm/photon";
 import { env as workerEnv } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { gif, gradient, pngHeader } from "../fixtures/images.js";
 import { call, callJson, registerUser, type TestUser } from "./helpers.js";
 

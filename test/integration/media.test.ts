@@ -2,7 +2,7 @@ import { env as workerEnv } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import { deleteMedia, quarantineMedia, quarantineMediaByUser, unquarantineMedia } from "../../r2/media-store.js";
 import { MEDIA_CSP } from "../../r2/serve.js";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { call, callJson, registerUser, type TestUser } from "./helpers.js";
 
 const env = workerEnv as unknown as Env;

@@ -7,7 +7,7 @@ import { env as poolEnv } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { countingD1, newTally, type D1Tally } from "../../scripts/bench/d1-counter.js";
 import { createApp } from "../../workers/app.js";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { BASE, registerUser, type TestUser } from "./helpers.js";
 import { type Json, createRoom, join, receipt, sendText, sync } from "./push-helpers.js";
 

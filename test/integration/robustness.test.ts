@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { decodeBase64 } from "../../src/base64.js";
 import { signRequest } from "../../src/x-matrix.js";
 import { createApp } from "../../workers/app.js";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { call, registerUser } from "./helpers.js";
 
 const env = workerEnv as unknown as Env;

@@ -1,6 +1,6 @@
 import { env as workerEnv } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { callJson, registerUser } from "./helpers.js";
 import { bodies, createRoom, ids, membership, messages, ok, paginateAll, sendEvent, text, v3 } from "./room-reads-helpers.js";
 

@@ -1,5 +1,5 @@
 import { env as workerEnv } from "cloudflare:workers";
-import type { Env } from "../../workers/env.js";
+import type { Env } from "../../services/env.js";
 import { describe, expect, it } from "vitest";
 import { callJson, registerUser } from "./helpers.js";
 

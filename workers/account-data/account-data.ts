@@ -4,9 +4,9 @@
  * wakes the owner's /sync (client-server-api "Client Config").
  */
 import type { JsonObject } from "../../src/json.js";
-import type { Env } from "../env.js";
-import { notifyUsers } from "../notify.js";
-import { STREAM_POS, advanceStream, streamPosOf } from "../stream.js";
+import type { Env } from "../../services/env.js";
+import { notifyUsers } from "../../services/notify.js";
+import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 
 /** '' is the global scope. */
 export const GLOBAL = "";

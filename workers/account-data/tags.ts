@@ -5,7 +5,7 @@
  */
 import { TAG_EVENT_TYPE, tagsOf } from "../../src/account-data.js";
 import type { JsonObject } from "../../src/json.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { getAccountData, patchAccountData } from "./account-data.js";
 
 export async function getTags(db: D1Database, userId: string, roomId: string): Promise<JsonObject> {

@@ -1,7 +1,7 @@
 import { MatrixError } from "../../src/errors.js";
 import type { AuthInfo } from "../app-env.js";
 import { deviceKeysDeletionStatements } from "../e2ee/device-cleanup.js";
-import { advanceStream } from "../stream.js";
+import { advanceStream } from "../../services/stream.js";
 import { hashSecret, newDeviceId, newSecret } from "./tokens.js";
 
 /** Lifetime of an access token issued together with a refresh token. */

@@ -1,7 +1,7 @@
 import { userIdDomain } from "../../src/identifiers.js";
-import type { Env } from "../env.js";
-import { notifyUsers } from "../notify.js";
-import { STREAM_POS } from "../stream.js";
+import type { Env } from "../../services/env.js";
+import { notifyUsers } from "../../services/notify.js";
+import { STREAM_POS } from "../../services/stream.js";
 
 /**
  * Device-list tracking (spec: "Tracking the device list for a user", "Extensions

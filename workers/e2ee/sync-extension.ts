@@ -1,5 +1,5 @@
 import type { JsonObject, JsonValue } from "../../src/json.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import type { SyncExtension } from "../sync/context.js";
 import { deviceListsFromResults, deviceListsStatements } from "./device-lists.js";
 

@@ -2,7 +2,7 @@
  * Other servers' signing keys: read from D1, fetched from the server's own
  * `/_matrix/key/v2/server` when missing or stale, checked
  * (src/server-key-response.ts) and stored. Our own keys never leave the
- * isolate's cache (workers/server-keys.ts).
+ * isolate's cache (services/server-keys.ts).
  *
  * The spec asks requesting servers to limit how often they query (keys_server.yaml),
  * and every signed request can name a key id of its choosing, so: a server is
@@ -15,9 +15,9 @@ import type { JsonObject } from "../../src/json.js";
 import { isJsonObject } from "../../src/json.js";
 import { verifyServerKeyResponse, type ServerKeySet } from "../../src/server-key-response.js";
 import { getConfig } from "../config.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { readBodyBytes } from "../middleware/body.js";
-import { getServerKeys } from "../server-keys.js";
+import { getServerKeys } from "../../services/server-keys.js";
 import { FederationUnreachable, federationFetch } from "./federation-fetch.js";
 
 const MAX_KEY_RESPONSE_BYTES = 64 * 1024;

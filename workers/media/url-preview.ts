@@ -11,7 +11,7 @@ import { buildOpenGraph, type OpenGraph } from "../../src/opengraph.js";
 import { originalKey, newMediaId } from "../../r2/keys.js";
 import { getMediaConfig } from "../../r2/media-config.js";
 import { insertUploadedMedia } from "../../r2/media-store.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { decodeHtml, extractPage } from "./html-extract.js";
 import { DohResolver, type Resolver } from "../net/resolver.js";
 import { PreviewRefused, safeFetch } from "../net/safe-fetch.js";

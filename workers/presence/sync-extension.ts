@@ -15,9 +15,9 @@
  */
 import { eventMatches } from "../../src/filter.js";
 import { type PresenceState, effectiveState, presenceAfterSync, presenceEvent } from "../../src/presence.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import type { SyncContribution, SyncExtension } from "../sync/context.js";
-import { presenceForSync, readPresence, writePresence } from "./presence.js";
+import { presenceForSync, readPresence, writePresence } from "../../services/presence/presence.js";
 
 async function syncPresence(env: Env, userId: string, setPresence: PresenceState | undefined, allowNotify: boolean): Promise<void> {
   const set = setPresence ?? "online";

@@ -11,7 +11,7 @@
  *   notification (an event in the room), the user's own receipt or their own
  *   event, all of which put the room in the response.
  * - `m.push_rules` account data: written to the account data table on every
- *   change (workers/push/rules-store.ts), so the account data extension delivers
+ *   change (services/push/rules-store.ts), so the account data extension delivers
  *   it; a user who never changed a rule gets the defaults written on their first
  *   initial sync (in the response of later initial syncs).
  */
@@ -19,8 +19,8 @@ import type { JsonValue } from "../../src/json.js";
 import { syncFields } from "../../src/unread-counts.js";
 import type { SyncContext, SyncContribution, SyncFinisher } from "../sync/context.js";
 import { buildRuleset } from "../../src/push-rules.js";
-import { loadStoredRules, pushRulesContent } from "./rules-store.js";
-import { unreadCounts } from "./unread-counts.js";
+import { loadStoredRules, pushRulesContent } from "../../services/push/rules-store.js";
+import { unreadCounts } from "../../services/push/unread-counts.js";
 
 function wantsThreadCounts(ctx: SyncContext): boolean {
   const tl = ctx.filter.room?.timeline as Record<string, unknown> | undefined;

@@ -5,7 +5,7 @@
  */
 import { MatrixError } from "../../src/errors.js";
 import { putAccountData } from "../account-data/account-data.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { requireJoined } from "./receipts.js";
 
 /**

@@ -5,9 +5,9 @@
  */
 import { MatrixError } from "../../src/errors.js";
 import { type ReceiptRow, type RelationInfo, receiptFitsThread, receiptMovesForward, resolveThread } from "../../src/receipts.js";
-import type { Env } from "../env.js";
-import { notifyUsers } from "../notify.js";
-import { STREAM_POS, advanceStream, streamPosOf } from "../stream.js";
+import type { Env } from "../../services/env.js";
+import { notifyUsers } from "../../services/notify.js";
+import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 
 /** Most receipts one /sync carries (newest first); a bound, not a page. */
 export const MAX_SYNC_RECEIPTS = 5_000;

@@ -7,9 +7,10 @@ import { MatrixError } from "../../src/errors.js";
 import { parseRoomAlias } from "../../src/identifiers.js";
 import type { JsonObject } from "../../src/json.js";
 import { newCanonicalAliases, withoutAlias } from "../../src/room-alias.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { currentStateOfTypes } from "./room-power.js";
-import { roomStub, unwrap } from "./room-rpc.js";
+import { roomStub } from "./room-rpc.js";
+import { unwrap } from "../../src/room-result.js";
 
 const badAlias = (alias: string) => new MatrixError("M_BAD_ALIAS", `Room alias ${alias} does not point to the room`, 400);
 

@@ -7,7 +7,7 @@ import { MatrixError } from "../../src/errors.js";
 import { isValidUserId } from "../../src/identifiers.js";
 import type { JsonObject } from "../../src/json.js";
 import type { RoomVersion } from "../../src/room-versions.js";
-import type { EventTemplate } from "../../durable-objects/room/event-builder.js";
+import type { EventTemplate } from "../../src/event-builder.js";
 
 export type Preset = "private_chat" | "public_chat" | "trusted_private_chat";
 

@@ -1,14 +1,6 @@
-import type { RoomResult } from "../../durable-objects/room/room.js";
-import { MatrixError, fromErrorData } from "../../src/errors.js";
-import type { Env } from "../env.js";
+import { MatrixError } from "../../src/errors.js";
+import type { Env } from "../../services/env.js";
 import { checkRoomId } from "./room-access.js";
-
-/** Unwraps a Room DO result, rethrowing its Matrix error in the Worker. */
-export async function unwrap<T>(p: Promise<RoomResult<T>>): Promise<T> {
-  const r = await p;
-  if (!r.ok) throw fromErrorData(r.error);
-  return r.value;
-}
 
 /** The Room DO stub for a syntactically valid room id. */
 export function roomStub(env: Env, roomId: string) {

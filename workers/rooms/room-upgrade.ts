@@ -13,16 +13,17 @@
  * directory entry moves, the old room's power levels are restricted and the new
  * room's restored. Failures there are logged; the upgrade has happened.
  */
-import { buildEvent, type EventTemplate } from "../../durable-objects/room/event-builder.js";
+import { buildEvent, type EventTemplate } from "../../src/event-builder.js";
 import { MatrixError, forbidden, notFound } from "../../src/errors.js";
 import { generateLegacyRoomId, roomIdFromCreateEvent } from "../../src/event-id.js";
 import type { JsonObject } from "../../src/json.js";
 import { COPIED_STATE_TYPES, type OldStateEvent, type UpgradeInput, planUpgrade, splitCanonicalAlias } from "../../src/room-upgrade.js";
 import type { RoomVersion } from "../../src/room-versions.js";
-import type { Env } from "../env.js";
-import { getServerKeys } from "../server-keys.js";
+import type { Env } from "../../services/env.js";
+import { getServerKeys } from "../../services/server-keys.js";
 import { authSnapshot, canSendState, currentStateOfTypes, membershipOf } from "./room-power.js";
-import { memberProfile, roomStub, unwrap } from "./room-rpc.js";
+import { memberProfile, roomStub } from "./room-rpc.js";
+import { unwrap } from "../../src/room-result.js";
 
 /** Bans carried over to the new room. */
 const MAX_BANS = 1000;

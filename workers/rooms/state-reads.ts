@@ -3,7 +3,7 @@
  * past state (a user who left, /members?at=, /context) from the Room DO's state
  * groups (Room.stateAt) with the events themselves loaded from D1 in one query.
  */
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { EVENT_COLUMNS } from "./event-page.js";
 import { roomStub } from "./room-rpc.js";
 import type { EventRow } from "./serve-event.js";

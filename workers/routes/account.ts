@@ -11,7 +11,7 @@ import { deactivationE2eeStatements } from "../e2ee/device-cleanup.js";
 import { notifyDeviceListChange } from "../e2ee/device-lists.js";
 import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
-import { streamPosOf } from "../stream.js";
+import { streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 
 export const accountRoutes = new Hono<AppEnv>();

@@ -4,7 +4,7 @@ import { MatrixError, notFound } from "../../src/errors.js";
 import type { AppEnv } from "../app-env.js";
 import { deleteDevicesStatements } from "../auth/sessions.js";
 import { notifyDeviceListChange, recordDeviceListChange } from "../e2ee/device-lists.js";
-import { advanceStream, streamPosOf } from "../stream.js";
+import { advanceStream, streamPosOf } from "../../services/stream.js";
 import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
 import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";

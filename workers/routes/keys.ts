@@ -29,7 +29,7 @@ import { deviceListsSince, notifyDeviceListChange, recordDeviceListChange } from
 import { oneTimeKeyCountsOf } from "../e2ee/sync-extension.js";
 import { readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
-import { advanceStream, readStreamPos, streamPosOf } from "../stream.js";
+import { advanceStream, readStreamPos, streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 
 /**

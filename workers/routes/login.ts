@@ -11,7 +11,7 @@ import { notifyDeviceListChange } from "../e2ee/device-lists.js";
 import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { clientIp, enforceRateLimit } from "../middleware/rate-limit.js";
-import { streamPosOf } from "../stream.js";
+import { streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 
 /** Lifetime of a token from /login/get_token (Synapse: 2 minutes). */

@@ -8,7 +8,7 @@ import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
-import { floorOf, loadReadFloors } from "../push/read-floors.js";
+import { floorOf, loadReadFloors } from "../../services/push/read-floors.js";
 import { type EventRow, serveEvent } from "../rooms/serve-event.js";
 import { clientV3 } from "./paths.js";
 

@@ -7,7 +7,7 @@ import { PRESENCE_STATES, presenceAfterPut, presenceContent } from "../../src/pr
 import type { AppEnv } from "../app-env.js";
 import { readJson } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
-import { readPresence, shareARoom, writePresence } from "../presence/presence.js";
+import { readPresence, shareARoom, writePresence } from "../../services/presence/presence.js";
 import { clientV3 } from "./paths.js";
 
 const PresenceBody = z.object({

@@ -6,8 +6,9 @@ import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import { readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
-import type { Env } from "../env.js";
-import { memberProfile, unwrap } from "../rooms/room-rpc.js";
+import type { Env } from "../../services/env.js";
+import { memberProfile } from "../rooms/room-rpc.js";
+import { unwrap } from "../../src/room-result.js";
 import { clientV3 } from "./paths.js";
 
 /** Spec "Profiles" (v1.16 extended fields): the whole profile stays under 64 KiB. */

@@ -12,7 +12,7 @@ import { type PushRule, type PushRuleKind, type StoredPushRule, defaultRules, fi
 import type { AppEnv } from "../app-env.js";
 import { readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
-import { commitRulesChange, deleteRuleStatement, loadRuleset, reorderStatement, upsertRuleStatement } from "../push/rules-store.js";
+import { commitRulesChange, deleteRuleStatement, loadRuleset, reorderStatement, upsertRuleStatement } from "../../services/push/rules-store.js";
 import { clientV3 } from "./paths.js";
 
 export const pushRuleRoutes = new Hono<AppEnv>();

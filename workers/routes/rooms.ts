@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { buildEvent } from "../../durable-objects/room/event-builder.js";
+import { buildEvent } from "../../src/event-builder.js";
 import { MatrixError } from "../../src/errors.js";
 import { roomIdFromCreateEvent } from "../../src/event-id.js";
 import { isValidUserId, utf8Length } from "../../src/identifiers.js";
@@ -8,13 +8,14 @@ import type { JsonObject } from "../../src/json.js";
 import { DEFAULT_ROOM_VERSION, getRoomVersion } from "../../src/room-versions.js";
 import type { AppEnv, AuthInfo } from "../app-env.js";
 import { getConfig } from "../config.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { checkCanonicalAliasContent } from "../rooms/canonical-alias.js";
 import { type CreateRoomRequest, createRoomTemplates } from "../rooms/create-room.js";
-import { memberProfile, resolveRoomIdOrAlias, roomStub, unwrap } from "../rooms/room-rpc.js";
-import { getServerKeys } from "../server-keys.js";
+import { memberProfile, resolveRoomIdOrAlias, roomStub } from "../rooms/room-rpc.js";
+import { unwrap } from "../../src/room-result.js";
+import { getServerKeys } from "../../services/server-keys.js";
 import { clientV3 } from "./paths.js";
 
 const JsonObjectSchema = z.record(z.string(), z.json());

@@ -6,10 +6,10 @@ import { isValidServerName } from "../../src/identifiers.js";
 import { signJson } from "../../src/signing.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { readJson } from "../middleware/body.js";
 import { cachedKeyResponse } from "../federation/remote-keys.js";
-import { getServerKeys } from "../server-keys.js";
+import { getServerKeys } from "../../services/server-keys.js";
 
 /** How long other servers may cache our keys (Synapse's default key_refresh_interval is 1 day). */
 const KEY_VALIDITY_MS = 24 * 60 * 60 * 1000;

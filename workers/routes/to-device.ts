@@ -7,8 +7,8 @@ import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import { readJson } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
-import { notifyUsers } from "../notify.js";
-import { advanceStream, STREAM_POS, streamPosOf } from "../stream.js";
+import { notifyUsers } from "../../services/notify.js";
+import { advanceStream, STREAM_POS, streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 
 /**

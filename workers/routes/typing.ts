@@ -6,7 +6,8 @@ import { clampTypingTimeout } from "../../src/typing.js";
 import type { AppEnv } from "../app-env.js";
 import { readJson } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
-import { roomStub, unwrap } from "../rooms/room-rpc.js";
+import { roomStub } from "../rooms/room-rpc.js";
+import { unwrap } from "../../src/room-result.js";
 import { clientV3 } from "./paths.js";
 
 const TypingBody = z.object({

@@ -24,7 +24,7 @@ import {
   matchedWords,
   parseSearchTerm,
 } from "../../src/search-query.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { type EventRow, serveEvent } from "../rooms/serve-event.js";
 import { loadVisibility } from "../rooms/visibility-timelines.js";
 

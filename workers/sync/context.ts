@@ -1,6 +1,6 @@
 import type { Filter } from "../../src/filter.js";
 import type { JsonValue } from "../../src/json.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 
 /** The inputs every part of a /sync response shares. */
 export interface SyncBaseInputs {

@@ -7,7 +7,7 @@
 import { type Filter, FilterSchema } from "../../src/filter.js";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
-import type { Env } from "../env.js";
+import type { Env } from "../../services/env.js";
 import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
 import type { SyncBaseInputs, SyncContext } from "./context.js";
 import { SYNC_EXTENSIONS, SYNC_FINISHERS } from "./extensions.js";

@@ -1,12 +1,17 @@
-import type { Federation } from "../durable-objects/federation/federation.js";
-import type { Room } from "../durable-objects/room/room.js";
-import type { User } from "../durable-objects/user/user.js";
+import type { FederationApi } from "./federation-api.js";
+import type { RoomApi } from "./room-api.js";
+import type { UserApi } from "./user-api.js";
 
-/** Bindings and vars from wrangler.toml (and secrets set with `wrangler secret put`). */
+/**
+ * Bindings and vars from wrangler.toml (and secrets set with `wrangler secret put`),
+ * declared once beneath both the Worker and the Durable Objects. The Durable Object
+ * namespaces are typed by their RPC interfaces, which the classes implement, so this
+ * file imports no class and no import circle runs through it.
+ */
 export interface Env {
-  ROOM: DurableObjectNamespace<Room>;
-  USER: DurableObjectNamespace<User>;
-  FEDERATION: DurableObjectNamespace<Federation>;
+  ROOM: DurableObjectNamespace<RoomApi>;
+  USER: DurableObjectNamespace<UserApi>;
+  FEDERATION: DurableObjectNamespace<FederationApi>;
   DB: D1Database;
   MEDIA: R2Bucket;
   /** Per-client-IP request limiter for the client and federation APIs. */

@@ -4,14 +4,14 @@
  * Room DO passes in the room's extremities and auth events. Also used by the
  * Worker to build a v12 create event, whose hash is the room id.
  */
-import { canonicalJsonBytes } from "../../src/canonical-json.js";
-import { MatrixError } from "../../src/errors.js";
-import { eventIdFor, generateLegacyEventId } from "../../src/event-id.js";
-import { computeReferenceHash, signEvent } from "../../src/hashes.js";
-import { encodeBase64 } from "../../src/base64.js";
-import type { JsonObject } from "../../src/json.js";
-import type { EventReference, Pdu } from "../../src/pdu.js";
-import type { RoomVersion } from "../../src/room-versions.js";
+import { canonicalJsonBytes } from "./canonical-json.js";
+import { MatrixError } from "./errors.js";
+import { eventIdFor, generateLegacyEventId } from "./event-id.js";
+import { computeReferenceHash, signEvent } from "./hashes.js";
+import { encodeBase64 } from "./base64.js";
+import type { JsonObject } from "./json.js";
+import type { EventReference, Pdu } from "./pdu.js";
+import type { RoomVersion } from "./room-versions.js";
 
 /** The spec's PDU size limit (rooms/fragments: 65,536 bytes of canonical JSON). */
 export const MAX_PDU_BYTES = 65_536;
