@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { buildEvent } from "../../durable-objects/room/event-builder.js";
+import { buildEvent, checkEventTemplate } from "../../durable-objects/room/event-builder.js";
 import { MatrixError } from "../../src/errors.js";
 import { roomIdFromCreateEvent } from "../../src/event-id.js";
 import { isValidUserId, utf8Length } from "../../src/identifiers.js";
@@ -73,6 +73,9 @@ roomRoutes.post(clientV3("/createRoom"), requireAuth(), async (c) => {
     inviteeProfiles.set(u, await memberProfile(db, u));
   }
   const templates = createRoomTemplates(version, body, auth.userId, await memberProfile(db, auth.userId), alias, inviteeProfiles);
+  // creation_content, initial_state and power_level_content_override become events: refuse
+  // what cannot (e.g. floats in v6+) before anything is stored, not halfway through.
+  for (const t of templates) checkEventTemplate(version, t);
 
   let roomId: string;
   let createEvent;
