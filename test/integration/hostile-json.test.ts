@@ -8,12 +8,14 @@
  */
 import { env as workerEnv } from "cloudflare:workers";
 import { Hono } from "hono";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { decodeBase64 } from "../../src/base64.js";
+import { MatrixError } from "../../src/errors.js";
 import { MAX_JSON_DEPTH } from "../../src/json-limits.js";
 import { signRequest } from "../../src/x-matrix.js";
 import type { AppEnv } from "../../workers/app-env.js";
 import type { Env } from "../../workers/env.js";
+import { parseJsonObject } from "../../workers/middleware/body.js";
 import { onError } from "../../workers/middleware/errors.js";
 import { requireServerAuth } from "../../workers/middleware/federation-auth.js";
 import { call, callJson, registerUser, type TestUser } from "./helpers.js";
@@ -118,6 +120,30 @@ describe("hostile nesting", () => {
       }
     }
   }, 60_000);
+});
+
+describe("the parser itself", () => {
+  it("workerd's JSON.parse does not recurse: it parses 1,000,000 levels, so the depth check after it always runs", () => {
+    for (const text of [nestedObjects(1_000_000), nestedArrays(1_000_000)]) expect(() => JSON.parse(text)).not.toThrow();
+  });
+
+  it("should a parser throw RangeError (stack overflow) instead, the body is 400 M_NOT_JSON", () => {
+    const spy = vi.spyOn(JSON, "parse").mockImplementationOnce(() => {
+      throw new RangeError("Maximum call stack size exceeded");
+    });
+    try {
+      let err: unknown;
+      try {
+        parseJsonObject(new TextEncoder().encode(deepBody(6_000)));
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(MatrixError);
+      expect([(err as MatrixError).errcode, (err as MatrixError).status]).toEqual(["M_NOT_JSON", 400]);
+    } finally {
+      spy.mockRestore();
+    }
+  });
 });
 
 describe("hostile numbers", () => {
