@@ -112,6 +112,24 @@ export function isValidServerName(s: string): boolean {
   return parseServerName(s) !== null;
 }
 
+// RFC 1123 §2.1 host name labels, which the appendix's grammar is based on.
+const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
+
+/**
+ * A server name that can name a host we would connect to: the grammar, plus what
+ * the appendix asks beyond it — DNS names "should consist of a series of labels
+ * separated by `.`, where each label consists of the alphanumeric characters or
+ * hyphens" (conventional host names, RFC 1123 §2.1: no empty label, at most 63
+ * characters, no hyphen at either end) — and a port TCP can use (1–65535).
+ * `a..b`, `-` or `host:99999` pass the grammar but name no server.
+ */
+export function isContactableServerName(s: string): boolean {
+  const p = parseServerName(s);
+  if (!p) return false;
+  if (p.port !== undefined && (p.port < 1 || p.port > 65535)) return false;
+  return p.kind !== "dns" || p.host.split(".").every((label) => HOST_LABEL.test(label));
+}
+
 // ---------------------------------------------------------------------------
 // Common `&localpart:domain` form (appendices "Common Identifier Format")
 // ---------------------------------------------------------------------------

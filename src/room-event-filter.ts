@@ -5,6 +5,7 @@
 import { MatrixError } from "./errors.js";
 import { type RoomEventFilter, RoomEventFilterSchema, eventMatches } from "./filter.js";
 import type { JsonObject } from "./json.js";
+import { assertJsonLimits } from "./json-limits.js";
 
 export function parseRoomEventFilter(param: string | undefined): RoomEventFilter | undefined {
   if (param === undefined || param === "") return undefined;
@@ -14,6 +15,7 @@ export function parseRoomEventFilter(param: string | undefined): RoomEventFilter
   } catch {
     throw new MatrixError("M_NOT_JSON", "filter is not valid JSON", 400);
   }
+  assertJsonLimits(json, "filter");
   const parsed = RoomEventFilterSchema.safeParse(json);
   if (!parsed.success) throw new MatrixError("M_BAD_JSON", "filter is not a valid RoomEventFilter", 400);
   return parsed.data;

@@ -207,6 +207,14 @@ describe("/publicRooms", () => {
     expect(remote.body.errcode).toBe("M_UNKNOWN");
     expect((await post(alice.accessToken, {}, "?server=remote.example")).status).toBe(502);
     expect((await callJson("/_matrix/client/v3/publicRooms?server=bad%20name")).body.errcode).toBe("M_INVALID_PARAM");
+    // Names the appendix grammar lets through but no server can have (empty or hyphen-edged
+    // labels, no TCP port): the client's mistake, 400, for GET and POST alike.
+    for (const server of ["a..b", "example.org.", "-", "-a.example", "example.org:99999", "example.org:0", "not%20a%20server", "!nope"]) {
+      const get = await callJson(`/_matrix/client/v3/publicRooms?server=${server}`);
+      expect([server, get.status, get.body.errcode]).toEqual([server, 400, "M_INVALID_PARAM"]);
+      const posted = await post(alice.accessToken, {}, `?server=${server}`);
+      expect([server, posted.status, posted.body.errcode]).toEqual([server, 400, "M_INVALID_PARAM"]);
+    }
     expect(await post(alice.accessToken, { third_party_instance_id: "irc|freenode" }).then((r) => r.body)).toEqual({ chunk: [], total_room_count_estimate: 0 });
     expect((await post(alice.accessToken, { include_all_networks: true, third_party_instance_id: "irc" })).body.errcode).toBe("M_INVALID_PARAM");
     expect((await callJson("/_matrix/client/v3/publicRooms", { method: "POST", json: {} })).status).toBe(401);

@@ -112,6 +112,28 @@ describe("createRoom and sending", () => {
     expect((await callJson(r("forget"), { method: "POST", token: alice.accessToken, json: {} })).status).toBe(200);
   });
 
+  it("membership: a target that is not a user id is 400 M_INVALID_PARAM before anything else; the 3PID form of /invite is not offered", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice.accessToken, { preset: "private_chat" });
+    const r = (p: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/${p}`;
+    // Checked before federation (invite), current membership (kick, unban) and power.
+    for (const userId of ["not-a-user-id", "@nobody", "@bad:exa mple.org", "@a:b:c:d", "bob:localhost:8008"]) {
+      for (const action of ["invite", "kick", "ban", "unban"]) {
+        const res = await callJson(r(action), { method: "POST", token: alice.accessToken, json: { user_id: userId } });
+        expect([action, userId, res.status, res.body.errcode]).toEqual([action, userId, 400, "M_INVALID_PARAM"]);
+      }
+    }
+    // A missing or non-string user_id is a malformed body (inviting.yaml: M_BAD_JSON).
+    expect((await callJson(r("invite"), { method: "POST", token: alice.accessToken, json: { user_id: 5 } })).body.errcode).toBe("M_BAD_JSON");
+    expect((await callJson(r("invite"), { method: "POST", token: alice.accessToken, json: {} })).body.errcode).toBe("M_BAD_JSON");
+    // third_party_membership.yaml needs an identity server: refused as createRoom refuses invite_3pid.
+    const threePid = { id_server: "id.example.org", id_access_token: "abc", medium: "email", address: "cheeky@monkey.com" };
+    for (const body of [threePid, { ...threePid, id_access_token: undefined }]) {
+      const res = await callJson(r("invite"), { method: "POST", token: alice.accessToken, json: body });
+      expect([res.status, res.body.errcode]).toEqual([400, "M_UNRECOGNIZED"]);
+    }
+  });
+
   it("state: power levels gate state events; redaction by sender or moderator", async () => {
     const alice = await registerUser();
     const bob = await registerUser();

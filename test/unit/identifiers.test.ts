@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   eventIdDomain,
   isCompliantUserId,
+  isContactableServerName,
   isValidEd25519KeyId,
   isValidEventId,
   isValidIPv6,
@@ -72,6 +73,18 @@ describe("server names", () => {
     for (const s of ["1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", ":1:2:3:4:5:6:7", "1:2:3:4:5:6:7:", "1::2:3:4:5:6:7:8", "1.2.3.4", "::1.2.3.4:1", "::1.2.3.256", "g::", ":", "1:::2"]) {
       expect(isValidIPv6(s), s).toBe(false);
     }
+  });
+
+  it("contactable names: the grammar plus the appendix's host name labels and a TCP port", () => {
+    for (const s of ["matrix.org", "matrix.org:8888", "1.2.3.4:1234", "[1234:5678::abcd]:5678", "localhost", "x-y.example", "a1.b2", "example.org:1", "example.org:65535", "a".repeat(63) + ".org"]) {
+      expect(isContactableServerName(s), s).toBe(true);
+    }
+    // Grammatical (1*255dns-char, 1*5DIGIT), yet no server can have these names.
+    for (const s of ["a..b", ".", "example.org.", ".example.org", "-", "-a.org", "a-.org", "a".repeat(64) + ".org", "example.org:0", "example.org:65536", "example.org:99999"]) {
+      expect(isValidServerName(s), s).toBe(true);
+      expect(isContactableServerName(s), s).toBe(false);
+    }
+    for (const s of ["", "exa mple.org", "example_org", "[::1", "1.2.3.256"]) expect(isContactableServerName(s), s).toBe(false);
   });
 });
 

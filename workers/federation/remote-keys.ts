@@ -13,6 +13,7 @@
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import { isJsonObject } from "../../src/json.js";
+import { jsonLimitViolation } from "../../src/json-limits.js";
 import { verifyServerKeyResponse, type ServerKeySet } from "../../src/server-key-response.js";
 import { getConfig } from "../config.js";
 import type { Env } from "../../services/env.js";
@@ -39,11 +40,16 @@ async function readCappedJson(res: Response): Promise<unknown> {
   } catch (e) {
     throw new KeyFetchFailed(e instanceof MatrixError ? "key response too large" : "connection lost while reading the key response");
   }
+  let value: unknown;
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    value = JSON.parse(new TextDecoder().decode(bytes));
   } catch {
     throw new KeyFetchFailed("key response is not JSON");
   }
+  // The same limits as request bodies, before verification and storage recurse into it.
+  const violation = jsonLimitViolation(value);
+  if (violation) throw new KeyFetchFailed(`key response${violation.path}: ${violation.reason}`);
+  return value;
 }
 
 /** Fetches, checks and stores `serverName`'s keys; throws KeyFetchFailed. */

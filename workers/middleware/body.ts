@@ -2,6 +2,7 @@ import type { Context } from "hono";
 import type { z } from "zod";
 import { MatrixError } from "../../src/errors.js";
 import { isJsonObject, type JsonObject } from "../../src/json.js";
+import { assertJsonLimits } from "../../src/json-limits.js";
 import { getConfig } from "../config.js";
 import type { AppEnv } from "../app-env.js";
 
@@ -45,7 +46,10 @@ export async function readJsonObject(c: Context<AppEnv>, opts: { allowEmpty?: bo
   return parseJsonObject(bytes);
 }
 
-/** UTF-8 JSON bytes that must hold an object; M_NOT_JSON / M_BAD_JSON otherwise. */
+/**
+ * UTF-8 JSON bytes that must hold an object; M_NOT_JSON / M_BAD_JSON otherwise.
+ * Depth and numbers are checked here, before any caller's recursive work (src/json-limits.ts).
+ */
 export function parseJsonObject(bytes: Uint8Array): JsonObject {
   let text: string;
   try {
@@ -57,9 +61,11 @@ export function parseJsonObject(bytes: Uint8Array): JsonObject {
   try {
     value = JSON.parse(text);
   } catch {
+    // A SyntaxError, or a RangeError should a parser ever recurse too deep: either way not JSON we take.
     throw notJson();
   }
   if (!isJsonObject(value)) throw new MatrixError("M_BAD_JSON", "Content must be a JSON object.", 400);
+  assertJsonLimits(value, "Content");
   return value;
 }
 

@@ -1,7 +1,7 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
 import { MatrixError, forbidden, notFound } from "../../src/errors.js";
-import { isValidServerName } from "../../src/identifiers.js";
+import { isContactableServerName } from "../../src/identifiers.js";
 import { type DirectoryBound, boundClause, decodeDirectoryToken, directoryPage, pageLimit } from "../../src/public-rooms.js";
 import { type RoomSummaryRow, publishedRoomChunk } from "../../src/room-summary.js";
 import type { AppEnv } from "../app-env.js";
@@ -103,11 +103,11 @@ async function listLocal(db: D1Database, o: ListOptions) {
   return out;
 }
 
-/** A directory other than ours needs federation. */
+/** A directory other than ours needs federation; a name no server can have is the client's error, 400, not 502. */
 function checkServer(c: Context<AppEnv>): void {
   const server = c.req.query("server");
   if (server === undefined || server === "" || server === getConfig(c.env).serverName) return;
-  if (!isValidServerName(server)) throw new MatrixError("M_INVALID_PARAM", `Invalid server name: ${server}`, 400);
+  if (!isContactableServerName(server)) throw new MatrixError("M_INVALID_PARAM", `Invalid server name: ${server}`, 400);
   throw new MatrixError("M_UNKNOWN", "Failed to fetch room list: other servers' directories need federation, which this server does not have yet", 502);
 }
 

@@ -1,6 +1,6 @@
 import { type Context, Hono } from "hono";
 import { z } from "zod";
-import { buildEvent } from "../../src/event-builder.js";
+import { buildEvent, checkEventTemplate } from "../../src/event-builder.js";
 import { MatrixError } from "../../src/errors.js";
 import { roomIdFromCreateEvent } from "../../src/event-id.js";
 import { isValidUserId, utf8Length } from "../../src/identifiers.js";
@@ -9,7 +9,7 @@ import { DEFAULT_ROOM_VERSION, getRoomVersion } from "../../src/room-versions.js
 import type { AppEnv, AuthInfo } from "../app-env.js";
 import { getConfig } from "../config.js";
 import type { Env } from "../../services/env.js";
-import { readJson, readJsonObject } from "../middleware/body.js";
+import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { checkCanonicalAliasContent } from "../rooms/canonical-alias.js";
 import { type CreateRoomRequest, createRoomTemplates } from "../rooms/create-room.js";
@@ -74,6 +74,9 @@ roomRoutes.post(clientV3("/createRoom"), requireAuth(), async (c) => {
     inviteeProfiles.set(u, await memberProfile(db, u));
   }
   const templates = createRoomTemplates(version, body, auth.userId, await memberProfile(db, auth.userId), alias, inviteeProfiles);
+  // creation_content, initial_state and power_level_content_override become events: refuse
+  // what cannot (e.g. floats in v6+) before anything is stored, not halfway through.
+  for (const t of templates) checkEventTemplate(version, t);
 
   let roomId: string;
   let createEvent;
@@ -163,8 +166,13 @@ roomRoutes.put(clientV3("/rooms/:roomId/redact/:eventId/:txnId"), requireAuth({ 
 const ReasonBody = z.object({ reason: z.string().optional() });
 const TargetBody = z.object({ user_id: z.string(), reason: z.string().optional() });
 
+/** A target that is not a user id (appendices "User Identifiers") is 400 M_INVALID_PARAM, before anything else is considered. */
+function checkTarget(userId: string): void {
+  if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID: ${userId}`, 400);
+}
+
 async function membershipEvent(c: { env: Env; get(k: "auth"): AuthInfo }, roomId: string, target: string, membership: string, reason?: string, extra: JsonObject = {}) {
-  if (!isValidUserId(target)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID: ${target}`, 400);
+  checkTarget(target);
   const content: JsonObject = { membership, ...extra };
   if (reason !== undefined) content.reason = reason;
   return sendAs(c.env, c.get("auth"), roomId, { type: "m.room.member", state_key: target, content });
@@ -215,9 +223,23 @@ roomRoutes.post(clientV3("/rooms/:roomId/leave"), requireAuth({ allowGuest: true
   return c.json({});
 });
 
+/**
+ * The other form of /invite (third_party_membership.yaml), by third-party id;
+ * "servers can treat [id_access_token] as optional" (definitions/invite_3pid.yaml).
+ */
+const Invite3pidBody = z.object({ id_server: z.string(), id_access_token: z.string().optional(), medium: z.string(), address: z.string() });
+
 /** POST /_matrix/client/v3/rooms/{roomId}/invite */
 roomRoutes.post(clientV3("/rooms/:roomId/invite"), requireAuth(), async (c) => {
-  const body = await readJson(c, TargetBody);
+  const raw = await readJsonObject(c);
+  if (raw.user_id === undefined && Invite3pidBody.safeParse(raw).success) {
+    // As createRoom's invite_3pid: the identity server lookup is not available here.
+    throw new MatrixError("M_UNRECOGNIZED", "Third-party invites need an identity server, which this server does not use", 400);
+  }
+  const parsed = TargetBody.safeParse(raw);
+  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
+  const body = parsed.data;
+  checkTarget(body.user_id);
   if (!body.user_id.endsWith(`:${getConfig(c.env).serverName}`)) {
     throw new MatrixError("M_FORBIDDEN", "Inviting users of other servers needs federation, which is not available yet", 403);
   }
@@ -229,6 +251,7 @@ for (const [path, membership] of [["kick", "leave"], ["ban", "ban"], ["unban", "
   /** POST /_matrix/client/v3/rooms/{roomId}/{kick,ban,unban} */
   roomRoutes.post(clientV3(`/rooms/:roomId/${path}`), requireAuth(), async (c) => {
     const body = await readJson(c, TargetBody);
+    checkTarget(body.user_id);
     const roomId = c.req.param("roomId");
     if (path === "unban" || path === "kick") {
       // Unban only lifts a ban, kick only removes a member: check the current membership first.

@@ -7,6 +7,7 @@
 import { type Filter, FilterSchema } from "../../src/filter.js";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
+import { assertJsonLimits } from "../../src/json-limits.js";
 import type { Env } from "../../services/env.js";
 import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
 import type { SyncBaseInputs, SyncContext } from "./context.js";
@@ -49,6 +50,7 @@ export async function resolveFilter(db: D1Database, userId: string, param: strin
     } catch {
       throw new MatrixError("M_NOT_JSON", "filter is not valid JSON", 400);
     }
+    assertJsonLimits(json, "filter");
   } else {
     if (!/^\d{1,15}$/.test(param)) throw new MatrixError("M_INVALID_PARAM", "Invalid filter ID", 400);
     const cached = filterCache.get(`${userId}\u0000${param}`);
