@@ -129,7 +129,10 @@ describe("typing notifications", () => {
     expect(unknown.status).toBe(403);
     const badRoom = await typing(alice, "not-a-room", { typing: true });
     expect(badRoom.status).toBe(400);
-    for (const body of [{}, { typing: "yes" }, { typing: true, timeout: -1 }, { typing: true, timeout: "10" }]) {
+    // A required key left out is M_MISSING_PARAM; a value of the wrong type or range, M_BAD_JSON.
+    const missing = await typing(alice, roomId, {});
+    expect([missing.status, missing.body.errcode]).toEqual([400, "M_MISSING_PARAM"]);
+    for (const body of [{ typing: "yes" }, { typing: null }, { typing: true, timeout: -1 }, { typing: true, timeout: "10" }]) {
       const r = await typing(alice, roomId, body);
       expect(r.status).toBe(400);
       expect(r.body.errcode).toBe("M_BAD_JSON");

@@ -1,6 +1,6 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import type { z } from "zod";
-import { MatrixError } from "../../src/errors.js";
+import { MatrixError, type MatrixErrcode } from "../../src/errors.js";
 import { isJsonObject, type JsonObject } from "../../src/json.js";
 import { assertJsonLimits } from "../../src/json-limits.js";
 import { getConfig } from "../config.js";
@@ -77,14 +77,66 @@ export function describeZodError(err: z.ZodError): string {
   return `${where}: ${issue.message}`;
 }
 
-/** Reads and validates a JSON body; a wrong shape is 400 M_BAD_JSON. */
+/** What a schema may attach to a refinement to choose the error: `.refine(f, { params: { errcode, status } })`. */
+export interface BodyIssueParams {
+  errcode?: MatrixErrcode;
+  status?: number;
+}
+
+function isMissing(input: unknown, path: readonly PropertyKey[]): boolean {
+  let at: unknown = input;
+  for (const key of path.slice(0, -1)) {
+    if (typeof at !== "object" || at === null) return false;
+    at = (at as Record<PropertyKey, unknown>)[key];
+  }
+  const last = path.at(-1);
+  return last !== undefined && typeof at === "object" && at !== null && !Array.isArray(at) && !(last in at);
+}
+
+/**
+ * A zod failure as the spec's error (client-server-api "Standard error response"):
+ * a required key that is absent is M_MISSING_PARAM; a refinement may name its own
+ * errcode and status; anything else present but malformed is M_BAD_JSON ("valid
+ * JSON, but malformed in some way, e.g. … invalid values for keys").
+ */
+export function bodyError(err: z.ZodError, input: unknown): MatrixError {
+  const issue = err.issues[0];
+  const message = describeZodError(err);
+  if (!issue) return new MatrixError("M_BAD_JSON", message, 400);
+  const params = (issue as { params?: BodyIssueParams }).params;
+  if (params?.errcode) return new MatrixError(params.errcode, message, params.status ?? 400);
+  if (issue.code === "invalid_type" && isMissing(input, issue.path)) return new MatrixError("M_MISSING_PARAM", `Missing parameter: ${issue.path.join(".")}`, 400);
+  return new MatrixError("M_BAD_JSON", message, 400);
+}
+
+/** A parsed value checked against a schema, or the spec's error for the first problem. */
+export function validateBody<S extends z.ZodType>(schema: S, value: unknown): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw bodyError(parsed.error, value);
+  return parsed.data;
+}
+
+/** Reads and validates a JSON body inside a handler (where the middleware cannot be used). */
 export async function readJson<S extends z.ZodType>(
   c: Context<AppEnv>,
   schema: S,
   opts: { allowEmpty?: boolean } = {},
-): Promise<z.infer<S>> {
-  const obj = await readJsonObject(c, opts);
-  const parsed = schema.safeParse(obj);
-  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
-  return parsed.data;
+): Promise<z.output<S>> {
+  return validateBody(schema, await readJsonObject(c, opts));
+}
+
+/**
+ * The one way a route takes a JSON body: read within the size limit, parsed as an
+ * object with depth and number limits (parseJsonObject), validated against `schema`,
+ * and handed to the handler as `c.req.valid("json")`. Errors are the spec's:
+ * M_TOO_LARGE, M_NOT_JSON, M_BAD_JSON, M_MISSING_PARAM (bodyError).
+ */
+export function jsonBody<S extends z.ZodType>(
+  schema: S,
+  opts: { allowEmpty?: boolean } = {},
+): MiddlewareHandler<AppEnv, string, { in: { json: z.input<S> }; out: { json: z.output<S> } }> {
+  return async (c, next) => {
+    c.req.addValidatedData("json", validateBody(schema, await readJsonObject(c, opts)) as object);
+    await next();
+  };
 }

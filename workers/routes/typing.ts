@@ -4,7 +4,7 @@ import { z } from "zod";
 import { MatrixError } from "../../src/errors.js";
 import { clampTypingTimeout } from "../../src/typing.js";
 import type { AppEnv } from "../app-env.js";
-import { readJson } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { roomStub } from "../rooms/room-rpc.js";
 import { unwrap } from "../../src/room-result.js";
@@ -17,10 +17,10 @@ const TypingBody = z.object({
 
 export const typingRoutes = new Hono<AppEnv>();
 
-typingRoutes.put(clientV3("/rooms/:roomId/typing/:userId"), requireAuth(), async (c) => {
+typingRoutes.put(clientV3("/rooms/:roomId/typing/:userId"), requireAuth(), jsonBody(TypingBody), async (c) => {
   const { roomId, userId } = c.req.param();
   if (userId !== c.get("auth").userId) throw new MatrixError("M_FORBIDDEN", "Cannot set another user's typing state", 403);
-  const body = await readJson(c, TypingBody);
+  const body = c.req.valid("json");
   const stub = roomStub(c.env, roomId);
   await unwrap(stub.setTyping({ userId, typing: body.typing, timeoutMs: Math.floor(clampTypingTimeout(body.timeout)) })).catch((e: unknown) => {
     // A room this server does not know is, to the client, a room it is not in.
