@@ -13,7 +13,10 @@ import type { EventRow, RoomStore } from "./room-store.js";
 
 export interface TxnRef {
   deviceId: string;
+  /** As the client sent it (served back as unsigned.transaction_id). */
   txnId: string;
+  /** What the idempotency record is keyed by: the txnId within its endpoint's scope. */
+  key: string;
 }
 
 export function persistEvent(store: RoomStore, version: RoomVersion, ev: { eventId: string; pdu: Pdu }, txn: TxnRef | undefined): { eventId: string } {
@@ -29,8 +32,8 @@ export function persistEvent(store: RoomStore, version: RoomVersion, ev: { event
   }
   store.setEventStateGroup(nid, group ?? store.newStateGroup(null, []));
   store.setExtremities([nid]);
-  if (txn) store.recordTxn(ev.pdu.sender, txn.deviceId, txn.txnId, ev.eventId);
-  store.enqueue(nid, "event", txn);
+  if (txn) store.recordTxn(ev.pdu.sender, txn.deviceId, txn.key, ev.eventId);
+  store.enqueue(nid, "event", txn && { deviceId: txn.deviceId, txnId: txn.txnId });
   if (ev.pdu.type === "m.room.redaction") {
     const target = redactionTarget(ev.pdu);
     const row = target ? store.eventById(target) : undefined;

@@ -79,26 +79,24 @@ export class Room extends DurableObject<Env> implements RoomApi {
   }
 
   private async sendInner(input: SendInput, version: RoomVersion): Promise<{ eventId: string }> {
-    {
-      if (input.txnId && input.deviceId) {
-        const earlier = this.store.txnEvent(input.sender, input.deviceId, input.txnId);
-        if (earlier) return { eventId: earlier };
-      }
-      const key = await this.signingKey();
-      let eventId = "";
-      this.ctx.storage.transactionSync(() => {
-        // Re-check after the await: a retry may have landed meanwhile.
-        const earlier = input.txnId && input.deviceId ? this.store.txnEvent(input.sender, input.deviceId, input.txnId) : undefined;
-        if (earlier) {
-          eventId = earlier;
-          return;
-        }
-        const txn = input.txnId && input.deviceId ? { deviceId: input.deviceId, txnId: input.txnId } : undefined;
-        eventId = this.appendLocal(version, input, key, txn).eventId;
-      });
-      await this.outbox.flushOrSchedule();
-      return { eventId };
+    const txn = txnOf(input);
+    if (txn) {
+      const earlier = this.store.txnEvent(input.sender, txn.deviceId, txn.key);
+      if (earlier) return { eventId: earlier };
     }
+    const key = await this.signingKey();
+    let eventId = "";
+    this.ctx.storage.transactionSync(() => {
+      // Re-check after the await: a retry may have landed meanwhile.
+      const earlier = txn ? this.store.txnEvent(input.sender, txn.deviceId, txn.key) : undefined;
+      if (earlier) {
+        eventId = earlier;
+        return;
+      }
+      eventId = this.appendLocal(version, input, key, txn).eventId;
+    });
+    await this.outbox.flushOrSchedule();
+    return { eventId };
   }
 
   private localMemberWhoCanInvite(version: RoomVersion): string | undefined {
@@ -254,4 +252,18 @@ export class Room extends DurableObject<Env> implements RoomApi {
     if (t.type === "m.room.redaction") checkLocalRedaction(this.store, version, built.pdu, state);
     return persistEvent(this.store, version, built, txn);
   }
+}
+
+/**
+ * A transaction id is scoped to the device and the endpoint (client-server-api
+ * "Transaction identifiers": a retry is the same txnId on the same path), so the
+ * record is keyed by what the path names besides the txnId: the event type for
+ * /send/{eventType}, the target for /redact/{eventId}. The raw txnId is what
+ * `unsigned.transaction_id` shows.
+ */
+function txnOf(input: SendInput): TxnRef | undefined {
+  if (!input.txnId || !input.deviceId) return undefined;
+  const redacts = input.type === "m.room.redaction" ? (input.redacts ?? input.content.redacts) : undefined;
+  const scope = typeof redacts === "string" ? `redact\u0000${redacts}` : `send\u0000${input.type}`;
+  return { deviceId: input.deviceId, txnId: input.txnId, key: `${scope}\u0000${input.txnId}` };
 }

@@ -13,8 +13,8 @@ import { getServerKeys } from "../../services/server-keys.js";
 import { buildEvent, type EventTemplate, type SigningKeyMaterial } from "../../src/event-builder.js";
 import { MatrixError } from "../../src/errors.js";
 import { getRoomVersion } from "../../src/room-versions.js";
-import { registerUser } from "./helpers.js";
-import { createRoom, membership, text } from "./room-reads-helpers.js";
+import { callJson, registerUser } from "./helpers.js";
+import { createRoom, enc, membership, messages, text, v3 } from "./room-reads-helpers.js";
 
 async function keyMaterial(): Promise<SigningKeyMaterial> {
   const k = await getServerKeys(env);
@@ -84,10 +84,10 @@ describe("room event pipeline steps", () => {
       const topic = build(store, roomId, { type: "m.room.topic", state_key: "", sender: alice.userId, content: { topic: "persisted" } }, key);
       authorizeAgainst(store, topic.version, topic.ev, topic.authRows);
       const pending = store.pendingOutbox(100).length;
-      state.storage.transactionSync(() => persistEvent(store, topic.version, topic.ev, { deviceId: "DEV", txnId: "t1" }));
+      state.storage.transactionSync(() => persistEvent(store, topic.version, topic.ev, { deviceId: "DEV", txnId: "t1", key: "state\u0000t1" }));
       expect(store.extremities().map((r) => r.event_id)).toEqual([topic.ev.eventId]);
       expect(store.currentStateEvent("m.room.topic", "")?.event_id).toBe(topic.ev.eventId);
-      expect(store.txnEvent(alice.userId, "DEV", "t1")).toBe(topic.ev.eventId);
+      expect(store.txnEvent(alice.userId, "DEV", "state\u0000t1")).toBe(topic.ev.eventId);
       const outbox = store.pendingOutbox(100);
       expect(outbox.length).toBe(pending + 1);
       expect(store.eventByNid(outbox.at(-1)!.event_nid)!.event_id).toBe(topic.ev.eventId);
@@ -95,5 +95,28 @@ describe("room event pipeline steps", () => {
       const next = build(store, roomId, { type: "m.room.message", sender: alice.userId, content: { msgtype: "m.text", body: "after" } }, key);
       expect(next.ev.pdu.prev_events).toEqual([topic.ev.eventId]);
     });
+  });
+
+  it("a transaction id is scoped to its endpoint: the same txnId on /send of another type or on /redact is a new request", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice, { preset: "private_chat" });
+    const put = async (path: string, json: unknown) => {
+      const r = await callJson<{ event_id: string }>(v3(roomId, path), { method: "PUT", token: alice.accessToken, json });
+      expect(r.status).toBe(200);
+      return r.body.event_id;
+    };
+    const msg = await put("send/m.room.message/same", { msgtype: "m.text", body: "one" });
+    // A retry on the same path is the same event.
+    expect(await put("send/m.room.message/same", { msgtype: "m.text", body: "one" })).toBe(msg);
+    const other = await put(`send/${enc("org.example.custom")}/same`, { n: 1 });
+    expect(other).not.toBe(msg);
+    const redaction = await put(`redact/${enc(msg)}/same`, {});
+    expect([msg, other]).not.toContain(redaction);
+    expect(await put(`redact/${enc(msg)}/same`, {})).toBe(redaction);
+    const page = await messages(alice, roomId, { dir: "b", limit: 10 });
+    const mine = page.body.chunk.filter((e) => e.unsigned?.transaction_id === "same").map((e) => e.event_id);
+    expect(mine).toEqual([redaction, other, msg]);
+    // The message is redacted: the redaction really happened.
+    expect(page.body.chunk.find((e) => e.event_id === msg)!.content).toEqual({});
   });
 });
