@@ -81,14 +81,14 @@ export class Room extends DurableObject<Env> implements RoomApi {
   private async sendInner(input: SendInput, version: RoomVersion): Promise<{ eventId: string }> {
     const txn = txnOf(input);
     if (txn) {
-      const earlier = this.store.txnEvent(input.sender, txn.deviceId, txn.key);
+      const earlier = this.earlierTxnEvent(input.sender, txn);
       if (earlier) return { eventId: earlier };
     }
     const key = await this.signingKey();
     let eventId = "";
     this.ctx.storage.transactionSync(() => {
       // Re-check after the await: a retry may have landed meanwhile.
-      const earlier = txn ? this.store.txnEvent(input.sender, txn.deviceId, txn.key) : undefined;
+      const earlier = txn ? this.earlierTxnEvent(input.sender, txn) : undefined;
       if (earlier) {
         eventId = earlier;
         return;
@@ -97,6 +97,11 @@ export class Room extends DurableObject<Env> implements RoomApi {
     });
     await this.outbox.flushOrSchedule();
     return { eventId };
+  }
+
+  /** The event an earlier request with this txn made; records written before txn scopes existed hold the raw txnId. */
+  private earlierTxnEvent(sender: string, txn: TxnRef): string | undefined {
+    return this.store.txnEvent(sender, txn.deviceId, txn.key) ?? this.store.txnEvent(sender, txn.deviceId, txn.txnId);
   }
 
   private localMemberWhoCanInvite(version: RoomVersion): string | undefined {
