@@ -1,4 +1,26 @@
 /** The User Durable Object's RPC surface (durable-objects/user/user.ts implements it). */
+
+/** What a room was last sent with on a sliding-sync connection (durable-objects/user/sliding-sync-connections.ts). */
+export interface SlidingSyncRoomSent {
+  /** Stream position the room's timeline and state were sent up to. */
+  upTo: number;
+  /** The effective config it was sent with (src/sliding-sync.ts configKey). */
+  config: string;
+  /** The user's membership when it was sent: a change means sending the room afresh. */
+  membership: string;
+  /** The timeline limit it was sent with, for MSC4186's expanded timeline. */
+  timelineLimit: number;
+}
+
+export interface SlidingSyncConnection {
+  nonce: string;
+  /** The connection position the state is as of (0 for a new connection). */
+  n: number;
+  /** The stream position of that response; null for a new connection. */
+  streamPos: number | null;
+  rooms: Record<string, SlidingSyncRoomSent>;
+}
+
 export interface UserApi extends Rpc.DurableObjectBranded {
   /** Presence timeout for this user. */
   schedulePresenceCheck(userId: string, at: number): Promise<void>;
@@ -6,4 +28,8 @@ export interface UserApi extends Rpc.DurableObjectBranded {
   notify(pos: number): Promise<void>;
   /** A position past `since` as soon as one is notified, or `since` after `timeoutMs`. */
   waitForChange(since: number, timeoutMs: number): Promise<number>;
+  /** Sliding sync: a new connection (no pos), or the state as of `pos` (null: unknown pos). */
+  slidingSyncOpen(deviceId: string, connId: string, pos: { nonce: string; n: number } | null): Promise<SlidingSyncConnection | null>;
+  /** Sliding sync: records a response issued from position `parent`; the new position, or null if the connection is gone. */
+  slidingSyncCommit(deviceId: string, connId: string, nonce: string, parent: number, streamPos: number, rooms: Record<string, SlidingSyncRoomSent>): Promise<number | null>;
 }

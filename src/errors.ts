@@ -43,6 +43,8 @@ export type MatrixErrcode =
   | "M_WEAK_PASSWORD"
   | "M_PASSWORD_TOO_SHORT"
   | "M_WRONG_ROOM_KEYS_VERSION"
+  // MSC4186 simplified sliding sync: a `pos` the server does not know (400).
+  | "M_UNKNOWN_POS"
   | "M_UNABLE_TO_AUTHORISE_JOIN"
   | "M_UNABLE_TO_GRANT_JOIN"
   | "M_INVALID_SIGNATURE"

@@ -34,6 +34,7 @@ import { roomInitialSyncRoutes } from "./routes/room-initial-sync.js";
 import { voipThirdPartyRoutes } from "./routes/voip-thirdparty.js";
 import { roomRoutes } from "./routes/rooms.js";
 import { syncRoutes } from "./routes/sync.js";
+import { slidingSyncRoutes } from "./routes/sliding-sync.js";
 import { synapseAdminRoutes } from "./routes/synapse-admin.js";
 import { threadRoutes } from "./routes/threads.js";
 import { toDeviceRoutes } from "./routes/to-device.js";
@@ -80,6 +81,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", openIdRoutes);
   app.route("/", voipThirdPartyRoutes);
   app.route("/", syncRoutes);
+  app.route("/", slidingSyncRoutes);
   app.route("/", roomEventRoutes);
   app.route("/", eventContextRoutes);
   app.route("/", joinedRoomsRoutes);

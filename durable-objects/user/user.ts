@@ -1,11 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../../services/env.js";
-import type { UserApi } from "../../services/user-api.js";
+import type { SlidingSyncConnection, SlidingSyncRoomSent, UserApi } from "../../services/user-api.js";
 import { applySchema } from "../sql-schema.js";
 import { PresenceTimer } from "./presence-timer.js";
+import { SLIDING_SYNC_SCHEMA, SlidingSyncConnections } from "./sliding-sync-connections.js";
 
 const SCHEMA: readonly string[] = [
   `CREATE TABLE user_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
+  SLIDING_SYNC_SCHEMA.join(";\n"),
 ];
 
 interface Waiter {
@@ -17,19 +19,32 @@ interface Waiter {
 /**
  * One Durable Object per local user: wakes that user's long-polling /sync
  * requests when a stream position that concerns the user advances, and times
- * the user's presence out (./presence-timer.ts). Per-device sliding-sync
- * connection state (MSC4186) is to live here too; it is not built yet.
+ * the user's presence out (./presence-timer.ts), and keeps the sliding-sync
+ * connections of the user's devices (./sliding-sync-connections.ts).
  */
 export class User extends DurableObject<Env> implements UserApi {
   /** Highest stream position this object has been told about (in memory: a restart only costs one D1 read). */
   private latest = 0;
   private waiters = new Set<Waiter>();
   private readonly presence: PresenceTimer;
+  private readonly connections: SlidingSyncConnections;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     void ctx.blockConcurrencyWhile(async () => applySchema(ctx.storage, SCHEMA));
     this.presence = new PresenceTimer(ctx, env, () => this.waiters.size > 0);
+    this.connections = new SlidingSyncConnections(ctx.storage.sql);
+  }
+
+  async slidingSyncOpen(deviceId: string, connId: string, pos: { nonce: string; n: number } | null): Promise<SlidingSyncConnection | null> {
+    const now = Date.now();
+    return this.ctx.storage.transactionSync(() =>
+      pos ? this.connections.resume(deviceId, connId, pos.nonce, pos.n, now) : this.connections.open(deviceId, connId, now),
+    );
+  }
+
+  async slidingSyncCommit(deviceId: string, connId: string, nonce: string, parent: number, streamPos: number, rooms: Record<string, SlidingSyncRoomSent>): Promise<number | null> {
+    return this.ctx.storage.transactionSync(() => this.connections.commit(deviceId, connId, nonce, parent, streamPos, rooms));
   }
 
   /** Presence timeout for this user (./presence-timer.ts). */

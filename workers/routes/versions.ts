@@ -12,6 +12,8 @@ export const SUPPORTED_SPEC_VERSIONS = ["v1.1", "v1.2", "v1.3", "v1.4", "v1.5", 
 export const UNSTABLE_FEATURES: Record<string, boolean> = {
   // Deleting account data (workers/routes/account-data.ts).
   "org.matrix.msc3391": true,
+  // Simplified sliding sync, MSC4186 (workers/routes/sliding-sync.ts): Element X requires it.
+  "org.matrix.simplified_msc3575": true,
 };
 
 export const versionsRoutes = new Hono<AppEnv>();

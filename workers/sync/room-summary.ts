@@ -12,6 +12,8 @@ export interface RoomSummaryPart {
   summary: JsonObject;
   /** m.heroes (empty when the room has a name or alias), for lazy-loaded member state. */
   heroes: string[];
+  /** The heroes' current display names and avatars (sliding sync sends them). */
+  profiles: Map<string, { displayname: string | null; avatar_url: string | null }>;
 }
 
 export function summaryStatements(db: D1Database, userId: string, roomIds: string[]): D1PreparedStatement[] {
@@ -20,8 +22,8 @@ export function summaryStatements(db: D1Database, userId: string, roomIds: strin
     db.prepare("SELECT room_id, name, canonical_alias, joined_members, invited_members FROM rooms WHERE room_id IN (SELECT value FROM json_each(?))").bind(rooms),
     db
       .prepare(
-        "SELECT room_id, user_id, membership, stream_pos FROM (" +
-          "SELECT m.room_id, m.user_id, m.membership, m.stream_pos, " +
+        "SELECT room_id, user_id, membership, stream_pos, display_name, avatar_url FROM (" +
+          "SELECT m.room_id, m.user_id, m.membership, m.stream_pos, m.display_name, m.avatar_url, " +
           "ROW_NUMBER() OVER (PARTITION BY m.room_id, m.membership IN ('join', 'invite') ORDER BY m.stream_pos) AS rn " +
           "FROM rooms r JOIN room_memberships m ON m.room_id = r.room_id " +
           "WHERE r.room_id IN (SELECT value FROM json_each(?1)) AND COALESCE(r.name, '') = '' AND COALESCE(r.canonical_alias, '') = '' " +
@@ -44,12 +46,16 @@ interface MemberRow {
   user_id: string;
   membership: string;
   stream_pos: number;
+  display_name: string | null;
+  avatar_url: string | null;
 }
 
 /** The summaries from the results of summaryStatements (in that order). */
 export function readSummaries(userId: string, roomsResult: D1Result | undefined, membersResult: D1Result | undefined): Map<string, RoomSummaryPart> {
   const candidates = new Map<string, HeroCandidate[]>();
+  const profiles = new Map<string, { displayname: string | null; avatar_url: string | null }>();
   for (const m of (membersResult?.results ?? []) as MemberRow[]) {
+    profiles.set(`${m.room_id}\u0000${m.user_id}`, { displayname: m.display_name, avatar_url: m.avatar_url });
     const list = candidates.get(m.room_id) ?? [];
     list.push({ userId: m.user_id, membership: m.membership, pos: m.stream_pos });
     candidates.set(m.room_id, list);
@@ -61,7 +67,8 @@ export function readSummaries(userId: string, roomsResult: D1Result | undefined,
       userId,
     );
     const heroes = Array.isArray(summary["m.heroes"]) ? (summary["m.heroes"] as string[]) : [];
-    out.set(r.room_id, { summary, heroes });
+    const own = new Map(heroes.map((h) => [h, profiles.get(`${r.room_id}\u0000${h}`) ?? { displayname: null, avatar_url: null }]));
+    out.set(r.room_id, { summary, heroes, profiles: own });
   }
   return out;
 }
