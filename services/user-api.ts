@@ -1,4 +1,5 @@
 /** The User Durable Object's RPC surface (durable-objects/user/user.ts implements it). */
+import type { ListedRoom } from "../src/sliding-sync.js";
 
 /** What a room was last sent with on a sliding-sync connection (durable-objects/user/sliding-sync-connections.ts). */
 export interface SlidingSyncRoomSent {
@@ -19,6 +20,8 @@ export interface SlidingSyncConnection {
   /** The stream position of that response; null for a new connection. */
   streamPos: number | null;
   rooms: Record<string, SlidingSyncRoomSent>;
+  /** The ranked room list as of that response (null for a new connection). */
+  list: ListedRoom[] | null;
 }
 
 export interface UserApi extends Rpc.DurableObjectBranded {
@@ -31,5 +34,13 @@ export interface UserApi extends Rpc.DurableObjectBranded {
   /** Sliding sync: a new connection (no pos), or the state as of `pos` (null: unknown pos). */
   slidingSyncOpen(deviceId: string, connId: string, pos: { nonce: string; n: number } | null): Promise<SlidingSyncConnection | null>;
   /** Sliding sync: records a response issued from position `parent`; the new position, or null if the connection is gone. */
-  slidingSyncCommit(deviceId: string, connId: string, nonce: string, parent: number, streamPos: number, rooms: Record<string, SlidingSyncRoomSent>): Promise<number | null>;
+  slidingSyncCommit(
+    deviceId: string,
+    connId: string,
+    nonce: string,
+    parent: number,
+    streamPos: number,
+    rooms: Record<string, SlidingSyncRoomSent>,
+    list: ListedRoom[],
+  ): Promise<number | null>;
 }

@@ -80,6 +80,29 @@ export type RoomConfig = z.output<typeof RoomConfigSchema>;
 export type ListConfig = z.output<typeof ListSchema>;
 export type ListFilters = z.output<typeof ListFiltersSchema>;
 
+/** One room of a user as lists rank and filter it (workers/sliding-sync/room-list.ts); kept per connection. */
+export interface ListedRoom {
+  roomId: string;
+  membership: string;
+  /** Stream position and id of the user's membership event. */
+  memberPos: number;
+  memberEventId: string;
+  /** Who sent the membership event (the inviter, for invites). */
+  memberSender: string;
+  roomType: string | null;
+  encrypted: boolean;
+  isDm: boolean;
+  /** MSC4186 bump_stamp: the latest bump event for joined rooms, the membership change otherwise. */
+  bump: number;
+  /** Latest event of the room (or the membership, if not joined): what a delta is measured against. */
+  lastPos: number;
+  name: string | null;
+  avatar: string | null;
+  canonicalAlias: string | null;
+  joined: number;
+  invited: number;
+}
+
 /** Events that move a room up the list (MSC4186 `bump_stamp`). */
 export const BUMP_EVENT_TYPES = ["m.room.create", "m.room.message", "m.room.encrypted", "m.sticker", "m.call.invite", "m.poll.start", "m.beacon_info"];
 

@@ -4,6 +4,7 @@ import type { SlidingSyncConnection, SlidingSyncRoomSent, UserApi } from "../../
 import { applySchema } from "../sql-schema.js";
 import { PresenceTimer } from "./presence-timer.js";
 import { SLIDING_SYNC_SCHEMA, SlidingSyncConnections } from "./sliding-sync-connections.js";
+import type { ListedRoom } from "../../src/sliding-sync.js";
 
 const SCHEMA: readonly string[] = [
   `CREATE TABLE user_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -43,8 +44,16 @@ export class User extends DurableObject<Env> implements UserApi {
     );
   }
 
-  async slidingSyncCommit(deviceId: string, connId: string, nonce: string, parent: number, streamPos: number, rooms: Record<string, SlidingSyncRoomSent>): Promise<number | null> {
-    return this.ctx.storage.transactionSync(() => this.connections.commit(deviceId, connId, nonce, parent, streamPos, rooms));
+  async slidingSyncCommit(
+    deviceId: string,
+    connId: string,
+    nonce: string,
+    parent: number,
+    streamPos: number,
+    rooms: Record<string, SlidingSyncRoomSent>,
+    list: ListedRoom[],
+  ): Promise<number | null> {
+    return this.ctx.storage.transactionSync(() => this.connections.commit(deviceId, connId, nonce, parent, streamPos, rooms, list));
   }
 
   /** Presence timeout for this user (./presence-timer.ts). */

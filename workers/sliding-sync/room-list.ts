@@ -3,36 +3,18 @@
  * joined, invited and knocked rooms, and rooms left or banned from since the
  * connection's last response (so the client learns it left), with what lists
  * sort and filter them by — `bump_stamp`, room type, encryption, DM-ness. One D1
- * batch: the stream position, the memberships joined to the `rooms` read model,
- * and the `m.direct` and `m.ignored_user_list` account data.
+ * batch: the stream position, the memberships joined to the `rooms` read model
+ * (or only what changed, given the list a connection kept), and the `m.direct`
+ * and `m.ignored_user_list` account data.
  */
-import { matchesFilters, type ListFilters } from "../../src/sliding-sync.js";
+import { type ListFilters, type ListedRoom, matchesFilters } from "../../src/sliding-sync.js";
 
-export interface ListedRoom {
-  roomId: string;
-  membership: string;
-  /** Stream position and id of the user's membership event. */
-  memberPos: number;
-  memberEventId: string;
-  /** Who sent the membership event (the inviter, for invites). */
-  memberSender: string;
-  roomType: string | null;
-  encrypted: boolean;
-  isDm: boolean;
-  /** MSC4186 bump_stamp: the latest bump event for joined rooms, the membership change otherwise. */
-  bump: number;
-  /** Latest event of the room (or the membership, if not joined): what a delta is measured against. */
-  lastPos: number;
-  name: string | null;
-  avatar: string | null;
-  canonicalAlias: string | null;
-  joined: number;
-  invited: number;
-}
+export type { ListedRoom };
 
 interface Row {
   room_id: string;
   membership: string;
+  forgotten?: number;
   stream_pos: number;
   event_id: string;
   sender: string;
@@ -47,49 +29,105 @@ interface Row {
   invited_members: number | null;
 }
 
-/** Rooms listed most recent first (bump_stamp, then room id for a stable order). */
-export async function loadRoomList(db: D1Database, userId: string, since: number | null): Promise<{ upTo: number; rooms: ListedRoom[] }> {
-  const [pos, members, direct, ignored] = await db.batch([
+const ROOM_COLUMNS = "r.room_type, r.encryption, r.bump_pos, r.last_stream_pos, r.name, r.avatar_url, r.canonical_alias, r.joined_members, r.invited_members";
+const MEMBER_COLUMNS = "m.room_id, m.membership, m.stream_pos, m.event_id, m.sender, m.forgotten";
+
+/**
+ * Rooms listed most recent first (bump_stamp, then room id for a stable order).
+ * Without `cached` (a new connection, or one recorded before lists were kept) every
+ * membership of the user is read; with the list the connection kept at `since`,
+ * only what changed since: the user's membership changes and the rooms with new
+ * events (driven by the stream index, each probing the user's membership), so an
+ * incremental response reads rows in proportion to what happened, not to how many
+ * rooms the user is in.
+ */
+export async function loadRoomList(
+  db: D1Database,
+  userId: string,
+  since: number | null,
+  cached: ListedRoom[] | null,
+): Promise<{ upTo: number; rooms: ListedRoom[] }> {
+  const incremental = since !== null && cached !== null;
+  const statements = [
     db.prepare("SELECT pos FROM stream_counter WHERE id = 1"),
-    db
-      .prepare(
-        "SELECT m.room_id, m.membership, m.stream_pos, m.event_id, m.sender, r.room_type, r.encryption, r.bump_pos, r.last_stream_pos, r.name, r.avatar_url, r.canonical_alias, " +
-          "r.joined_members, r.invited_members FROM room_memberships m LEFT JOIN rooms r ON r.room_id = m.room_id " +
-          "WHERE m.user_id = ?1 AND (m.membership IN ('join', 'invite', 'knock') OR (m.membership IN ('leave', 'ban') AND m.stream_pos > ?2 AND m.forgotten = 0))",
-      )
-      .bind(userId, since ?? Number.MAX_SAFE_INTEGER),
     db.prepare("SELECT content FROM account_data WHERE user_id = ? AND room_id = '' AND type = 'm.direct' AND deleted = 0").bind(userId),
     db.prepare("SELECT content FROM account_data WHERE user_id = ? AND room_id = '' AND type = 'm.ignored_user_list' AND deleted = 0").bind(userId),
-  ]);
+  ];
+  if (!incremental) {
+    statements.push(
+      db
+        .prepare(
+          `SELECT ${MEMBER_COLUMNS}, ${ROOM_COLUMNS} FROM room_memberships m LEFT JOIN rooms r ON r.room_id = m.room_id ` +
+            "WHERE m.user_id = ?1 AND (m.membership IN ('join', 'invite', 'knock') OR (m.membership IN ('leave', 'ban') AND m.stream_pos > ?2 AND m.forgotten = 0))",
+        )
+        .bind(userId, since ?? Number.MAX_SAFE_INTEGER),
+    );
+  } else {
+    statements.push(
+      db
+        .prepare(`SELECT ${MEMBER_COLUMNS}, ${ROOM_COLUMNS} FROM room_memberships m LEFT JOIN rooms r ON r.room_id = m.room_id WHERE m.user_id = ?1 AND m.stream_pos > ?2`)
+        .bind(userId, since),
+      db
+        .prepare(
+          `SELECT r.room_id, ${ROOM_COLUMNS} FROM rooms r WHERE r.room_id IN (SELECT DISTINCT e.room_id FROM room_events e WHERE e.stream_pos > ?2 AND ` +
+            "EXISTS (SELECT 1 FROM room_memberships j WHERE j.room_id = e.room_id AND j.user_id = ?1 AND j.membership = 'join'))",
+        )
+        .bind(userId, since),
+    );
+  }
+  const [pos, direct, ignored, members, active] = await db.batch(statements);
   const upTo = (pos?.results[0] as { pos: number } | undefined)?.pos ?? 0;
   const dmRooms = directRooms((direct?.results[0] as { content: string } | undefined)?.content);
   const ignoredUsers = ignoredSet((ignored?.results[0] as { content: string } | undefined)?.content);
-  const rooms: ListedRoom[] = [];
+  const byId = new Map<string, ListedRoom>();
+  if (incremental) {
+    // Rooms left before `since` were shown once, in the response that moved past their leave.
+    for (const r of cached) if (r.membership !== "leave" && r.membership !== "ban") byId.set(r.roomId, { ...r });
+    for (const r of (active?.results ?? []) as Row[]) {
+      const known = byId.get(r.room_id);
+      if (known?.membership === "join") byId.set(r.room_id, { ...known, ...roomFields(r, known.memberPos) });
+    }
+  }
   for (const r of (members?.results ?? []) as Row[]) {
     if (r.stream_pos > upTo) continue;
-    // Spec "Ignoring Users": invites from them are not sent.
-    if (r.membership === "invite" && ignoredUsers.has(r.sender)) continue;
-    const joined = r.membership === "join";
-    rooms.push({
+    if ((r.membership === "leave" || r.membership === "ban") && r.forgotten) {
+      byId.delete(r.room_id);
+      continue;
+    }
+    byId.set(r.room_id, {
       roomId: r.room_id,
       membership: r.membership,
       memberPos: r.stream_pos,
       memberEventId: r.event_id,
       memberSender: r.sender,
-      roomType: r.room_type,
-      encrypted: r.encryption !== null && r.encryption !== "",
-      isDm: dmRooms.has(r.room_id),
-      bump: joined ? Math.max(r.bump_pos ?? 0, 0) || r.stream_pos : r.stream_pos,
-      lastPos: joined ? Math.max(r.last_stream_pos ?? 0, r.stream_pos) : r.stream_pos,
-      name: r.name,
-      avatar: r.avatar_url,
-      canonicalAlias: r.canonical_alias,
-      joined: r.joined_members ?? 0,
-      invited: r.invited_members ?? 0,
+      isDm: false,
+      ...(r.membership === "join" ? roomFields(r, r.stream_pos) : { ...roomFields(r, r.stream_pos), bump: r.stream_pos, lastPos: r.stream_pos }),
     });
+  }
+  const rooms: ListedRoom[] = [];
+  for (const room of byId.values()) {
+    // Spec "Ignoring Users": invites from them are not sent.
+    if (room.membership === "invite" && ignoredUsers.has(room.memberSender)) continue;
+    room.isDm = dmRooms.has(room.roomId);
+    rooms.push(room);
   }
   rooms.sort((a, b) => b.bump - a.bump || (a.roomId < b.roomId ? -1 : a.roomId > b.roomId ? 1 : 0));
   return { upTo, rooms };
+}
+
+/** What a list shows of the room itself, from its `rooms` row; a joined room's bump and last event fall back to the join. */
+function roomFields(r: Row, memberPos: number): Omit<ListedRoom, "roomId" | "membership" | "memberPos" | "memberEventId" | "memberSender" | "isDm"> {
+  return {
+    roomType: r.room_type,
+    encrypted: r.encryption !== null && r.encryption !== "",
+    bump: Math.max(r.bump_pos ?? 0, 0) || memberPos,
+    lastPos: Math.max(r.last_stream_pos ?? 0, memberPos),
+    name: r.name,
+    avatar: r.avatar_url,
+    canonicalAlias: r.canonical_alias,
+    joined: r.joined_members ?? 0,
+    invited: r.invited_members ?? 0,
+  };
 }
 
 /** The rooms a list keeps, in list order. */

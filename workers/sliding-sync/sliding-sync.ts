@@ -57,7 +57,7 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
     const built = await buildOnce(env, p, conn);
     const remaining = deadline - Date.now();
     if (built.hasNews || remaining <= 0) {
-      const n = await user.slidingSyncCommit(p.deviceId, connId, conn.nonce, conn.n, built.upTo, built.sent);
+      const n = await user.slidingSyncCommit(p.deviceId, connId, conn.nonce, conn.n, built.upTo, built.sent, built.list);
       if (n === null) throw unknownPos();
       const body: JsonObject = { pos: formatPos(conn.nonce, n), lists: built.lists, rooms: built.rooms, extensions: built.extensions };
       if (p.body.txn_id !== undefined) body.txn_id = p.body.txn_id;
@@ -72,9 +72,17 @@ async function buildOnce(
   env: Env,
   p: SlidingSyncParams,
   conn: SlidingSyncConnection,
-): Promise<{ upTo: number; lists: JsonObject; rooms: JsonObject; extensions: JsonObject; hasNews: boolean; sent: Record<string, SlidingSyncRoomSent> }> {
+): Promise<{
+  upTo: number;
+  lists: JsonObject;
+  rooms: JsonObject;
+  extensions: JsonObject;
+  hasNews: boolean;
+  sent: Record<string, SlidingSyncRoomSent>;
+  list: ListedRoom[];
+}> {
   const db = env.DB;
-  const { upTo, rooms } = await loadRoomList(db, p.userId, conn.streamPos);
+  const { upTo, rooms } = await loadRoomList(db, p.userId, conn.streamPos, conn.list);
   const byId = new Map(rooms.map((r) => [r.roomId, r]));
 
   // Each list's count and window; the configs asking for each room.
@@ -117,7 +125,7 @@ async function buildOnce(
   }
   // A list's count moves only with a room joining, leaving or being invited, which puts that room in `rooms`.
   const hasNews = Object.keys(roomsOut).length > 0 || ext.hasNews;
-  return { upTo, lists, rooms: roomsOut, extensions: ext.extensions, hasNews, sent };
+  return { upTo, lists, rooms: roomsOut, extensions: ext.extensions, hasNews, sent, list: rooms };
 }
 
 /** Rooms left or banned from carry the user's own member event whatever the list asked (CLIENTS.md §2.3). */
