@@ -69,7 +69,9 @@ export async function loadRoomList(
         .bind(userId, since),
       db
         .prepare(
-          `SELECT r.room_id, ${ROOM_COLUMNS} FROM rooms r WHERE r.room_id IN (SELECT DISTINCT e.room_id FROM room_events e WHERE e.stream_pos > ?2 AND ` +
+          // No DISTINCT in the subquery: with it SQLite walks the (room_id, …) index over every event;
+          // without it, the stream's primary key from `since` on (IN removes the duplicates).
+          `SELECT r.room_id, ${ROOM_COLUMNS} FROM rooms r WHERE r.room_id IN (SELECT e.room_id FROM room_events e WHERE e.stream_pos > ?2 AND ` +
             "EXISTS (SELECT 1 FROM room_memberships j WHERE j.room_id = e.room_id AND j.user_id = ?1 AND j.membership = 'join'))",
         )
         .bind(userId, since),

@@ -12,6 +12,21 @@ export async function createRoom(baseUrl, token, body = {}) {
   return r.body.room_id;
 }
 
+/** Creates up to `n` rooms named "room <i>", `concurrency` at a time, stopping at `deadline`. */
+export async function createRooms(baseUrl, token, n, { concurrency = 8, deadline = Infinity } = {}) {
+  const rooms = [];
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < n && Date.now() < deadline) {
+        next++;
+        rooms.push(await createRoom(baseUrl, token, { name: `room ${next}` }));
+      }
+    }),
+  );
+  return rooms;
+}
+
 export async function joinRoom(baseUrl, token, roomId) {
   const r = await http(baseUrl, `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { json: {}, token });
   if (r.status !== 200) throw new Error(`join ${r.status} ${JSON.stringify(r.body)}`);

@@ -4,7 +4,7 @@
 // connection, and D1 rows read by an incremental response with one room changed
 // (probe server: D1 figures from meta.rows_read).
 import { fmt, http, registerUser, stats } from "../lib.mjs";
-import { createRoom, sendText } from "./rooms-send.mjs";
+import { createRooms, sendText } from "./rooms-send.mjs";
 
 const ROOMS = 1000;
 const CONCURRENCY = 8;
@@ -29,17 +29,8 @@ export default {
   async run({ server, deadline, figure, note, verbose }) {
     const { baseUrl } = server;
     const u = await registerUser(baseUrl, `ss1000-${Date.now().toString(36)}`);
-    const rooms = [];
     const t0 = performance.now();
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: CONCURRENCY }, async () => {
-        while (next < ROOMS && Date.now() < deadline) {
-          next++;
-          rooms.push(await createRoom(baseUrl, u.accessToken, { name: `room ${next}` }));
-        }
-      }),
-    );
+    const rooms = await createRooms(baseUrl, u.accessToken, ROOMS, { concurrency: CONCURRENCY, deadline });
     note(`created ${rooms.length} rooms in ${fmt((performance.now() - t0) / 1000, 1)} s`);
     const first = [];
     let last;
