@@ -196,6 +196,24 @@ describe("sliding sync", () => {
     expect(r.rooms[other]).toBeUndefined();
   });
 
+  it("num_live: a room new to the connection that a new event bumps into the window has that event live", async () => {
+    const alice = await registerUser();
+    const older = await createRoom(alice, { name: "older" });
+    const newer = await createRoom(alice, { name: "newer" });
+    const first = await ok(alice, roomList(0));
+    expect(Object.keys(first.rooms)).toEqual([newer]);
+    // Rooms of a new connection: nothing is live.
+    expect(first.rooms[newer]!.num_live).toBe(0);
+    const ev = await text(alice, older, "bump");
+    const next = await ok(alice, { ...roomList(0), lists: { all_rooms: { ...roomList(0).lists.all_rooms, timeline_limit: 3 } } }, { pos: first.pos, timeout: "0" });
+    const room = next.rooms[older]!;
+    expect(room.initial).toBe(true);
+    // The timeline reaches back before the connection's last response; only the new event is live.
+    expect(room.timeline!.length).toBe(3);
+    expect(room.timeline!.at(-1)!.event_id).toBe(ev);
+    expect(room.num_live).toBe(1);
+  });
+
   it("invites carry stripped state with the inviter's event; is_invite filters; leaves carry the user's own leave", async () => {
     const alice = await registerUser();
     const bob = await registerUser();

@@ -37,6 +37,8 @@ export interface RoomsContext {
   db: D1Database;
   userId: string;
   deviceId: string;
+  /** The stream position of the connection's last response (null for a new connection): later events are live. */
+  since: number | null;
   upTo: number;
   now: number;
 }
@@ -126,8 +128,10 @@ export async function buildRooms(ctx: RoomsContext, send: Array<RoomTarget & { f
       room.limited = limited;
     }
     if (t.expanded) room.unstable_expanded_timeline = true;
-    // Events since the connection last saw the room are live; a room new to the connection has none.
-    room.num_live = t.prev && t.prev.membership === t.room.membership ? rows.filter((r) => r.stream_pos > t.prev!.upTo).length : 0;
+    // Live: events since the connection's last response, also in a room new to it (MSC4186 num_live: a room
+    // bumped into the window by a new event is initial with that event live). A new connection has none.
+    const since = ctx.since;
+    room.num_live = since === null ? 0 : rows.filter((r) => r.stream_pos > since).length;
     room.joined_count = t.room.joined;
     room.invited_count = t.room.invited;
     if (t.room.membership === "join") {
