@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { callJson, registerUser, type TestUser } from "./helpers.js";
-import { createRoom, enc, invite, membership, text, v3, type Ev } from "./room-reads-helpers.js";
+import { createRoom, enc, invite, membership, setState, text, v3, type Ev } from "./room-reads-helpers.js";
 
 const PATH = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
 
@@ -212,6 +212,27 @@ describe("sliding sync", () => {
     expect(room.timeline!.length).toBe(3);
     expect(room.timeline!.at(-1)!.event_id).toBe(ev);
     expect(room.num_live).toBe(1);
+  });
+
+  it("a changed required_state sends the current state only the new config asks for, however old (MSC4186)", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice, { name: "topic room", topic: "old topic" });
+    for (let i = 0; i < 3; i++) await text(alice, roomId, `m${i}`);
+    const narrow = { lists: { l: { ranges: [[0, 0]], timeline_limit: 1, required_state: [["m.room.name", ""]] } } };
+    const wide = { lists: { l: { ranges: [[0, 0]], timeline_limit: 1, required_state: [["m.room.name", ""], ["m.room.topic", ""]] } } };
+    const first = await ok(alice, narrow);
+    expect(first.rooms[roomId]!.required_state!.map((e) => e.type)).not.toContain("m.room.topic");
+    // Nothing happened in the room: the expansion alone sends it, at once, with the topic and without what was already sent.
+    const widened = await ok(alice, wide, { pos: first.pos, timeout: "60000" });
+    const room = widened.rooms[roomId]!;
+    expect(room.initial).toBeUndefined();
+    expect(room.timeline).toEqual([]);
+    expect(room.required_state!.map((e) => [e.type, e.content.topic])).toEqual([["m.room.topic", "old topic"]]);
+    // Same config again: an empty delta; a later topic change comes as a change.
+    expect((await ok(alice, wide, { pos: widened.pos, timeout: "0" })).rooms).toEqual({});
+    await setState(alice, roomId, "m.room.topic", "", { topic: "new topic" });
+    const changed = await ok(alice, wide, { pos: widened.pos, timeout: "0" });
+    expect(changed.rooms[roomId]!.required_state!.map((e) => e.content.topic)).toEqual(["new topic"]);
   });
 
   it("invites carry stripped state with the inviter's event; is_invite filters; leaves carry the user's own leave", async () => {
