@@ -318,6 +318,9 @@ describe("sliding sync", () => {
     await callJson(v3(roomId, `typing/${enc(bob.userId)}`), { method: "PUT", token: bob.accessToken, json: { typing: true, timeout: 30000 } });
     await callJson(`/_matrix/client/v3/user/${enc(alice.userId)}/account_data/org.example.pref`, { method: "PUT", token: alice.accessToken, json: { on: true } });
     const list = await ok(alice, roomList(9));
+    // A new connection gets the push rules, the server defaults while the user changed none.
+    const rules = list.extensions.account_data.global.find((e: Ev) => e.type === "m.push_rules");
+    expect(rules.content.global.override.map((r: Ev) => r.rule_id)).toContain(".m.rule.master");
     expect(list.extensions.receipts.rooms[roomId].content[ev]["m.read"][bob.userId].ts).toEqual(expect.any(Number));
     expect(list.extensions.typing.rooms[roomId].content.user_ids).toEqual([bob.userId]);
     expect(list.extensions.account_data.global.find((e: Ev) => e.type === "org.example.pref").content).toEqual({ on: true });
