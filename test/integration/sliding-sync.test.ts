@@ -263,6 +263,25 @@ describe("sliding sync", () => {
     expect(leave.content.membership).toBe("leave");
   });
 
+  it("a declined invite comes as left, with the own leave and none of the room's history", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice, { preset: "private_chat", name: "Declined" });
+    await text(alice, roomId, "private history");
+    await invite(alice, roomId, bob);
+    const body = { lists: { all: { ranges: [[0, 9]], timeline_limit: 10, required_state: [["m.room.name", ""]] } } };
+    const invited = await ok(bob, body);
+    expect(invited.rooms[roomId]!.invite_state).toBeDefined();
+    await membership(bob, roomId, "leave");
+    const left = await ok(bob, body, { pos: invited.pos, timeout: "0" });
+    const room = left.rooms[roomId]!;
+    expect(room.invite_state).toBeUndefined();
+    expect(room.initial).toBe(true);
+    const own = room.required_state!.find((e) => e.type === "m.room.member" && e.state_key === bob.userId)!;
+    expect(own.content.membership).toBe("leave");
+    expect(JSON.stringify(left)).not.toContain("private history");
+  });
+
   it("history visibility `joined`: nothing before the join, in the timeline or anywhere", async () => {
     const alice = await registerUser();
     const bob = await registerUser();
