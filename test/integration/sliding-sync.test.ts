@@ -12,6 +12,7 @@ const PATH = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
 
 interface SsRoom {
   name?: string;
+  avatar?: string | null;
   initial?: boolean;
   is_dm?: boolean;
   timeline?: Ev[];
@@ -280,6 +281,21 @@ describe("sliding sync", () => {
     const own = room.required_state!.find((e) => e.type === "m.room.member" && e.state_key === bob.userId)!;
     expect(own.content.membership).toBe("leave");
     expect(JSON.stringify(left)).not.toContain("private history");
+  });
+
+  it("a removed room avatar comes as avatar: null (MSC4186; ruma reads null as removed, absent as unchanged)", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice, { name: "pictured" });
+    await setState(alice, roomId, "m.room.avatar", "", { url: "mxc://example.org/pic" });
+    const body = { lists: { all: { ranges: [[0, 9]], timeline_limit: 1, required_state: [] } } };
+    const first = await ok(alice, body);
+    expect(first.rooms[roomId]!.avatar).toBe("mxc://example.org/pic");
+    await text(alice, roomId, "unrelated");
+    const unchanged = await ok(alice, body, { pos: first.pos, timeout: "0" });
+    expect(unchanged.rooms[roomId]!).not.toHaveProperty("avatar", null);
+    await setState(alice, roomId, "m.room.avatar", "", {});
+    const removed = await ok(alice, body, { pos: unchanged.pos, timeout: "0" });
+    expect(removed.rooms[roomId]!).toHaveProperty("avatar", null);
   });
 
   it("history visibility `joined`: nothing before the join, in the timeline or anywhere", async () => {

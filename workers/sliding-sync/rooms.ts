@@ -116,7 +116,8 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
   members.forEach((t, i) => {
     const { rows, limited, hi } = timelines[i]!;
     const senders = new Set(rows.map((r) => r.sender));
-    let state = ((stateResults[i]?.results ?? []) as EventRow[]).filter(
+    const stateRows = (stateResults[i]?.results ?? []) as EventRow[];
+    let state = stateRows.filter(
       (s) => s.state_key !== null && (wantsState(t.config.requiredState, s.type, s.state_key, ctx.userId, senders) || isOwnMembership(t, s, ctx.userId)),
     );
     if (!t.full && t.prevRequiredState) {
@@ -132,6 +133,8 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
     const summary = summaries.get(t.room.roomId);
     if (t.room.name) room.name = t.room.name;
     if (t.room.avatar) room.avatar = t.room.avatar;
+    // Absent means unchanged to clients (ruma JsOption): a removal since the room was last sent is null.
+    else if (!t.full && stateRows.some((s) => s.type === "m.room.avatar" && s.state_key === "" && s.stream_pos > t.prev!.upTo)) room.avatar = null;
     if (t.full) room.initial = true;
     if (t.room.isDm) room.is_dm = true;
     if (!t.room.name && summary?.heroes.length) {
