@@ -141,6 +141,18 @@ export function configKey(c: EffectiveConfig): string {
   return JSON.stringify([c.timelineLimit, c.requiredState]);
 }
 
+/** The config a `configKey` was made from (null if it is not one). */
+export function parseConfigKey(key: string): EffectiveConfig | null {
+  try {
+    const v = JSON.parse(key) as unknown;
+    if (!Array.isArray(v) || typeof v[0] !== "number" || !Array.isArray(v[1])) return null;
+    const pairs = (v[1] as unknown[]).filter((p): p is [string, string] => Array.isArray(p) && typeof p[0] === "string" && typeof p[1] === "string");
+    return { timelineLimit: v[0], requiredState: pairs };
+  } catch {
+    return null;
+  }
+}
+
 /**
  * Whether `required_state` asks for the state event (type, stateKey).
  * `["*","*"]` everything; `[type,"*"]` every key of a type; `["*",key]` that key of

@@ -6,12 +6,13 @@
  */
 import { describe, expect, it } from "vitest";
 import { callJson, registerUser, type TestUser } from "./helpers.js";
-import { createRoom, enc, invite, membership, text, v3, type Ev } from "./room-reads-helpers.js";
+import { createRoom, enc, invite, membership, setState, text, v3, type Ev } from "./room-reads-helpers.js";
 
 const PATH = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
 
 interface SsRoom {
   name?: string;
+  avatar?: string | null;
   initial?: boolean;
   is_dm?: boolean;
   timeline?: Ev[];
@@ -196,6 +197,45 @@ describe("sliding sync", () => {
     expect(r.rooms[other]).toBeUndefined();
   });
 
+  it("num_live: a room new to the connection that a new event bumps into the window has that event live", async () => {
+    const alice = await registerUser();
+    const older = await createRoom(alice, { name: "older" });
+    const newer = await createRoom(alice, { name: "newer" });
+    const first = await ok(alice, roomList(0));
+    expect(Object.keys(first.rooms)).toEqual([newer]);
+    // Rooms of a new connection: nothing is live.
+    expect(first.rooms[newer]!.num_live).toBe(0);
+    const ev = await text(alice, older, "bump");
+    const next = await ok(alice, { ...roomList(0), lists: { all_rooms: { ...roomList(0).lists.all_rooms, timeline_limit: 3 } } }, { pos: first.pos, timeout: "0" });
+    const room = next.rooms[older]!;
+    expect(room.initial).toBe(true);
+    // The timeline reaches back before the connection's last response; only the new event is live.
+    expect(room.timeline!.length).toBe(3);
+    expect(room.timeline!.at(-1)!.event_id).toBe(ev);
+    expect(room.num_live).toBe(1);
+  });
+
+  it("a changed required_state sends the current state only the new config asks for, however old (MSC4186)", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice, { name: "topic room", topic: "old topic" });
+    for (let i = 0; i < 3; i++) await text(alice, roomId, `m${i}`);
+    const narrow = { lists: { l: { ranges: [[0, 0]], timeline_limit: 1, required_state: [["m.room.name", ""]] } } };
+    const wide = { lists: { l: { ranges: [[0, 0]], timeline_limit: 1, required_state: [["m.room.name", ""], ["m.room.topic", ""]] } } };
+    const first = await ok(alice, narrow);
+    expect(first.rooms[roomId]!.required_state!.map((e) => e.type)).not.toContain("m.room.topic");
+    // Nothing happened in the room: the expansion alone sends it, at once, with the topic and without what was already sent.
+    const widened = await ok(alice, wide, { pos: first.pos, timeout: "60000" });
+    const room = widened.rooms[roomId]!;
+    expect(room.initial).toBeUndefined();
+    expect(room.timeline).toEqual([]);
+    expect(room.required_state!.map((e) => [e.type, e.content.topic])).toEqual([["m.room.topic", "old topic"]]);
+    // Same config again: an empty delta; a later topic change comes as a change.
+    expect((await ok(alice, wide, { pos: widened.pos, timeout: "0" })).rooms).toEqual({});
+    await setState(alice, roomId, "m.room.topic", "", { topic: "new topic" });
+    const changed = await ok(alice, wide, { pos: widened.pos, timeout: "0" });
+    expect(changed.rooms[roomId]!.required_state!.map((e) => e.content.topic)).toEqual(["new topic"]);
+  });
+
   it("invites carry stripped state with the inviter's event; is_invite filters; leaves carry the user's own leave", async () => {
     const alice = await registerUser();
     const bob = await registerUser();
@@ -222,6 +262,40 @@ describe("sliding sync", () => {
     const left = await ok(bob, { lists: { all: { ranges: [[0, 9]], timeline_limit: 5, required_state: [] } } }, { pos: joined.pos, timeout: "0" });
     const leave = left.rooms[roomId]!.required_state!.find((e) => e.type === "m.room.member" && e.state_key === bob.userId)!;
     expect(leave.content.membership).toBe("leave");
+  });
+
+  it("a declined invite comes as left, with the own leave and none of the room's history", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice, { preset: "private_chat", name: "Declined" });
+    await text(alice, roomId, "private history");
+    await invite(alice, roomId, bob);
+    const body = { lists: { all: { ranges: [[0, 9]], timeline_limit: 10, required_state: [["m.room.name", ""]] } } };
+    const invited = await ok(bob, body);
+    expect(invited.rooms[roomId]!.invite_state).toBeDefined();
+    await membership(bob, roomId, "leave");
+    const left = await ok(bob, body, { pos: invited.pos, timeout: "0" });
+    const room = left.rooms[roomId]!;
+    expect(room.invite_state).toBeUndefined();
+    expect(room.initial).toBe(true);
+    const own = room.required_state!.find((e) => e.type === "m.room.member" && e.state_key === bob.userId)!;
+    expect(own.content.membership).toBe("leave");
+    expect(JSON.stringify(left)).not.toContain("private history");
+  });
+
+  it("a removed room avatar comes as avatar: null (MSC4186; ruma reads null as removed, absent as unchanged)", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice, { name: "pictured" });
+    await setState(alice, roomId, "m.room.avatar", "", { url: "mxc://example.org/pic" });
+    const body = { lists: { all: { ranges: [[0, 9]], timeline_limit: 1, required_state: [] } } };
+    const first = await ok(alice, body);
+    expect(first.rooms[roomId]!.avatar).toBe("mxc://example.org/pic");
+    await text(alice, roomId, "unrelated");
+    const unchanged = await ok(alice, body, { pos: first.pos, timeout: "0" });
+    expect(unchanged.rooms[roomId]!).not.toHaveProperty("avatar", null);
+    await setState(alice, roomId, "m.room.avatar", "", {});
+    const removed = await ok(alice, body, { pos: unchanged.pos, timeout: "0" });
+    expect(removed.rooms[roomId]!).toHaveProperty("avatar", null);
   });
 
   it("history visibility `joined`: nothing before the join, in the timeline or anywhere", async () => {
@@ -279,6 +353,9 @@ describe("sliding sync", () => {
     await callJson(v3(roomId, `typing/${enc(bob.userId)}`), { method: "PUT", token: bob.accessToken, json: { typing: true, timeout: 30000 } });
     await callJson(`/_matrix/client/v3/user/${enc(alice.userId)}/account_data/org.example.pref`, { method: "PUT", token: alice.accessToken, json: { on: true } });
     const list = await ok(alice, roomList(9));
+    // A new connection gets the push rules, the server defaults while the user changed none.
+    const rules = list.extensions.account_data.global.find((e: Ev) => e.type === "m.push_rules");
+    expect(rules.content.global.override.map((r: Ev) => r.rule_id)).toContain(".m.rule.master");
     expect(list.extensions.receipts.rooms[roomId].content[ev]["m.read"][bob.userId].ts).toEqual(expect.any(Number));
     expect(list.extensions.typing.rooms[roomId].content.user_ids).toEqual([bob.userId]);
     expect(list.extensions.account_data.global.find((e: Ev) => e.type === "org.example.pref").content).toEqual({ on: true });

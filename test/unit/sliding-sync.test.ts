@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SlidingSyncRequestSchema, configKey, formatPos, matchesFilters, mergeConfigs, parsePos, selectedIndexes, wantsState } from "../../src/sliding-sync.js";
+import { SlidingSyncRequestSchema, configKey, formatPos, matchesFilters, mergeConfigs, parseConfigKey, parsePos, selectedIndexes, wantsState } from "../../src/sliding-sync.js";
 
 describe("sliding sync rules (MSC4186)", () => {
   it("ranges select indexes in order, once, within the count", () => {
@@ -43,6 +43,9 @@ describe("sliding sync rules (MSC4186)", () => {
     expect(a).toEqual({ timelineLimit: 20, requiredState: [["m.room.name", ""], ["m.room.topic", ""]] });
     const b = mergeConfigs([{ timeline_limit: 20, required_state: [["m.room.topic", ""], ["m.room.name", ""]] }, { timeline_limit: 1 }]);
     expect(configKey(a)).toBe(configKey(b));
+    // The key gives the config back (what a changed required_state is compared against); anything else is null.
+    expect(parseConfigKey(configKey(a))).toEqual(a);
+    for (const bad of ["", "{}", "[1]", '["1",[]]', "not json"]) expect(parseConfigKey(bad)).toBeNull();
   });
 
   it("pos round-trips and refuses anything else", () => {

@@ -12,11 +12,14 @@
  *   always (CLIENTS.md §2.5: the SDK reads a missing count as "unchanged").
  * - `account_data`, `receipts`, `typing`: for the rooms the request's lists and
  *   subscriptions select (`lists`/`rooms`, `"*"` for all; both default to all);
- *   changes since the connection's last response, everything for rooms new to it.
+ *   changes since the connection's last response, everything for rooms new to it;
+ *   a new connection always gets `m.push_rules` (the defaults if never changed).
  */
 import type { JsonObject, JsonValue } from "../../src/json.js";
+import { buildRuleset } from "../../src/push-rules.js";
 import { receiptEvents } from "../../src/receipts.js";
 import type { SlidingSyncRequest } from "../../src/sliding-sync.js";
+import { loadStoredRules, pushRulesContent } from "../../services/push/rules-store.js";
 import { GLOBAL, accountDataForSync } from "../account-data/account-data.js";
 import { deviceListsFromResults, deviceListsStatements } from "../e2ee/device-lists.js";
 import { TO_DEVICE_SYNC_LIMIT, ackToDevice, deviceKeyCounts, toDeviceForSync } from "../e2ee/sync-extension.js";
@@ -103,6 +106,12 @@ export async function buildExtensions(ctx: ExtensionContext, ext: Ext | undefine
           const event = { type: row.type, content: JSON.parse(row.content) as JsonObject };
           if (row.room_id === GLOBAL) global.push(event);
           else if (rooms.has(row.room_id)) (perRoom[row.room_id] ??= []).push(event);
+        }
+        // A new connection gets m.push_rules even before the user changed a rule (only then is it stored): the
+        // SDKs recompute notification modes from it (Synapse adds it to the initial response likewise).
+        if (ctx.since === null && !global.some((e) => (e as { type: string }).type === "m.push_rules")) {
+          const stored = (await loadStoredRules(ctx.db, [ctx.userId])).get(ctx.userId) ?? [];
+          global.push({ type: "m.push_rules", content: pushRulesContent(buildRuleset(ctx.userId, stored)) });
         }
         out.account_data = { global, rooms: perRoom };
         if (global.length || Object.keys(perRoom).length) hasNews = true;

@@ -5,14 +5,15 @@
  * `initial: true`; otherwise only what changed since it was last sent: new
  * timeline events, state changes that `required_state` asks for. A larger
  * `timeline_limit` than last time re-sends the latest events
- * (`unstable_expanded_timeline`). Timelines obey history visibility exactly as
+ * (`unstable_expanded_timeline`); a changed `required_state` sends the current
+ * state that only the new one asks for (MSC4186 "Changing room configs"). Timelines obey history visibility exactly as
  * every other read path (src/visibility-ranges.ts); invites carry stripped state.
  *
  * Cost: one batch for visibility, room summaries and unread counts of all rooms
  * sent, one timeline page per room (in parallel), one batch for all their state.
  */
 import type { JsonObject, JsonValue } from "../../src/json.js";
-import { type EffectiveConfig, configKey, wantsState } from "../../src/sliding-sync.js";
+import { type EffectiveConfig, configKey, parseConfigKey, wantsState } from "../../src/sliding-sync.js";
 import { syncFields } from "../../src/unread-counts.js";
 import { visibleRanges } from "../../src/visibility-ranges.js";
 import type { SlidingSyncRoomSent } from "../../services/user-api.js";
@@ -37,18 +38,34 @@ export interface RoomsContext {
   db: D1Database;
   userId: string;
   deviceId: string;
+  /** The stream position of the connection's last response (null for a new connection): later events are live. */
+  since: number | null;
   upTo: number;
   now: number;
 }
 
+export interface RoomToSend extends RoomTarget {
+  full: boolean;
+  /** A larger timeline_limit than last sent: the latest events again (MSC4186 "Changes to timeline_limit"). */
+  expanded: boolean;
+  /** The required_state last sent with, when it changed (MSC4186 "Changes to required_state"). */
+  prevRequiredState?: Array<[string, string]>;
+}
+
 /** Which rooms the response carries, and how (full or delta); rooms with nothing new are left out. */
-export function roomsToSend(targets: RoomTarget[]): Array<RoomTarget & { full: boolean; expanded: boolean }> {
-  const out: Array<RoomTarget & { full: boolean; expanded: boolean }> = [];
+export function roomsToSend(targets: RoomTarget[]): RoomToSend[] {
+  const out: RoomToSend[] = [];
   for (const t of targets) {
     const full = !t.prev || t.prev.membership !== t.room.membership;
     const configChanged = !full && t.prev!.config !== configKey(t.config);
     const expanded = !full && configChanged && t.config.timelineLimit > t.prev!.timelineLimit;
-    if (full || configChanged || t.room.lastPos > t.prev!.upTo) out.push({ ...t, full, expanded });
+    if (!(full || configChanged || t.room.lastPos > t.prev!.upTo)) continue;
+    const send: RoomToSend = { ...t, full, expanded };
+    if (configChanged) {
+      const prevState = parseConfigKey(t.prev!.config)?.requiredState ?? [];
+      if (JSON.stringify(prevState) !== JSON.stringify(t.config.requiredState)) send.prevRequiredState = prevState;
+    }
+    out.push(send);
   }
   return out;
 }
@@ -58,7 +75,7 @@ export function roomUpTo(room: ListedRoom, upTo: number): number {
   return room.membership === "leave" || room.membership === "ban" ? Math.min(room.memberPos, upTo) : upTo;
 }
 
-export async function buildRooms(ctx: RoomsContext, send: Array<RoomTarget & { full: boolean; expanded: boolean }>): Promise<Record<string, JsonObject>> {
+export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise<Record<string, JsonObject>> {
   const { db } = ctx;
   const out: Record<string, JsonObject> = {};
   if (send.length === 0) return out;
@@ -99,14 +116,25 @@ export async function buildRooms(ctx: RoomsContext, send: Array<RoomTarget & { f
   members.forEach((t, i) => {
     const { rows, limited, hi } = timelines[i]!;
     const senders = new Set(rows.map((r) => r.sender));
-    let state = ((stateResults[i]?.results ?? []) as EventRow[]).filter(
+    const stateRows = (stateResults[i]?.results ?? []) as EventRow[];
+    let state = stateRows.filter(
       (s) => s.state_key !== null && (wantsState(t.config.requiredState, s.type, s.state_key, ctx.userId, senders) || isOwnMembership(t, s, ctx.userId)),
     );
+    if (!t.full && t.prevRequiredState) {
+      // Current state read whole: keep what changed since last sent, the timeline's senders, and what only the new config asks for.
+      const old = t.prevRequiredState;
+      const noSenders = new Set<string>();
+      state = state.filter(
+        (s) => s.stream_pos > t.prev!.upTo || (s.type === "m.room.member" && senders.has(s.state_key!)) || !wantsState(old, s.type, s.state_key!, ctx.userId, noSenders),
+      );
+    }
     if (!t.full) state = latestPerKey(state);
     const room: JsonObject = {};
     const summary = summaries.get(t.room.roomId);
     if (t.room.name) room.name = t.room.name;
     if (t.room.avatar) room.avatar = t.room.avatar;
+    // Absent means unchanged to clients (ruma JsOption): a removal since the room was last sent is null.
+    else if (!t.full && stateRows.some((s) => s.type === "m.room.avatar" && s.state_key === "" && s.stream_pos > t.prev!.upTo)) room.avatar = null;
     if (t.full) room.initial = true;
     if (t.room.isDm) room.is_dm = true;
     if (!t.room.name && summary?.heroes.length) {
@@ -126,8 +154,10 @@ export async function buildRooms(ctx: RoomsContext, send: Array<RoomTarget & { f
       room.limited = limited;
     }
     if (t.expanded) room.unstable_expanded_timeline = true;
-    // Events since the connection last saw the room are live; a room new to the connection has none.
-    room.num_live = t.prev && t.prev.membership === t.room.membership ? rows.filter((r) => r.stream_pos > t.prev!.upTo).length : 0;
+    // Live: events since the connection's last response, also in a room new to it (MSC4186 num_live: a room
+    // bumped into the window by a new event is initial with that event live). A new connection has none.
+    const since = ctx.since;
+    room.num_live = since === null ? 0 : rows.filter((r) => r.stream_pos > since).length;
     room.joined_count = t.room.joined;
     room.invited_count = t.room.invited;
     if (t.room.membership === "join") {
@@ -168,13 +198,13 @@ function strippedStatement(db: D1Database, room: ListedRoom): D1PreparedStatemen
 }
 
 /**
- * Full: the room's state up to `hi` that `required_state` may ask for — every
- * non-member state event (few) and the member events it names (the user, the
- * timeline's senders, explicit keys), or all members if it asks for them.
- * Delta: state events since the room was last sent, and the timeline senders'
- * member events (for `$LAZY`).
+ * Full, or a changed `required_state`: the room's state up to `hi` that
+ * `required_state` may ask for — every non-member state event (few) and the
+ * member events it names (the user, the timeline's senders, explicit keys), or
+ * all members if it asks for them. Delta: state events since the room was last
+ * sent, and the timeline senders' member events (for `$LAZY`).
  */
-function stateStatement(db: D1Database, me: string, t: RoomTarget & { full: boolean; expanded: boolean }, timeline: EventRow[], hi: number): D1PreparedStatement {
+function stateStatement(db: D1Database, me: string, t: RoomToSend, timeline: EventRow[], hi: number): D1PreparedStatement {
   const req = t.config.requiredState;
   const allMembers = req.some(([type, key]) => (type === "m.room.member" || type === "*") && key === "*");
   const memberKeys = new Set<string>([me, ...timeline.map((r) => r.sender)]);
@@ -182,7 +212,8 @@ function stateStatement(db: D1Database, me: string, t: RoomTarget & { full: bool
   const current =
     `SELECT ${EVENT_COLUMNS} FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.stream_pos <= ?2 AND ` +
     "(s.type != 'm.room.member' OR ?3 = 1 OR s.state_key IN (SELECT value FROM json_each(?4)))";
-  if (t.full) return db.prepare(current).bind(t.room.roomId, hi, allMembers ? 1 : 0, JSON.stringify([...memberKeys]));
+  // A changed required_state may ask for state that is older than the last send: read current state whole.
+  if (t.full || t.prevRequiredState) return db.prepare(current).bind(t.room.roomId, hi, allMembers ? 1 : 0, JSON.stringify([...memberKeys]));
   // Members of the new timeline's senders may be unchanged: read them from current state too.
   const senders = JSON.stringify([...new Set(timeline.map((r) => r.sender))]);
   return db

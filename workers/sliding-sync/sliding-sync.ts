@@ -113,7 +113,7 @@ async function buildOnce(
   const send = roomsToSend(targets);
   const now = Date.now();
   const [roomsOut, ext] = await Promise.all([
-    buildRooms({ db, userId: p.userId, deviceId: p.deviceId, upTo, now }, send),
+    buildRooms({ db, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo, now }, send),
     (async () => {
       const initialRooms = new Set(send.filter((t) => t.full).map((t) => t.room.roomId));
       return buildExtensions({ db, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo, listRooms, subscribed, initialRooms }, p.body.extensions);
