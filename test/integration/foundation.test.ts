@@ -120,11 +120,18 @@ describe("one error path", () => {
   });
 
   it("valid JSON of the wrong shape is 400 M_BAD_JSON", async () => {
-    for (const json of [[], 1, "x", null, {}, { server_keys: 5 }, { server_keys: { a: { b: { minimum_valid_until_ts: "x" } } } }]) {
+    for (const json of [[], 1, "x", null, { server_keys: 5 }, { server_keys: { a: { b: { minimum_valid_until_ts: "x" } } } }]) {
       const r = await callJson("/_matrix/key/v2/query", { method: "POST", json });
       expect(r.status).toBe(400);
       expect(r.body).toMatchObject({ errcode: "M_BAD_JSON" });
     }
+  });
+
+  it("an object without a required key is 400 M_MISSING_PARAM", async () => {
+    // server_keys is required (server-server-api "POST /_matrix/key/v2/query").
+    const r = await callJson("/_matrix/key/v2/query", { method: "POST", json: {} });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ errcode: "M_MISSING_PARAM" });
   });
 
   it("bodies over the limit are 413 M_TOO_LARGE, with or without Content-Length", async () => {
