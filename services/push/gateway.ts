@@ -13,6 +13,7 @@
 import type { JsonObject } from "../../src/json.js";
 import { type PushedEvent, notifyBody, rejectedPushkeys } from "../../src/push-notify.js";
 import type { Env } from "../env.js";
+import { joinedRoomIds } from "../d1/room-memberships.js";
 import { readStreamPos } from "../stream.js";
 import { unreadCounts } from "./unread-counts.js";
 
@@ -38,8 +39,7 @@ const RETRY_DELAYS_MS = [1_000, 4_000];
 
 /** Synapse's default badge: the number of rooms with unread notifications. */
 async function badge(env: Env, userId: string, head: number): Promise<number> {
-  const { results } = await env.DB.prepare("SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'").bind(userId).all<{ room_id: string }>();
-  const counts = await unreadCounts(env.DB, userId, results.map((r) => r.room_id), head);
+  const counts = await unreadCounts(env.DB, userId, await joinedRoomIds(env.DB, userId), head);
   let rooms = 0;
   for (const threads of counts.values()) if ([...threads.values()].some((c) => c.notify > 0)) rooms++;
   return rooms;
