@@ -3,8 +3,9 @@
  * /pushrules/global/{kind}/{ruleId}): rule id and body validation, and where
  * a new or updated rule goes among the user's rules of its kind.
  */
+import { z } from "zod";
 import { MatrixError } from "./errors.js";
-import { isJsonObject, type JsonObject } from "./json.js";
+import { isJsonObject, type JsonObject, JsonObjectSchema } from "./json.js";
 import type { PushAction, PushCondition, PushRuleKind } from "./push-rules.js";
 
 /** User rules per kind; each is read whenever an event in a room of the user is evaluated. */
@@ -82,3 +83,16 @@ export function placeRule(current: string[], ruleId: string, before?: string, af
   const at = before !== undefined ? i : i + 1;
   return [...rest.slice(0, at), ruleId, ...rest.slice(at)];
 }
+
+/**
+ * The body of PUT /pushrules/global/{kind}/{ruleId} for a rule of `kind`: an
+ * object checked by ruleFromBody (what it needs depends on the kind); its
+ * MatrixErrors, with their errcodes, pass through zod.
+ */
+export const ruleBodySchema = (kind: PushRuleKind) => JsonObjectSchema.transform((body) => ruleFromBody(kind, body));
+
+/** The body of PUT .../actions: `actions` is required, each action checked by parseActions. */
+export const ActionsBodySchema = z.object({ actions: z.array(z.json()).transform(parseActions) });
+
+/** The body of PUT .../enabled. */
+export const EnabledBodySchema = z.object({ enabled: z.boolean() });

@@ -3,7 +3,7 @@
  * /pushers/set): validation of a pusher from the request body.
  */
 import { MatrixError } from "./errors.js";
-import { type JsonObject, isJsonObject } from "./json.js";
+import { type JsonObject, JsonObjectSchema, isJsonObject } from "./json.js";
 import { utf8Length } from "./identifiers.js";
 
 export interface Pusher {
@@ -76,3 +76,10 @@ export function parsePusherRequest(body: JsonObject): PusherRequest {
   };
   return { delete: false, pusher, append: body.append === true };
 }
+
+/**
+ * The body of POST /pushers/set for jsonBody: an object, checked by
+ * parsePusherRequest (which fields are required depends on `kind`, and null
+ * counts as absent). Its MatrixErrors, with their errcodes, pass through zod.
+ */
+export const PusherRequestSchema = JsonObjectSchema.transform(parsePusherRequest);

@@ -13,6 +13,8 @@
 import type { JsonObject } from "../../src/json.js";
 import { type PushedEvent, notifyBody, rejectedPushkeys } from "../../src/push-notify.js";
 import type { Env } from "../env.js";
+import { deletePusherStatement, type HttpPusherRow, httpPushersOf } from "../d1/pushers.js";
+import { joinedRoomIds } from "../d1/room-memberships.js";
 import { readStreamPos } from "../stream.js";
 import { unreadCounts } from "./unread-counts.js";
 
@@ -25,21 +27,13 @@ export interface PendingPush {
   roomAlias: string | undefined;
 }
 
-interface PusherRow {
-  user_id: string;
-  app_id: string;
-  pushkey: string;
-  data: string;
-  created_ts: number;
-}
 
 const TIMEOUT_MS = 10_000;
 const RETRY_DELAYS_MS = [1_000, 4_000];
 
 /** Synapse's default badge: the number of rooms with unread notifications. */
 async function badge(env: Env, userId: string, head: number): Promise<number> {
-  const { results } = await env.DB.prepare("SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'").bind(userId).all<{ room_id: string }>();
-  const counts = await unreadCounts(env.DB, userId, results.map((r) => r.room_id), head);
+  const counts = await unreadCounts(env.DB, userId, await joinedRoomIds(env.DB, userId), head);
   let rooms = 0;
   for (const threads of counts.values()) if ([...threads.values()].some((c) => c.notify > 0)) rooms++;
   return rooms;
@@ -74,16 +68,12 @@ async function post(url: string, body: JsonObject): Promise<unknown> {
 export async function deliverPushes(env: Env, pending: PendingPush[]): Promise<void> {
   if (pending.length === 0) return;
   const users = [...new Set(pending.map((p) => p.userId))];
-  const { results: pushers } = await env.DB.prepare(
-    "SELECT user_id, app_id, pushkey, data, created_ts FROM pushers WHERE user_id IN (SELECT value FROM json_each(?)) AND kind = 'http'",
-  )
-    .bind(JSON.stringify(users))
-    .all<PusherRow>();
+  const pushers = await httpPushersOf(env.DB, users);
   if (pushers.length === 0) return;
   const head = await readStreamPos(env.DB);
   const badges = new Map<string, number>();
   for (const u of new Set(pushers.map((p) => p.user_id))) badges.set(u, await badge(env, u, head));
-  const rejected: PusherRow[] = [];
+  const rejected: HttpPusherRow[] = [];
   await Promise.all(
     pending.flatMap((p) =>
       pushers
@@ -101,8 +91,6 @@ export async function deliverPushes(env: Env, pending: PendingPush[]): Promise<v
     ),
   );
   if (rejected.length) {
-    await env.DB.batch(
-      rejected.map((r) => env.DB.prepare("DELETE FROM pushers WHERE user_id = ? AND app_id = ? AND pushkey = ?").bind(r.user_id, r.app_id, r.pushkey)),
-    );
+    await env.DB.batch(rejected.map((r) => deletePusherStatement(env.DB, r.user_id, r.app_id, r.pushkey)));
   }
 }

@@ -210,7 +210,9 @@ describe("refresh tokens", () => {
     // Two racing refreshes of one token: one wins.
     const race = await Promise.all([0, 1, 2].map(() => callJson("/_matrix/client/v3/refresh", { method: "POST", json: { refresh_token: r1.body.refresh_token } })));
     expect(race.filter((r) => r.status === 200)).toHaveLength(1);
-    expect((await callJson("/_matrix/client/v3/refresh", { method: "POST", json: {} })).body.errcode).toBe("M_BAD_JSON");
+    // refresh_token is required (spec "Refresh access tokens"): absent is M_MISSING_PARAM, the wrong type M_BAD_JSON.
+    expect((await callJson("/_matrix/client/v3/refresh", { method: "POST", json: {} })).body.errcode).toBe("M_MISSING_PARAM");
+    expect((await callJson("/_matrix/client/v3/refresh", { method: "POST", json: { refresh_token: 1 } })).body.errcode).toBe("M_BAD_JSON");
   });
 
   it("registration can ask for a refresh token too", async () => {
@@ -372,7 +374,8 @@ describe("account", () => {
     expect((await callJson("/_matrix/client/v3/account/3pid/email/requestToken", { method: "POST", token: u.accessToken, json: req })).body.errcode).toBe("M_THREEPID_MEDIUM_NOT_SUPPORTED");
     expect((await callJson("/_matrix/client/v3/register/email/requestToken", { method: "POST", json: req })).body.errcode).toBe("M_THREEPID_DENIED");
     expect((await callJson("/_matrix/client/v3/account/password/email/requestToken", { method: "POST", json: req })).body.errcode).toBe("M_THREEPID_NOT_FOUND");
-    expect((await callJson("/_matrix/client/v3/account/3pid/email/requestToken", { method: "POST", token: u.accessToken, json: { email: 1 } })).body.errcode).toBe("M_BAD_JSON");
+    expect((await callJson("/_matrix/client/v3/account/3pid/email/requestToken", { method: "POST", token: u.accessToken, json: { email: 1 } })).body.errcode).toBe("M_MISSING_PARAM");
+    expect((await callJson("/_matrix/client/v3/account/3pid/email/requestToken", { method: "POST", token: u.accessToken, json: { ...req, send_attempt: "1" } })).body.errcode).toBe("M_BAD_JSON");
     expect((await callJson("/_matrix/client/v3/account/3pid/delete", { method: "POST", token: u.accessToken, json: { medium: "email", address: "a@example.org" } })).body).toEqual({ id_server_unbind_result: "no-support" });
     const add = await callJson<{ session: string }>("/_matrix/client/v3/account/3pid/add", { method: "POST", token: u.accessToken, json: { client_secret: "s", sid: "1" } });
     expect(add.status).toBe(401);

@@ -119,14 +119,19 @@ describe("one error path", () => {
     expect(invalidUtf8.body).toMatchObject({ errcode: "M_NOT_JSON" });
   });
 
-  it("valid JSON of the wrong shape is 400 M_BAD_JSON; a required key left out is M_MISSING_PARAM", async () => {
+  it("valid JSON of the wrong shape is 400 M_BAD_JSON", async () => {
     for (const json of [[], 1, "x", null, { server_keys: 5 }, { server_keys: { a: { b: { minimum_valid_until_ts: "x" } } } }]) {
       const r = await callJson("/_matrix/key/v2/query", { method: "POST", json });
       expect(r.status).toBe(400);
       expect(r.body).toMatchObject({ errcode: "M_BAD_JSON" });
     }
-    const missing = await callJson("/_matrix/key/v2/query", { method: "POST", json: {} });
-    expect([missing.status, missing.body.errcode]).toEqual([400, "M_MISSING_PARAM"]);
+  });
+
+  it("an object without a required key is 400 M_MISSING_PARAM", async () => {
+    // server_keys is required (server-server-api "POST /_matrix/key/v2/query").
+    const r = await callJson("/_matrix/key/v2/query", { method: "POST", json: {} });
+    expect(r.status).toBe(400);
+    expect(r.body).toMatchObject({ errcode: "M_MISSING_PARAM" });
   });
 
   it("bodies over the limit are 413 M_TOO_LARGE, with or without Content-Length", async () => {

@@ -62,11 +62,13 @@ describe("presence", () => {
     const other = await setPresence(alice, { presence: "online" }, bob.userId);
     expect(other.status).toBe(403);
     expect(other.body.errcode).toBe("M_FORBIDDEN");
-    for (const json of [{}, { presence: "busy" }, { presence: "online", status_msg: 5 }, { presence: ["online"] }]) {
+    for (const json of [{ presence: "busy" }, { presence: "online", status_msg: 5 }, { presence: ["online"] }]) {
       const res = await setPresence(alice, json);
       expect(res.status).toBe(400);
       expect(res.body.errcode).toBe("M_BAD_JSON");
     }
+    // presence is required (spec "PUT /presence/{userId}/status").
+    expect((await setPresence(alice, {})).body.errcode).toBe("M_MISSING_PARAM");
     expect((await callJson(statusPath(alice.userId), { method: "PUT", json: { presence: "online" } })).status).toBe(401);
     const badParam = await callJson(`/_matrix/client/v3/sync?set_presence=away`, { token: alice.accessToken });
     expect(badParam.status).toBe(400);

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import { MatrixError } from "../../src/errors.js";
 import { isValidUserId, parseUserId } from "../../src/identifiers.js";
-import type { JsonObject } from "../../src/json.js";
+import { isJsonObject } from "../../src/json.js";
 import { DUMMY_PASSWORD_HASH, verifyPassword } from "../../src/password.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
@@ -17,14 +17,12 @@ const badCredentials = () => new MatrixError("M_FORBIDDEN", "Invalid username or
  * (localpart or full user id), the deprecated top-level `user`, or third-party ids,
  * which this server has none of (spec "Identifier types").
  */
-export async function resolveLoginIdentifier(c: Context<AppEnv>, auth: JsonObject): Promise<string> {
+export async function resolveLoginIdentifier(c: Context<AppEnv>, auth: Readonly<Record<string, unknown>>): Promise<string> {
   const { serverName } = getConfig(c.env);
   const identifier = auth.identifier;
   let user: unknown;
   if (identifier !== undefined) {
-    if (typeof identifier !== "object" || identifier === null || Array.isArray(identifier)) {
-      throw new MatrixError("M_BAD_JSON", "identifier must be an object", 400);
-    }
+    if (!isJsonObject(identifier)) throw new MatrixError("M_BAD_JSON", "identifier must be an object", 400);
     switch (identifier.type) {
       case "m.id.user":
         user = identifier.user;

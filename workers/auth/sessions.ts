@@ -1,6 +1,7 @@
 import { MatrixError } from "../../src/errors.js";
 import type { AuthInfo } from "../app-env.js";
 import { deviceKeysDeletionStatements } from "../e2ee/device-cleanup.js";
+import { isCrossSigningKeyOf } from "../../services/d1/cross-signing.js";
 import { advanceStream } from "../../services/stream.js";
 import { hashSecret, newDeviceId, newSecret } from "./tokens.js";
 
@@ -81,11 +82,7 @@ export interface DeviceRequest {
 export async function issueSessionForRequest(db: D1Database, req: Request, userId: string, body: DeviceRequest): Promise<IssuedTokens> {
   if (body.device_id !== undefined) {
     // "The given device ID must not be the same as a cross-signing key ID" (spec /login, /register).
-    const clash = await db
-      .prepare("SELECT 1 AS x FROM e2e_cross_signing_keys WHERE user_id = ? AND public_key = ?")
-      .bind(userId, body.device_id)
-      .first();
-    if (clash) throw new MatrixError("M_INVALID_PARAM", "device_id is the ID of one of your cross-signing keys", 400);
+    if (await isCrossSigningKeyOf(db, userId, body.device_id)) throw new MatrixError("M_INVALID_PARAM", "device_id is the ID of one of your cross-signing keys", 400);
   }
   return issueSession(db, {
     userId,

@@ -4,6 +4,7 @@ import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
 import { encodeBase64Url } from "../../src/base64.js";
+import { createUiaSession, deleteUiaSession, loadUiaSession, updateUiaSession } from "../../services/d1/uia-sessions.js";
 import { checkPassword, resolveLoginIdentifier } from "./password-login.js";
 
 /**
@@ -21,7 +22,7 @@ export interface UiaOptions {
   /** The authenticated user the stages must prove to be (password stage), if any. */
   userId?: string | undefined;
   /** Called when a stage needs checks beyond this module (e.g. registration token validity). */
-  stageHook?: (stage: Stage, auth: JsonObject, data: JsonObject) => Promise<void>;
+  stageHook?: (stage: Stage, auth: UiaAuth, data: JsonObject) => Promise<void>;
 }
 
 export interface UiaResult {
@@ -48,17 +49,20 @@ export class UiaRequired extends MatrixError {
   }
 }
 
-const AuthDict = z.looseObject({
+/**
+ * The `auth` dict of a request (spec "User-interactive authentication API",
+ * AuthenticationData): `type` and `session`, plus the keys of the stage it
+ * completes (e.g. `identifier` and `password`), which the stage checks.
+ */
+export const UiaAuthSchema = z.looseObject({
   type: z.string().optional(),
   session: z.string().optional(),
 });
+export type UiaAuth = z.output<typeof UiaAuthSchema>;
 
-interface SessionRow {
-  operation: string;
-  user_id: string | null;
-  completed: string;
-  data: string;
-  created_ts: number;
+/** The body of a UIA-protected request: the operation's own fields and, on later rounds, `auth`. */
+export function uiaBody<Shape extends z.ZodRawShape>(shape: Shape) {
+  return z.object({ ...shape, auth: UiaAuthSchema.optional() });
 }
 
 function operationOf(c: Context<AppEnv>): string {
@@ -66,25 +70,20 @@ function operationOf(c: Context<AppEnv>): string {
 }
 
 /**
- * Runs one round of UIA for a request whose body is `body`. Returns when a flow is
- * complete; otherwise throws the 401 that tells the client what is left.
+ * Runs one round of UIA for a request whose body carried `auth` (validated with
+ * the body: UiaAuthSchema). Returns when a flow is complete; otherwise throws the
+ * 401 that tells the client what is left.
  */
-export async function userInteractiveAuth(c: Context<AppEnv>, body: JsonObject, opts: UiaOptions): Promise<UiaResult> {
+export async function userInteractiveAuth(c: Context<AppEnv>, auth: UiaAuth | undefined, opts: UiaOptions): Promise<UiaResult> {
   const db = c.env.DB;
   const operation = operationOf(c);
   const now = Date.now();
-  const parsedAuth = body.auth === undefined ? undefined : AuthDict.safeParse(body.auth);
-  if (parsedAuth && !parsedAuth.success) throw new MatrixError("M_BAD_JSON", "auth must be an object", 400);
-  const auth = parsedAuth?.data as JsonObject | undefined;
 
-  let sessionId = typeof auth?.session === "string" ? auth.session : undefined;
+  let sessionId = auth?.session;
   let completed: Stage[] = [];
   let data: JsonObject = {};
   if (sessionId) {
-    const row = await db
-      .prepare("SELECT operation, user_id, completed, data, created_ts FROM uia_sessions WHERE session_id = ?")
-      .bind(sessionId)
-      .first<SessionRow>();
+    const row = await loadUiaSession(db, sessionId);
     if (!row || row.created_ts + SESSION_LIFETIME_MS < now) {
       throw new MatrixError("M_UNKNOWN", `Unknown session ID: ${sessionId}`, 400);
     }
@@ -95,10 +94,7 @@ export async function userInteractiveAuth(c: Context<AppEnv>, body: JsonObject, 
     data = JSON.parse(row.data) as JsonObject;
   } else {
     sessionId = encodeBase64Url(crypto.getRandomValues(new Uint8Array(18)));
-    await db
-      .prepare("INSERT INTO uia_sessions (session_id, operation, user_id, created_ts) VALUES (?, ?, ?, ?)")
-      .bind(sessionId, operation, opts.userId ?? null, now)
-      .run();
+    await createUiaSession(db, sessionId, operation, opts.userId ?? null, now);
   }
 
   const challenge = (): JsonObject => ({
@@ -123,10 +119,7 @@ export async function userInteractiveAuth(c: Context<AppEnv>, body: JsonObject, 
       throw e;
     }
     if (!completed.includes(stage)) completed.push(stage);
-    await db
-      .prepare("UPDATE uia_sessions SET completed = ?, data = ? WHERE session_id = ?")
-      .bind(JSON.stringify(completed), JSON.stringify(data), sessionId)
-      .run();
+    await updateUiaSession(db, sessionId, completed, data);
   }
 
   if (opts.flows.some((f) => f.every((s) => completed.includes(s)))) {
@@ -137,10 +130,10 @@ export async function userInteractiveAuth(c: Context<AppEnv>, body: JsonObject, 
 
 /** Forgets a finished session, so it cannot authorise a second operation. */
 export async function endUiaSession(db: D1Database, sessionId: string): Promise<void> {
-  await db.prepare("DELETE FROM uia_sessions WHERE session_id = ?").bind(sessionId).run();
+  await deleteUiaSession(db, sessionId);
 }
 
-async function checkStage(c: Context<AppEnv>, stage: Stage, auth: JsonObject, opts: UiaOptions, data: JsonObject): Promise<void> {
+async function checkStage(c: Context<AppEnv>, stage: Stage, auth: UiaAuth, opts: UiaOptions, data: JsonObject): Promise<void> {
   switch (stage) {
     case "m.login.dummy":
     case "m.login.terms":

@@ -1,4 +1,5 @@
 import type { JsonObject, JsonValue } from "../../src/json.js";
+import { type OneTimeKeyCountRow, oneTimeKeyCountsStatement, unusedFallbackKeyTypesStatement } from "../../services/d1/device-keys.js";
 import type { Env } from "../../services/env.js";
 import type { SyncExtension } from "../sync/context.js";
 import { deviceListsFromResults, deviceListsStatements } from "./device-lists.js";
@@ -78,23 +79,18 @@ export async function deviceKeyCounts(
 }
 
 function keyCountStatements(db: D1Database, userId: string, deviceId: string): D1PreparedStatement[] {
-  return [
-    db
-      .prepare("SELECT algorithm, COUNT(*) AS n FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm")
-      .bind(userId, deviceId),
-    db.prepare("SELECT algorithm FROM e2e_fallback_keys WHERE user_id = ? AND device_id = ? AND used = 0 ORDER BY algorithm").bind(userId, deviceId),
-  ];
+  return [oneTimeKeyCountsStatement(db, userId, deviceId), unusedFallbackKeyTypesStatement(db, userId, deviceId)];
 }
 
 function keyCountsFromResults([counts, fallbacks]: D1Result[]): { oneTimeKeyCounts: Record<string, number>; unusedFallbackKeyTypes: string[] } {
   return {
-    oneTimeKeyCounts: oneTimeKeyCountsOf((counts?.results ?? []) as { algorithm: string; n: number }[]),
+    oneTimeKeyCounts: oneTimeKeyCountsOf((counts?.results ?? []) as OneTimeKeyCountRow[]),
     unusedFallbackKeyTypes: ((fallbacks?.results ?? []) as { algorithm: string }[]).map((r) => r.algorithm),
   };
 }
 
 /** Counts per algorithm, always including `signed_curve25519` (Synapse does; clients top up from it). */
-export function oneTimeKeyCountsOf(rows: { algorithm: string; n: number }[]): Record<string, number> {
+export function oneTimeKeyCountsOf(rows: OneTimeKeyCountRow[]): Record<string, number> {
   const out: Record<string, number> = { signed_curve25519: 0 };
   for (const r of rows) out[r.algorithm] = r.n;
   return out;

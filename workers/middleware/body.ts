@@ -105,7 +105,8 @@ export function bodyError(err: z.ZodError, input: unknown): MatrixError {
   if (!issue) return new MatrixError("M_BAD_JSON", message, 400);
   const params = (issue as { params?: BodyIssueParams }).params;
   if (params?.errcode) return new MatrixError(params.errcode, message, params.status ?? 400);
-  if (issue.code === "invalid_type" && isMissing(input, issue.path)) return new MatrixError("M_MISSING_PARAM", `Missing parameter: ${issue.path.join(".")}`, 400);
+  // Whatever the check (a type, an enum, a union, a custom JSON object), failing on an absent key means it was required.
+  if (isMissing(input, issue.path)) return new MatrixError("M_MISSING_PARAM", `Missing parameter: ${issue.path.join(".")}`, 400);
   return new MatrixError("M_BAD_JSON", message, 400);
 }
 

@@ -5,38 +5,38 @@ import { hashPassword } from "../../src/password.js";
 import { ROOM_VERSIONS, DEFAULT_ROOM_VERSION } from "../../src/room-versions.js";
 import type { AppEnv } from "../app-env.js";
 import { deleteDevicesStatements, revokeOtherDevicesStatements } from "../auth/sessions.js";
-import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
+import { endUiaSession, uiaBody, userInteractiveAuth } from "../auth/uia.js";
 import { getConfig } from "../config.js";
 import { deactivationE2eeStatements } from "../e2ee/device-cleanup.js";
 import { notifyDeviceListChange } from "../e2ee/device-lists.js";
-import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
+import { deactivatedProfileStatement } from "../../services/d1/profile.js";
+import { deactivateUserStatement, setPasswordHashStatement } from "../../services/d1/users.js";
 import { streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 
 export const accountRoutes = new Hono<AppEnv>();
 
-const PasswordBody = z.object({
+const PasswordBody = uiaBody({
   new_password: z.string(),
   logout_devices: z.boolean().optional(),
 });
 
 /** POST /_matrix/client/v3/account/password (UIA m.login.password) */
-accountRoutes.post(clientV3("/account/password"), requireAuth(), async (c) => {
+accountRoutes.post(clientV3("/account/password"), requireAuth(), jsonBody(PasswordBody), async (c) => {
   const { userId, deviceId } = c.get("auth");
   const config = getConfig(c.env);
-  const raw = await readJsonObject(c);
-  const parsed = PasswordBody.safeParse(raw);
-  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
-  const uia = await userInteractiveAuth(c, raw, { flows: [["m.login.password"]], userId });
-  if (parsed.data.new_password.length < config.passwordMinLength) {
+  const body = c.req.valid("json");
+  const uia = await userInteractiveAuth(c, body.auth, { flows: [["m.login.password"]], userId });
+  if (body.new_password.length < config.passwordMinLength) {
     throw new MatrixError("M_WEAK_PASSWORD", `Password must be at least ${config.passwordMinLength} characters`, 400);
   }
   const db = c.env.DB;
-  const update = db.prepare("UPDATE users SET password_hash = ? WHERE user_id = ?").bind(await hashPassword(parsed.data.new_password), userId);
+  const update = setPasswordHashStatement(db, userId, await hashPassword(body.new_password));
   // Other devices are logged out unless the client asks otherwise (spec default: true).
   // The device statements go first: they start with advanceStream (device-list change).
-  if (parsed.data.logout_devices !== false) {
+  if (body.logout_devices !== false) {
     const results = await db.batch([...revokeOtherDevicesStatements(db, userId, deviceId), update]);
     c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
   } else {
@@ -46,29 +46,22 @@ accountRoutes.post(clientV3("/account/password"), requireAuth(), async (c) => {
   return c.json({});
 });
 
-const DeactivateBody = z.object({ erase: z.boolean().optional(), id_server: z.string().optional() });
+const DeactivateBody = uiaBody({ erase: z.boolean().optional(), id_server: z.string().optional() });
 
-/** POST /_matrix/client/v3/account/deactivate (UIA m.login.password) */
-accountRoutes.post(clientV3("/account/deactivate"), requireAuth(), async (c) => {
+/** POST /_matrix/client/v3/account/deactivate (UIA m.login.password; the first request may have no body) */
+accountRoutes.post(clientV3("/account/deactivate"), requireAuth(), jsonBody(DeactivateBody, { allowEmpty: true }), async (c) => {
   const { userId } = c.get("auth");
-  const raw = await readJsonObject(c, { allowEmpty: true });
-  const parsed = DeactivateBody.safeParse(raw);
-  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
-  const uia = await userInteractiveAuth(c, raw, { flows: [["m.login.password"]], userId });
+  const body = c.req.valid("json");
+  const uia = await userInteractiveAuth(c, body.auth, { flows: [["m.login.password"]], userId });
   const db = c.env.DB;
+  const erase = body.erase === true;
   // Device statements first: they start with advanceStream (device-list change).
-  const stmts = [
+  const results = await db.batch([
     ...deleteDevicesStatements(db, userId),
-    db.prepare("UPDATE users SET deactivated = 1, password_hash = NULL, erased = ? WHERE user_id = ?").bind(parsed.data.erase ? 1 : 0, userId),
+    deactivateUserStatement(db, userId, erase),
     ...deactivationE2eeStatements(db, userId),
-  ];
-  // Erasure removes the whole profile; plain deactivation keeps the display name, as Synapse does.
-  stmts.push(
-    parsed.data.erase
-      ? db.prepare("DELETE FROM profile_fields WHERE user_id = ?").bind(userId)
-      : db.prepare("DELETE FROM profile_fields WHERE user_id = ? AND field != 'displayname'").bind(userId),
-  );
-  const results = await db.batch(stmts);
+    deactivatedProfileStatement(db, userId, erase),
+  ]);
   c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
   await endUiaSession(db, uia.sessionId);
   return c.json({ id_server_unbind_result: "no-support" });
@@ -101,42 +94,38 @@ const RequestTokenBody = z.looseObject({ client_secret: z.string(), send_attempt
 accountRoutes.get(clientV3("/account/3pid"), requireAuth(), (c) => c.json({ threepids: [] }));
 
 /** POST /_matrix/client/v3/account/3pid/{email,msisdn}/requestToken */
-accountRoutes.post(clientV3("/account/3pid/:medium{email|msisdn}/requestToken"), requireAuth(), async (c) => {
-  await readJson(c, RequestTokenBody);
+accountRoutes.post(clientV3("/account/3pid/:medium{email|msisdn}/requestToken"), requireAuth(), jsonBody(RequestTokenBody), () => {
   throw new MatrixError("M_THREEPID_MEDIUM_NOT_SUPPORTED", "This server does not verify third-party identifiers", 400);
 });
 
 /** POST /_matrix/client/v3/{register,account/password}/{email,msisdn}/requestToken (unauthenticated) */
-accountRoutes.post(clientV3("/register/:medium{email|msisdn}/requestToken"), async (c) => {
-  await readJson(c, RequestTokenBody);
+accountRoutes.post(clientV3("/register/:medium{email|msisdn}/requestToken"), jsonBody(RequestTokenBody), () => {
   throw new MatrixError("M_THREEPID_DENIED", "Third-party identifiers are not accepted at registration on this server", 403);
 });
-accountRoutes.post(clientV3("/account/password/:medium{email|msisdn}/requestToken"), async (c) => {
-  await readJson(c, RequestTokenBody);
+accountRoutes.post(clientV3("/account/password/:medium{email|msisdn}/requestToken"), jsonBody(RequestTokenBody), () => {
   throw new MatrixError("M_THREEPID_NOT_FOUND", "No account is associated with this third-party identifier", 400);
 });
 
+const AddThreepidBody = uiaBody({ client_secret: z.string(), sid: z.string() });
+
 /** POST /_matrix/client/v3/account/3pid/add (UIA): no validation session can exist here. */
-accountRoutes.post(clientV3("/account/3pid/add"), requireAuth(), async (c) => {
+accountRoutes.post(clientV3("/account/3pid/add"), requireAuth(), jsonBody(AddThreepidBody), async (c) => {
   const { userId } = c.get("auth");
-  const raw = await readJsonObject(c);
-  const parsed = z.object({ client_secret: z.string(), sid: z.string() }).safeParse(raw);
-  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
-  const uia = await userInteractiveAuth(c, raw, { flows: [["m.login.password"]], userId });
+  const uia = await userInteractiveAuth(c, c.req.valid("json").auth, { flows: [["m.login.password"]], userId });
   await endUiaSession(c.env.DB, uia.sessionId);
   throw new MatrixError("M_THREEPID_AUTH_FAILED", "No validated third-party identifier session with this sid", 400);
 });
 
+const BindThreepidBody = z.object({ client_secret: z.string(), id_server: z.string(), id_access_token: z.string(), sid: z.string() });
+
 /** POST /_matrix/client/v3/account/3pid/bind */
-accountRoutes.post(clientV3("/account/3pid/bind"), requireAuth(), async (c) => {
-  await readJson(c, z.object({ client_secret: z.string(), id_server: z.string(), id_access_token: z.string(), sid: z.string() }));
+accountRoutes.post(clientV3("/account/3pid/bind"), requireAuth(), jsonBody(BindThreepidBody), () => {
   throw new MatrixError("M_SERVER_NOT_TRUSTED", "This server does not bind identifiers on identity servers", 400);
 });
 
 const ThreepidBody = z.object({ medium: z.enum(["email", "msisdn"]), address: z.string(), id_server: z.string().optional() });
 
 /** POST /_matrix/client/v3/account/3pid/{delete,unbind}: nothing is bound, so nothing to unbind. */
-accountRoutes.post(clientV3("/account/3pid/:op{delete|unbind}"), requireAuth(), async (c) => {
-  await readJson(c, ThreepidBody);
+accountRoutes.post(clientV3("/account/3pid/:op{delete|unbind}"), requireAuth(), jsonBody(ThreepidBody), (c) => {
   return c.json({ id_server_unbind_result: "no-support" });
 });

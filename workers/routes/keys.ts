@@ -12,7 +12,6 @@ import {
   checkSignedByMaster,
   duplicateOneTimeKeyMessage,
   failureOf,
-  type NewSignature,
   oneTimeKeysMatch,
   sameSignedContent,
   type SignatureFailure,
@@ -21,14 +20,41 @@ import {
 import { MatrixError } from "../../src/errors.js";
 import { isValidUserId, userIdDomain } from "../../src/identifiers.js";
 import { parseStreamToken } from "../../src/stream-token.js";
-import { isJsonObject, type JsonObject, type JsonValue } from "../../src/json.js";
+import { type JsonObject, JsonObjectSchema, type JsonValue } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
-import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
+import { endUiaSession, uiaBody, userInteractiveAuth } from "../auth/uia.js";
 import { getConfig } from "../config.js";
 import { deviceListsSince, notifyDeviceListChange, recordDeviceListChange } from "../e2ee/device-lists.js";
 import { oneTimeKeyCountsOf } from "../e2ee/sync-extension.js";
-import { readJson, readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
+import {
+  type ClaimedKeyRow,
+  claimFallbackKeys,
+  claimOneTimeKeys,
+  type KeyClaim,
+  loadDeviceKeys,
+  loadOneTimeKeys,
+  oneTimeKeyCountsStatement,
+  queryDeviceKeysStatement,
+  storeDeviceKeysStatement,
+  storeFallbackKeysStatement,
+  storeOneTimeKeysStatement,
+  userDeviceKeysStatement,
+} from "../../services/d1/device-keys.js";
+import {
+  crossSigningKeysStatement,
+  loadCrossSigningKeys,
+  masterKeysStatement,
+  type SignatureRow,
+  type SignatureToStore,
+  storeCrossSigningKeyStatement,
+  storeSignaturesStatement,
+  visibleCrossSigningKeysStatement,
+  visibleSignaturesStatement,
+} from "../../services/d1/cross-signing.js";
+import { anyDeviceIdOf } from "../../services/d1/devices.js";
+import { rowsOf } from "../../services/d1/rows.js";
 import { advanceStream, readStreamPos, streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 
@@ -46,8 +72,6 @@ export const keyRoutes = new Hono<AppEnv>();
 /** Most one-time keys accepted in one upload (each costs a signature check; clients send ≤ 50). */
 export const MAX_ONE_TIME_KEYS_PER_UPLOAD = 200;
 
-const badJson = (msg: string) => new MatrixError("M_BAD_JSON", msg, 400);
-
 /** `failures` entry for a server we cannot reach (yet): the shape Synapse uses for unreachable servers. */
 const federationUnavailable = () => ({ status: 503, message: "Federation is not available on this server yet" });
 
@@ -55,38 +79,33 @@ function isLocal(c: Context<AppEnv>, userId: string): boolean {
   return userIdDomain(userId) === getConfig(c.env).serverName;
 }
 
-function optionalObject(v: JsonValue | undefined, what: string): JsonObject {
-  if (v === undefined || v === null) return {};
-  if (!isJsonObject(v)) throw badJson(`${what} must be an object`);
-  return v;
-}
-
-interface StoredDeviceKeys {
-  key_json: string;
-  ed25519_key: string;
-}
-
 // ---------------------------------------------------------------------------
 // POST /keys/upload
 // ---------------------------------------------------------------------------
 
+/**
+ * The body of /keys/upload. The keys themselves are checked (with their signatures)
+ * by src/e2ee-keys.ts; null one-time or fallback keys are taken as none.
+ */
+const UploadBody = z.object({
+  device_keys: JsonObjectSchema.optional(),
+  one_time_keys: JsonObjectSchema.nullish().refine((k) => !k || Object.keys(k).length <= MAX_ONE_TIME_KEYS_PER_UPLOAD, {
+    message: `At most ${MAX_ONE_TIME_KEYS_PER_UPLOAD} one-time keys per upload`,
+    params: { errcode: "M_INVALID_PARAM" },
+  }),
+  fallback_keys: JsonObjectSchema.nullish(),
+});
+
 /** POST /_matrix/client/v3/keys/upload */
-keyRoutes.post(clientV3("/keys/upload"), requireAuth({ allowGuest: true }), async (c) => {
+keyRoutes.post(clientV3("/keys/upload"), requireAuth({ allowGuest: true }), jsonBody(UploadBody), async (c) => {
   const { userId, deviceId } = c.get("auth");
   const db = c.env.DB;
-  const body = await readJsonObject(c);
-  if (body.device_keys === null) throw badJson("device_keys must not be null");
-  const oneTimeKeys = optionalObject(body.one_time_keys, "one_time_keys");
-  const fallbackKeys = optionalObject(body.fallback_keys, "fallback_keys");
-  if (Object.keys(oneTimeKeys).length > MAX_ONE_TIME_KEYS_PER_UPLOAD) {
-    throw new MatrixError("M_INVALID_PARAM", `At most ${MAX_ONE_TIME_KEYS_PER_UPLOAD} one-time keys per upload`, 400);
-  }
+  const body = c.req.valid("json");
+  const oneTimeKeys = body.one_time_keys ?? {};
+  const fallbackKeys = body.fallback_keys ?? {};
 
   const deviceKeys = body.device_keys === undefined ? undefined : checkDeviceKeys(body.device_keys, userId, deviceId);
-  const stored = await db
-    .prepare("SELECT key_json, ed25519_key FROM e2e_device_keys WHERE user_id = ? AND device_id = ?")
-    .bind(userId, deviceId)
-    .first<StoredDeviceKeys>();
+  const stored = await loadDeviceKeys(db, userId, deviceId);
   let deviceKeysChanged = false;
   if (deviceKeys) {
     if (!stored) {
@@ -114,13 +133,7 @@ keyRoutes.post(clientV3("/keys/upload"), requireAuth({ allowGuest: true }), asyn
   // A one-time key id already on the server must come back with the same key.
   let newOtks = otks;
   if (otks.length) {
-    const { results } = await db
-      .prepare(
-        "SELECT algorithm, key_id, key_json FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? " +
-          "AND algorithm || ':' || key_id IN (SELECT value FROM json_each(?))",
-      )
-      .bind(userId, deviceId, JSON.stringify(otks.map((k) => `${k.algorithm}:${k.keyId}`)))
-      .all<{ algorithm: string; key_id: string; key_json: string }>();
+    const results = await loadOneTimeKeys(db, userId, deviceId, otks.map((k) => `${k.algorithm}:${k.keyId}`));
     const existing = new Map(results.map((r) => [`${r.algorithm}:${r.key_id}`, JSON.parse(r.key_json) as JsonValue]));
     for (const k of otks) {
       const old = existing.get(`${k.algorithm}:${k.keyId}`);
@@ -131,50 +144,18 @@ keyRoutes.post(clientV3("/keys/upload"), requireAuth({ allowGuest: true }), asyn
     newOtks = otks.filter((k) => !existing.has(`${k.algorithm}:${k.keyId}`));
   }
 
+  // One batch: the changed device keys (a device-list change at a new stream position),
+  // the new one-time and fallback keys, and the counts the answer reports.
   const stmts: D1PreparedStatement[] = [];
   if (deviceKeysChanged && deviceKeys) {
-    stmts.push(
-      advanceStream(db),
-      db
-        .prepare(
-          "INSERT INTO e2e_device_keys (user_id, device_id, key_json, ed25519_key, created_ts) VALUES (?, ?, ?, ?, ?) " +
-            "ON CONFLICT (user_id, device_id) DO UPDATE SET key_json = excluded.key_json WHERE ed25519_key = excluded.ed25519_key",
-        )
-        .bind(userId, deviceId, deviceKeys.canonical, deviceKeys.ed25519, Date.now()),
-      recordDeviceListChange(db, userId),
-    );
+    stmts.push(advanceStream(db), storeDeviceKeysStatement(db, userId, deviceId, deviceKeys, Date.now()), recordDeviceListChange(db, userId));
   }
-  if (newOtks.length) {
-    stmts.push(
-      db
-        .prepare(
-          "INSERT INTO e2e_one_time_keys (user_id, device_id, algorithm, key_id, key_json) " +
-            "SELECT ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') " +
-            "FROM json_each(?) WHERE true ORDER BY key ON CONFLICT DO NOTHING",
-        )
-        .bind(userId, deviceId, JSON.stringify(newOtks.map((k) => [k.algorithm, k.keyId, k.canonical]))),
-    );
-  }
-  if (fallbacks.length) {
-    // Re-uploading the current fallback key keeps its `used` flag (Synapse does the same).
-    stmts.push(
-      db
-        .prepare(
-          "INSERT INTO e2e_fallback_keys (user_id, device_id, algorithm, key_id, key_json, used) " +
-            "SELECT ?, ?, json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]'), 0 FROM json_each(?) WHERE true " +
-            "ON CONFLICT (user_id, device_id, algorithm) DO UPDATE SET key_id = excluded.key_id, key_json = excluded.key_json, used = 0 " +
-            "WHERE key_id != excluded.key_id OR key_json != excluded.key_json",
-        )
-        .bind(userId, deviceId, JSON.stringify(fallbacks.map((k) => [k.algorithm, k.keyId, k.canonical]))),
-    );
-  }
-  stmts.push(
-    db
-      .prepare("SELECT algorithm, COUNT(*) AS n FROM e2e_one_time_keys WHERE user_id = ? AND device_id = ? GROUP BY algorithm")
-      .bind(userId, deviceId),
-  );
+  if (newOtks.length) stmts.push(storeOneTimeKeysStatement(db, userId, deviceId, newOtks));
+  if (fallbacks.length) stmts.push(storeFallbackKeysStatement(db, userId, deviceId, fallbacks));
+  const countsQuery = oneTimeKeyCountsStatement(db, userId, deviceId);
+  stmts.push(countsQuery);
   const results = await db.batch(stmts);
-  const counts = (results[results.length - 1]?.results ?? []) as { algorithm: string; n: number }[];
+  const counts = rowsOf(countsQuery, results[results.length - 1]);
   if (deviceKeysChanged) c.executionCtx.waitUntil(notifyDeviceListChange(c.env, userId, streamPosOf(results)));
   return c.json({ one_time_key_counts: oneTimeKeyCountsOf(counts) });
 });
@@ -188,14 +169,6 @@ const QueryBody = z.object({
   timeout: z.number().optional(),
 });
 
-interface SignatureRow {
-  target_user_id: string;
-  target_key_id: string;
-  signer_user_id: string;
-  signer_key_id: string;
-  signature: string;
-}
-
 /** Signatures stored for `(user, keyId)`, as `withSignatures` takes them. */
 function signaturesFor(rows: SignatureRow[], userId: string, keyId: string) {
   return rows
@@ -204,10 +177,10 @@ function signaturesFor(rows: SignatureRow[], userId: string, keyId: string) {
 }
 
 /** POST /_matrix/client/v3/keys/query */
-keyRoutes.post(clientV3("/keys/query"), requireAuth({ allowGuest: true }), async (c) => {
+keyRoutes.post(clientV3("/keys/query"), requireAuth({ allowGuest: true }), jsonBody(QueryBody), async (c) => {
   const { userId: me } = c.get("auth");
   const db = c.env.DB;
-  const body = await readJson(c, QueryBody);
+  const body = c.req.valid("json");
   const local: string[] = [];
   const failures: Record<string, unknown> = {};
   for (const u of Object.keys(body.device_keys)) {
@@ -215,35 +188,17 @@ keyRoutes.post(clientV3("/keys/query"), requireAuth({ allowGuest: true }), async
     if (isLocal(c, u)) local.push(u);
     else failures[userIdDomain(u)!] = federationUnavailable();
   }
-  const users = JSON.stringify(local);
-  const [devRes, csRes, sigRes] = await db.batch([
-    db
-      .prepare(
-        "SELECT k.user_id, k.device_id, k.key_json, d.display_name FROM e2e_device_keys k " +
-          "LEFT JOIN devices d ON d.user_id = k.user_id AND d.device_id = k.device_id " +
-          "WHERE k.user_id IN (SELECT value FROM json_each(?)) ORDER BY k.user_id, k.device_id",
-      )
-      .bind(users),
-    db
-      .prepare(
-        "SELECT user_id, key_type, public_key, key_json FROM e2e_cross_signing_keys " +
-          "WHERE user_id IN (SELECT value FROM json_each(?)) AND (key_type != 'user_signing' OR user_id = ?)",
-      )
-      .bind(users, me),
-    // Visible signatures: those by the key's owner (own devices and cross-signing
-    // keys) and those by the requester; never other users' user-signing signatures.
-    db
-      .prepare(
-        "SELECT target_user_id, target_key_id, signer_user_id, signer_key_id, signature FROM e2e_cross_signing_signatures " +
-          "WHERE target_user_id IN (SELECT value FROM json_each(?)) AND (signer_user_id = target_user_id OR signer_user_id = ?)",
-      )
-      .bind(users, me),
-  ]);
-  const sigs = (sigRes?.results ?? []) as SignatureRow[];
+  // What the requester may see, in one batch: never other users' user-signing keys,
+  // nor signatures by other users' user-signing keys (spec "Cross-signing").
+  const devQuery = queryDeviceKeysStatement(db, local);
+  const csQuery = visibleCrossSigningKeysStatement(db, local, me);
+  const sigQuery = visibleSignaturesStatement(db, local, me);
+  const [devRes, csRes, sigRes] = await db.batch([devQuery, csQuery, sigQuery]);
+  const sigs = rowsOf(sigQuery, sigRes);
 
   const deviceKeys: Record<string, Record<string, JsonObject>> = {};
   for (const u of local) deviceKeys[u] = {};
-  for (const r of (devRes?.results ?? []) as { user_id: string; device_id: string; key_json: string; display_name: string | null }[]) {
+  for (const r of rowsOf(devQuery, devRes)) {
     const wanted = body.device_keys[r.user_id];
     if (!wanted || (wanted.length > 0 && !wanted.includes(r.device_id))) continue;
     const keys = withSignatures(JSON.parse(r.key_json) as JsonObject, signaturesFor(sigs, r.user_id, r.device_id));
@@ -252,7 +207,7 @@ keyRoutes.post(clientV3("/keys/query"), requireAuth({ allowGuest: true }), async
   }
 
   const byType: Record<CrossSigningUsage, Record<string, JsonObject>> = { master: {}, self_signing: {}, user_signing: {} };
-  for (const r of (csRes?.results ?? []) as { user_id: string; key_type: CrossSigningUsage; public_key: string; key_json: string }[]) {
+  for (const r of rowsOf(csQuery, csRes)) {
     byType[r.key_type][r.user_id] = withSignatures(JSON.parse(r.key_json) as JsonObject, signaturesFor(sigs, r.user_id, r.public_key));
   }
   return c.json({
@@ -273,23 +228,15 @@ const ClaimBody = z.object({
   timeout: z.number().optional(),
 });
 
-interface ClaimedRow {
-  user_id: string;
-  device_id: string;
-  algorithm: string;
-  key_id: string;
-  key_json: string;
-}
-
 /**
  * POST /_matrix/client/v3/keys/claim: one-time keys in upload order, each handed
  * out once (a single DELETE ... RETURNING takes the oldest key of every requested
  * device, atomically); devices with none left get their fallback key, marked used.
  */
-keyRoutes.post(clientV3("/keys/claim"), requireAuth({ allowGuest: true }), async (c) => {
+keyRoutes.post(clientV3("/keys/claim"), requireAuth({ allowGuest: true }), jsonBody(ClaimBody), async (c) => {
   const db = c.env.DB;
-  const body = await readJson(c, ClaimBody);
-  const wanted: [string, string, string][] = [];
+  const body = c.req.valid("json");
+  const wanted: KeyClaim[] = [];
   const failures: Record<string, unknown> = {};
   for (const [u, devices] of Object.entries(body.one_time_keys)) {
     if (!isValidUserId(u)) throw new MatrixError("M_INVALID_PARAM", `Not a user id: ${JSON.stringify(u)}`, 400);
@@ -300,33 +247,15 @@ keyRoutes.post(clientV3("/keys/claim"), requireAuth({ allowGuest: true }), async
     for (const [d, algorithm] of Object.entries(devices)) wanted.push([u, d, algorithm]);
   }
   const oneTimeKeys: Record<string, Record<string, Record<string, JsonValue>>> = {};
-  const put = (r: ClaimedRow) => {
+  const put = (r: ClaimedKeyRow) => {
     ((oneTimeKeys[r.user_id] ??= {})[r.device_id] ??= {})[`${r.algorithm}:${r.key_id}`] = JSON.parse(r.key_json) as JsonValue;
   };
   if (wanted.length) {
-    const { results: claimed } = await db
-      .prepare(
-        "DELETE FROM e2e_one_time_keys WHERE id IN (SELECT (SELECT k.id FROM e2e_one_time_keys k " +
-          "WHERE k.user_id = json_extract(w.value, '$[0]') AND k.device_id = json_extract(w.value, '$[1]') " +
-          "AND k.algorithm = json_extract(w.value, '$[2]') ORDER BY k.id LIMIT 1) FROM json_each(?) w) " +
-          "RETURNING user_id, device_id, algorithm, key_id, key_json",
-      )
-      .bind(JSON.stringify(wanted))
-      .all<ClaimedRow>();
+    const claimed = await claimOneTimeKeys(db, wanted);
     claimed.forEach(put);
     const got = new Set(claimed.map((r) => JSON.stringify([r.user_id, r.device_id, r.algorithm])));
     const missing = wanted.filter((w) => !got.has(JSON.stringify(w)));
-    if (missing.length) {
-      const { results: fallbacks } = await db
-        .prepare(
-          "UPDATE e2e_fallback_keys SET used = 1 WHERE (user_id, device_id, algorithm) IN " +
-            "(SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?)) " +
-            "RETURNING user_id, device_id, algorithm, key_id, key_json",
-        )
-        .bind(JSON.stringify(missing))
-        .all<ClaimedRow>();
-      fallbacks.forEach(put);
-    }
+    if (missing.length) (await claimFallbackKeys(db, missing)).forEach(put);
   }
   return c.json({ one_time_keys: oneTimeKeys, failures });
 });
@@ -353,38 +282,35 @@ keyRoutes.get(clientV3("/keys/changes"), requireAuth({ allowGuest: true }), asyn
 // POST /keys/device_signing/upload
 // ---------------------------------------------------------------------------
 
-interface StoredCrossSigningKey {
-  key_type: CrossSigningUsage;
-  public_key: string;
-  key_json: string;
-}
-
-const BODY_FIELD: Record<CrossSigningUsage, string> = {
+const BODY_FIELD = {
   master: "master_key",
   self_signing: "self_signing_key",
   user_signing: "user_signing_key",
-};
+} as const satisfies Record<CrossSigningUsage, string>;
+
+/** The keys are checked (usage, owner, signatures) by src/e2ee-keys.ts. */
+const DeviceSigningBody = uiaBody({
+  master_key: JsonObjectSchema.optional(),
+  self_signing_key: JsonObjectSchema.optional(),
+  user_signing_key: JsonObjectSchema.optional(),
+});
 
 /**
  * POST /_matrix/client/v3/keys/device_signing/upload. UIA (m.login.password) is
  * needed only to replace keys: not for the first upload (no master key yet), nor
  * for a request whose keys all equal the stored ones (spec v1.11).
  */
-keyRoutes.post(clientV3("/keys/device_signing/upload"), requireAuth(), async (c) => {
+keyRoutes.post(clientV3("/keys/device_signing/upload"), requireAuth(), jsonBody(DeviceSigningBody), async (c) => {
   const { userId } = c.get("auth");
   const db = c.env.DB;
-  const body = await readJsonObject(c);
+  const body = c.req.valid("json");
 
   const uploaded = new Map<CrossSigningUsage, CheckedCrossSigningKey>();
   for (const usage of ["master", "self_signing", "user_signing"] as const) {
     const v = body[BODY_FIELD[usage]];
     if (v !== undefined) uploaded.set(usage, checkCrossSigningKey(v, userId, usage));
   }
-  const { results: storedRows } = await db
-    .prepare("SELECT key_type, public_key, key_json FROM e2e_cross_signing_keys WHERE user_id = ?")
-    .bind(userId)
-    .all<StoredCrossSigningKey>();
-  const stored = new Map(storedRows.map((r) => [r.key_type, r]));
+  const stored = new Map((await loadCrossSigningKeys(db, userId)).map((r) => [r.key_type, r]));
 
   const storedMaster = stored.get("master");
   const master = uploaded.get("master") ?? (storedMaster && { keyId: `ed25519:${storedMaster.public_key}`, publicKey: storedMaster.public_key });
@@ -396,33 +322,18 @@ keyRoutes.post(clientV3("/keys/device_signing/upload"), requireAuth(), async (c)
 
   // Cross-signing public keys and device ids share a namespace (spec "Cross-signing").
   const publicKeys = [...uploaded.values()].map((k) => k.publicKey);
-  if (publicKeys.length) {
-    const clash = await db
-      .prepare("SELECT device_id FROM devices WHERE user_id = ? AND device_id IN (SELECT value FROM json_each(?)) LIMIT 1")
-      .bind(userId, JSON.stringify(publicKeys))
-      .first<{ device_id: string }>();
-    if (clash) throw new MatrixError("M_FORBIDDEN", "Key ID in use", 403);
-  }
+  if (publicKeys.length && (await anyDeviceIdOf(db, userId, publicKeys)) !== null) throw new MatrixError("M_FORBIDDEN", "Key ID in use", 403);
 
   const changed = [...uploaded.entries()].filter(([usage, k]) => stored.get(usage)?.key_json !== k.canonical);
   if (changed.length === 0) return c.json({});
   let uiaSession: string | undefined;
   if (storedMaster) {
-    const uia = await userInteractiveAuth(c, body, { flows: [["m.login.password"]], userId });
+    const uia = await userInteractiveAuth(c, body.auth, { flows: [["m.login.password"]], userId });
     uiaSession = uia.sessionId;
   }
 
   const stmts: D1PreparedStatement[] = [advanceStream(db)];
-  for (const [usage, k] of changed) {
-    stmts.push(
-      db
-        .prepare(
-          "INSERT INTO e2e_cross_signing_keys (user_id, key_type, public_key, key_json) VALUES (?, ?, ?, ?) " +
-            "ON CONFLICT (user_id, key_type) DO UPDATE SET public_key = excluded.public_key, key_json = excluded.key_json",
-        )
-        .bind(userId, usage, k.publicKey, k.canonical),
-    );
-  }
+  for (const [usage, k] of changed) stmts.push(storeCrossSigningKeyStatement(db, userId, usage, k));
   // Master and self-signing keys concern everyone sharing a room; the user-signing key only its owner.
   const publicChange = changed.some(([usage]) => usage !== "user_signing");
   const privateChange = changed.some(([usage]) => usage === "user_signing");
@@ -438,46 +349,35 @@ keyRoutes.post(clientV3("/keys/device_signing/upload"), requireAuth(), async (c)
 // POST /keys/signatures/upload
 // ---------------------------------------------------------------------------
 
-interface SignatureToStore extends NewSignature {
-  targetUserId: string;
-  targetKeyId: string;
-}
-
 const notFound = (msg: string) => new MatrixError("M_NOT_FOUND", msg, 404);
+
+/** user → key id → the signed object (a device key or a master key), checked one by one below. */
+const SignaturesBody = z.record(z.string(), z.record(z.string(), JsonObjectSchema));
 
 /**
  * POST /_matrix/client/v3/keys/signatures/upload: each signed object is checked on
  * its own; the ones that fail are listed in `failures` (user → key id → error),
  * the others are stored and show up in /keys/query.
  */
-keyRoutes.post(clientV3("/keys/signatures/upload"), requireAuth({ allowGuest: true }), async (c) => {
+keyRoutes.post(clientV3("/keys/signatures/upload"), requireAuth({ allowGuest: true }), jsonBody(SignaturesBody), async (c) => {
   const { userId: me } = c.get("auth");
   const db = c.env.DB;
-  const body = await readJsonObject(c);
-  for (const [u, keys] of Object.entries(body)) {
-    if (!isJsonObject(keys)) throw badJson(`${u} must map key ids to signed objects`);
-    for (const [k, obj] of Object.entries(keys)) if (!isJsonObject(obj)) throw badJson(`${u}.${k} must be a signed object`);
-  }
+  const body = c.req.valid("json");
   const targets = Object.keys(body).filter((u) => u !== me && isLocal(c, u));
-  const [csRes, devRes, otherRes] = await db.batch([
-    db.prepare("SELECT key_type, public_key, key_json FROM e2e_cross_signing_keys WHERE user_id = ?").bind(me),
-    db.prepare("SELECT device_id, key_json, ed25519_key FROM e2e_device_keys WHERE user_id = ?").bind(me),
-    db
-      .prepare("SELECT user_id, public_key, key_json FROM e2e_cross_signing_keys WHERE key_type = 'master' AND user_id IN (SELECT value FROM json_each(?))")
-      .bind(JSON.stringify(targets)),
-  ]);
-  const mine = new Map(((csRes?.results ?? []) as StoredCrossSigningKey[]).map((r) => [r.key_type, r]));
-  const devices = new Map(
-    ((devRes?.results ?? []) as { device_id: string; key_json: string; ed25519_key: string }[]).map((r) => [r.device_id, r]),
-  );
-  const otherMasters = new Map(((otherRes?.results ?? []) as { user_id: string; public_key: string; key_json: string }[]).map((r) => [r.user_id, r]));
+  const csQuery = crossSigningKeysStatement(db, me);
+  const devQuery = userDeviceKeysStatement(db, me);
+  const mastersQuery = masterKeysStatement(db, targets);
+  const [csRes, devRes, otherRes] = await db.batch([csQuery, devQuery, mastersQuery]);
+  const mine = new Map(rowsOf(csQuery, csRes).map((r) => [r.key_type, r]));
+  const devices = new Map(rowsOf(devQuery, devRes).map((r) => [r.device_id, r]));
+  const otherMasters = new Map(rowsOf(mastersQuery, otherRes).map((r) => [r.user_id, r]));
   const asKey = (r: { public_key: string } | undefined) => r && { keyId: `ed25519:${r.public_key}`, publicKey: r.public_key };
 
   const failures: Record<string, Record<string, SignatureFailure>> = {};
   const toStore: SignatureToStore[] = [];
   let ownChanged = false;
   const signedUsers = new Set<string>();
-  for (const [target, keys] of Object.entries(body) as [string, Record<string, JsonObject>][]) {
+  for (const [target, keys] of Object.entries(body)) {
     for (const [keyId, signed] of Object.entries(keys)) {
       try {
         if (target === me) {
@@ -515,16 +415,7 @@ keyRoutes.post(clientV3("/keys/signatures/upload"), requireAuth({ allowGuest: tr
   }
 
   if (toStore.length) {
-    const stmts: D1PreparedStatement[] = [
-      advanceStream(db),
-      db
-        .prepare(
-          "INSERT INTO e2e_cross_signing_signatures (target_user_id, target_key_id, signer_user_id, signer_key_id, signature) " +
-            "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), ?, json_extract(value, '$[2]'), json_extract(value, '$[3]') " +
-            "FROM json_each(?) WHERE true ON CONFLICT DO UPDATE SET signature = excluded.signature",
-        )
-        .bind(me, JSON.stringify(toStore.map((s) => [s.targetUserId, s.targetKeyId, s.signerKeyId, s.signature]))),
-    ];
+    const stmts: D1PreparedStatement[] = [advanceStream(db), storeSignaturesStatement(db, me, toStore)];
     if (ownChanged) stmts.push(recordDeviceListChange(db, me));
     // Signatures by our user-signing key are visible to us only: only we hear about them.
     for (const u of signedUsers) stmts.push(recordDeviceListChange(db, u, me));

@@ -5,18 +5,21 @@ import type { AppEnv } from "../app-env.js";
 import { AUTH_PERIOD_MS, checkPassword, resolveLoginIdentifier } from "../auth/password-login.js";
 import { deleteDevicesStatements, issueSessionForRequest, refreshSession } from "../auth/sessions.js";
 import { hashSecret, newSecret } from "../auth/tokens.js";
-import { endUiaSession, userInteractiveAuth } from "../auth/uia.js";
+import { endUiaSession, uiaBody, userInteractiveAuth } from "../auth/uia.js";
 import { getConfig } from "../config.js";
 import { notifyDeviceListChange } from "../e2ee/device-lists.js";
-import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { clientIp, enforceRateLimit } from "../middleware/rate-limit.js";
+import { consumeLoginToken, storeLoginToken } from "../../services/d1/login-tokens.js";
+import { loadDeactivated } from "../../services/d1/users.js";
 import { streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 
 /** Lifetime of a token from /login/get_token (Synapse: 2 minutes). */
 const LOGIN_TOKEN_LIFETIME_MS = 2 * 60 * 1000;
 
+/** Loose: the login type's own keys (identifier, password, …) are checked by that type. */
 const LoginBody = z.looseObject({
   type: z.string(),
   device_id: z.string().min(1).max(255).optional(),
@@ -33,33 +36,23 @@ loginRoutes.get(clientV3("/login"), (c) =>
 );
 
 /** POST /_matrix/client/v3/login */
-loginRoutes.post(clientV3("/login"), async (c) => {
+loginRoutes.post(clientV3("/login"), jsonBody(LoginBody), async (c) => {
   const db = c.env.DB;
-  const raw = await readJsonObject(c);
-  const parsed = LoginBody.safeParse(raw);
-  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
-  const body = parsed.data;
+  const body = c.req.valid("json");
   await enforceRateLimit(c.env.RL_AUTH, `ip:${clientIp(c.req.raw)}`, AUTH_PERIOD_MS);
 
   let userId: string;
   switch (body.type) {
     case "m.login.password":
-      userId = await resolveLoginIdentifier(c, raw);
-      await checkPassword(c, userId, raw.password);
+      userId = await resolveLoginIdentifier(c, body);
+      await checkPassword(c, userId, body.password);
       break;
     case "m.login.token": {
       if (typeof body.token !== "string") throw new MatrixError("M_MISSING_PARAM", "Missing token", 400);
-      // Single use: the UPDATE that marks it used is the check.
-      const row = await db
-        .prepare(
-          "UPDATE login_tokens SET used_ts = ? WHERE token_hash = ? AND used_ts IS NULL AND expires_ts > ? RETURNING user_id",
-        )
-        .bind(Date.now(), await hashSecret(body.token), Date.now())
-        .first<{ user_id: string }>();
-      if (!row) throw new MatrixError("M_FORBIDDEN", "Invalid login token", 403);
-      userId = row.user_id;
-      const user = await db.prepare("SELECT deactivated FROM users WHERE user_id = ?").bind(userId).first<{ deactivated: number }>();
-      if (!user || user.deactivated) throw new MatrixError("M_USER_DEACTIVATED", "This account has been deactivated", 403);
+      const tokenUser = await consumeLoginToken(db, await hashSecret(body.token), Date.now());
+      if (tokenUser === null) throw new MatrixError("M_FORBIDDEN", "Invalid login token", 403);
+      userId = tokenUser;
+      if ((await loadDeactivated(db, userId)) !== false) throw new MatrixError("M_USER_DEACTIVATED", "This account has been deactivated", 403);
       break;
     }
     default:
@@ -76,23 +69,19 @@ loginRoutes.post(clientV3("/login"), async (c) => {
   });
 });
 
-/** POST /_matrix/client/v1/login/get_token (spec "Login token", UIA-protected) */
-loginRoutes.post("/_matrix/client/v1/login/get_token", requireAuth(), async (c) => {
+/** POST /_matrix/client/v1/login/get_token (spec "Login token", UIA-protected; the first request may have no body) */
+loginRoutes.post("/_matrix/client/v1/login/get_token", requireAuth(), jsonBody(uiaBody({}), { allowEmpty: true }), async (c) => {
   const auth = c.get("auth");
-  const body = await readJsonObject(c, { allowEmpty: true });
-  const uia = await userInteractiveAuth(c, body, { flows: [["m.login.password"]], userId: auth.userId });
+  const uia = await userInteractiveAuth(c, c.req.valid("json").auth, { flows: [["m.login.password"]], userId: auth.userId });
   await endUiaSession(c.env.DB, uia.sessionId);
   const token = newSecret("mlt");
-  await c.env.DB.prepare("INSERT INTO login_tokens (token_hash, user_id, expires_ts) VALUES (?, ?, ?)")
-    .bind(await hashSecret(token), auth.userId, Date.now() + LOGIN_TOKEN_LIFETIME_MS)
-    .run();
+  await storeLoginToken(c.env.DB, await hashSecret(token), auth.userId, Date.now() + LOGIN_TOKEN_LIFETIME_MS);
   return c.json({ login_token: token, expires_in_ms: LOGIN_TOKEN_LIFETIME_MS });
 });
 
 /** POST /_matrix/client/v3/refresh */
-loginRoutes.post(clientV3("/refresh"), async (c) => {
-  const body = await readJson(c, z.object({ refresh_token: z.string() }));
-  const tokens = await refreshSession(c.env.DB, body.refresh_token);
+loginRoutes.post(clientV3("/refresh"), jsonBody(z.object({ refresh_token: z.string() })), async (c) => {
+  const tokens = await refreshSession(c.env.DB, c.req.valid("json").refresh_token);
   return c.json({ access_token: tokens.access_token, refresh_token: tokens.refresh_token, expires_in_ms: tokens.expires_in_ms });
 });
 

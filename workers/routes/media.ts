@@ -9,6 +9,7 @@
  * Remote media (a server name other than ours) is M_NOT_FOUND until federation fetching lands.
  */
 import { Hono, type Context } from "hono";
+import { z } from "zod";
 import { MatrixError, invalidParam, missingParam, notFound } from "../../src/errors.js";
 import { normaliseUploadContentType } from "../../src/content-disposition.js";
 import { isValidMediaId, newMediaId, originalKey } from "../../r2/keys.js";
@@ -23,7 +24,7 @@ import {
 import { putUploadBody } from "../../r2/upload.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
-import { readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { downloadMedia, intParam, thumbnailMedia } from "../media/local-media.js";
 import { previewUrl } from "../media/url-preview.js";
@@ -79,9 +80,11 @@ mediaRoutes.post("/_matrix/media/:v{v3|r0}/upload", requireAuth(), async (c) => 
   return c.json({ content_uri: mxc(getConfig(c.env).serverName, content.mediaId) });
 });
 
+/** The create request has no parameters (spec "POST /_matrix/media/v1/create"): any object, or no body. */
+const CreateBody = z.looseObject({});
+
 /** POST /_matrix/media/v1/create */
-mediaRoutes.post("/_matrix/media/v1/create", requireAuth(), async (c) => {
-  await readJsonObject(c, { allowEmpty: true });
+mediaRoutes.post("/_matrix/media/v1/create", requireAuth(), jsonBody(CreateBody, { allowEmpty: true }), async (c) => {
   const cfg = getMediaConfig(c.env);
   const { mediaId, unusedExpiresAt } = await createPendingMedia(c.env.DB, c.get("auth").userId, {
     maxPending: cfg.maxPendingUploads,

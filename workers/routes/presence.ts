@@ -5,7 +5,7 @@ import { MatrixError } from "../../src/errors.js";
 import { isValidUserId } from "../../src/identifiers.js";
 import { PRESENCE_STATES, presenceAfterPut, presenceContent } from "../../src/presence.js";
 import type { AppEnv } from "../app-env.js";
-import { readJson } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { readPresence, shareARoom, writePresence } from "../../services/presence/presence.js";
 import { clientV3 } from "./paths.js";
@@ -18,10 +18,10 @@ const PresenceBody = z.object({
 
 export const presenceRoutes = new Hono<AppEnv>();
 
-presenceRoutes.put(clientV3("/presence/:userId/status"), requireAuth(), async (c) => {
+presenceRoutes.put(clientV3("/presence/:userId/status"), requireAuth(), jsonBody(PresenceBody), async (c) => {
   const userId = c.req.param("userId");
   if (userId !== c.get("auth").userId) throw new MatrixError("M_FORBIDDEN", "Can only set your own presence state", 403);
-  const body = await readJson(c, PresenceBody);
+  const body = c.req.valid("json");
   const update = presenceAfterPut(await readPresence(c.env.DB, userId), userId, body.presence, body.status_msg ?? null, Date.now());
   await writePresence(c.env, update, (p) => c.executionCtx.waitUntil(p));
   return c.json({});

@@ -1,11 +1,13 @@
 import { Hono } from "hono";
 import { MatrixError, forbidden, notFound } from "../../src/errors.js";
 import { isValidUserId, userIdDomain, utf8Length } from "../../src/identifiers.js";
-import type { JsonObject, JsonValue } from "../../src/json.js";
+import { type JsonObject, JsonObjectSchema } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
-import { readJsonObject } from "../middleware/body.js";
+import { readJson } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
+import { deleteProfileField, loadProfile, storeProfileField } from "../../services/d1/profile.js";
+import { joinedRoomIds } from "../../services/d1/room-memberships.js";
 import type { Env } from "../../services/env.js";
 import { memberProfile } from "../rooms/room-rpc.js";
 import { unwrap } from "../../src/room-result.js";
@@ -14,9 +16,8 @@ import { clientV3 } from "./paths.js";
 /** Spec "Profiles" (v1.16 extended fields): the whole profile stays under 64 KiB. */
 const MAX_PROFILE_BYTES = 64 * 1024;
 const MAX_KEY_BYTES = 255;
-/** Synapse's limits for the two classic fields. */
-const MAX_DISPLAYNAME_LENGTH = 256;
-const MAX_AVATAR_URL_LENGTH = 1000;
+/** Synapse's limits for the two classic fields (and m.tz), which must be strings or null. */
+const MAX_LENGTH: Record<string, number> = { displayname: 256, avatar_url: 1000, "m.tz": 255 };
 const KEY_NAME = /^(avatar_url|displayname|m\.tz|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$/;
 
 function checkKeyName(key: string): void {
@@ -24,26 +25,21 @@ function checkKeyName(key: string): void {
   if (!KEY_NAME.test(key)) throw new MatrixError("M_INVALID_PARAM", "Invalid profile key.", 400);
 }
 
-function checkValue(key: string, value: JsonValue): void {
-  if (value === null) return;
-  const str = (max: number) => {
-    if (typeof value !== "string") throw new MatrixError("M_INVALID_PARAM", `${key} must be a string`, 400);
-    if (value.length > max) throw new MatrixError("M_INVALID_PARAM", `${key} is too long (max ${max})`, 400);
-  };
-  if (key === "displayname") str(MAX_DISPLAYNAME_LENGTH);
-  else if (key === "avatar_url") str(MAX_AVATAR_URL_LENGTH);
-  else if (key === "m.tz") str(255);
-}
+const invalid = { errcode: "M_INVALID_PARAM" } as const;
 
-async function loadProfile(db: D1Database, userId: string): Promise<JsonObject | null> {
-  const rows = await db.batch([
-    db.prepare("SELECT erased FROM users WHERE user_id = ?").bind(userId),
-    db.prepare("SELECT field, value FROM profile_fields WHERE user_id = ?").bind(userId),
-  ]);
-  const user = rows[0]?.results[0] as { erased: number } | undefined;
-  if (!user || user.erased) return null;
-  const fields = (rows[1]?.results ?? []) as { field: string; value: string }[];
-  return Object.fromEntries(fields.map((f) => [f.field, JSON.parse(f.value) as JsonValue]));
+/** The PUT body for `key` (spec "Profiles"): `{<key>: value}`, other keys ignored. */
+function fieldBody(key: string) {
+  const max = MAX_LENGTH[key];
+  return JsonObjectSchema.superRefine((body, ctx) => {
+    if (!(key in body)) {
+      ctx.addIssue({ code: "custom", path: [key], message: `Missing '${key}' in the request body`, params: { errcode: "M_MISSING_PARAM" } });
+      return;
+    }
+    const value = body[key];
+    if (max === undefined || value === null) return;
+    if (typeof value !== "string") ctx.addIssue({ code: "custom", path: [key], message: "must be a string", params: invalid });
+    else if (value.length > max) ctx.addIssue({ code: "custom", path: [key], message: `is too long (max ${max})`, params: invalid });
+  });
 }
 
 async function profileOrThrow(c: { env: AppEnv["Bindings"] }, userId: string): Promise<JsonObject> {
@@ -75,20 +71,14 @@ profileRoutes.put(clientV3("/profile/:userId/:keyName"), requireAuth({ allowGues
   const key = c.req.param("keyName");
   if (c.get("auth").userId !== userId) throw forbidden("You may only change your own profile");
   checkKeyName(key);
-  const body = await readJsonObject(c);
-  if (!(key in body)) throw new MatrixError("M_MISSING_PARAM", `Missing '${key}' in the request body`, 400);
-  const value = body[key]!;
-  checkValue(key, value);
+  // Read in the handler: the body's schema depends on {keyName}, which is checked first.
+  const value = (await readJson(c, fieldBody(key)))[key]!;
   const profile = (await loadProfile(c.env.DB, userId)) ?? {};
   profile[key] = value;
   if (utf8Length(JSON.stringify(profile)) > MAX_PROFILE_BYTES) {
     throw new MatrixError("M_PROFILE_TOO_LARGE", "The profile would exceed 64 KiB", 400);
   }
-  await c.env.DB.prepare(
-    "INSERT INTO profile_fields (user_id, field, value) VALUES (?, ?, ?) ON CONFLICT (user_id, field) DO UPDATE SET value = excluded.value",
-  )
-    .bind(userId, key, JSON.stringify(value))
-    .run();
+  await storeProfileField(c.env.DB, userId, key, value);
   if (key === "displayname" || key === "avatar_url") await propagateToRooms(c.env, userId);
   return c.json({});
 });
@@ -98,13 +88,11 @@ profileRoutes.put(clientV3("/profile/:userId/:keyName"), requireAuth({ allowGues
  * every joined room gets a fresh join event with the new profile (as Synapse does).
  */
 async function propagateToRooms(env: Env, userId: string): Promise<void> {
-  const { results } = await env.DB.prepare("SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join'")
-    .bind(userId)
-    .all<{ room_id: string }>();
-  if (!results.length) return;
+  const roomIds = await joinedRoomIds(env.DB, userId);
+  if (!roomIds.length) return;
   const profile = await memberProfile(env.DB, userId);
   await Promise.all(
-    results.map(async ({ room_id }) => {
+    roomIds.map(async (room_id) => {
       await unwrap(
         env.ROOM.getByName(room_id).send({ type: "m.room.member", state_key: userId, sender: userId, content: { ...profile, membership: "join" } }),
       ).catch((e: unknown) => console.error(`profile update in ${room_id} refused:`, e));
@@ -118,6 +106,6 @@ profileRoutes.delete(clientV3("/profile/:userId/:keyName"), requireAuth({ allowG
   const key = c.req.param("keyName");
   if (c.get("auth").userId !== userId) throw forbidden("You may only change your own profile");
   checkKeyName(key);
-  await c.env.DB.prepare("DELETE FROM profile_fields WHERE user_id = ? AND field = ?").bind(userId, key).run();
+  await deleteProfileField(c.env.DB, userId, key);
   return c.json({});
 });

@@ -5,12 +5,11 @@
  * actions but not deleted or created.
  */
 import { type Context, Hono } from "hono";
-import { z } from "zod";
 import { MatrixError, notFound } from "../../src/errors.js";
-import { MAX_USER_RULES_PER_KIND, checkNewRuleId, parseActions, placeRule, ruleFromBody } from "../../src/push-rule-edit.js";
+import { ActionsBodySchema, EnabledBodySchema, MAX_USER_RULES_PER_KIND, checkNewRuleId, placeRule, ruleBodySchema } from "../../src/push-rule-edit.js";
 import { type PushRule, type PushRuleKind, type StoredPushRule, defaultRules, findRule, isPushRuleKind } from "../../src/push-rules.js";
 import type { AppEnv } from "../app-env.js";
-import { readJson, readJsonObject } from "../middleware/body.js";
+import { jsonBody, readJson } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { commitRulesChange, deleteRuleStatement, loadRuleset, reorderStatement, upsertRuleStatement } from "../../services/push/rules-store.js";
 import { clientV3 } from "./paths.js";
@@ -79,7 +78,8 @@ pushRuleRoutes.put(clientV3("/pushrules/global/:kind/:ruleId"), requireAuth(), a
   const kind = kindParam(c.req.param("kind"));
   const ruleId = c.req.param("ruleId");
   checkNewRuleId(ruleId);
-  const body = ruleFromBody(kind, await readJsonObject(c));
+  // Read in the handler: what the body must hold depends on {kind}, checked (with the rule id) first.
+  const body = await readJson(c, ruleBodySchema(kind));
   const before = c.req.query("before");
   const after = c.req.query("after");
   const userId = c.get("auth").userId;
@@ -125,8 +125,8 @@ pushRuleRoutes.get(clientV3("/pushrules/global/:kind/:ruleId/enabled"), requireA
 });
 
 /** PUT /pushrules/global/{kind}/{ruleId}/enabled */
-pushRuleRoutes.put(clientV3("/pushrules/global/:kind/:ruleId/enabled"), requireAuth(), async (c) => {
-  const { enabled } = await readJson(c, z.object({ enabled: z.boolean() }));
+pushRuleRoutes.put(clientV3("/pushrules/global/:kind/:ruleId/enabled"), requireAuth(), jsonBody(EnabledBodySchema), async (c) => {
+  const { enabled } = c.req.valid("json");
   const { kind, ruleId, userId, stored, rule } = await ruleOf(c);
   if (!rule) throw ruleNotFound();
   const { row, all } = patched(stored, kind, ruleId, { enabled });
@@ -142,10 +142,8 @@ pushRuleRoutes.get(clientV3("/pushrules/global/:kind/:ruleId/actions"), requireA
 });
 
 /** PUT /pushrules/global/{kind}/{ruleId}/actions — also for server-default rules. */
-pushRuleRoutes.put(clientV3("/pushrules/global/:kind/:ruleId/actions"), requireAuth(), async (c) => {
-  const body = await readJsonObject(c);
-  if (!("actions" in body)) throw new MatrixError("M_MISSING_PARAM", "Missing 'actions'", 400);
-  const actions = parseActions(body.actions);
+pushRuleRoutes.put(clientV3("/pushrules/global/:kind/:ruleId/actions"), requireAuth(), jsonBody(ActionsBodySchema), async (c) => {
+  const { actions } = c.req.valid("json");
   const { kind, ruleId, userId, stored, rule } = await ruleOf(c);
   if (!rule) throw ruleNotFound();
   const { row, all } = patched(stored, kind, ruleId, { actions });

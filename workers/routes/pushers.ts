@@ -7,10 +7,17 @@
 import { Hono } from "hono";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
-import { parsePusherRequest } from "../../src/pusher.js";
+import { PusherRequestSchema } from "../../src/pusher.js";
 import type { AppEnv } from "../app-env.js";
-import { readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
+import {
+  countOtherPushers,
+  deletePusherOfOtherUsersStatement,
+  deletePusherStatement,
+  listPushers,
+  upsertPusherStatement,
+} from "../../services/d1/pushers.js";
 import { clientV3 } from "./paths.js";
 
 export const pusherRoutes = new Hono<AppEnv>();
@@ -18,23 +25,8 @@ export const pusherRoutes = new Hono<AppEnv>();
 /** Pushers per user (one per device is the norm). */
 export const MAX_PUSHERS_PER_USER = 100;
 
-interface Row {
-  app_id: string;
-  pushkey: string;
-  kind: string;
-  app_display_name: string;
-  device_display_name: string;
-  profile_tag: string | null;
-  lang: string;
-  data: string;
-}
-
 pusherRoutes.get(clientV3("/pushers"), requireAuth(), async (c) => {
-  const { results } = await c.env.DB.prepare(
-    "SELECT app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data FROM pushers WHERE user_id = ? ORDER BY created_ts, app_id, pushkey LIMIT ?",
-  )
-    .bind(c.get("auth").userId, MAX_PUSHERS_PER_USER)
-    .all<Row>();
+  const results = await listPushers(c.env.DB, c.get("auth").userId, MAX_PUSHERS_PER_USER);
   return c.json({
     pushers: results.map((r) => ({
       pushkey: r.pushkey,
@@ -49,12 +41,12 @@ pusherRoutes.get(clientV3("/pushers"), requireAuth(), async (c) => {
   });
 });
 
-pusherRoutes.post(clientV3("/pushers/set"), requireAuth(), async (c) => {
+pusherRoutes.post(clientV3("/pushers/set"), requireAuth(), jsonBody(PusherRequestSchema), async (c) => {
   const { userId, deviceId } = c.get("auth");
-  const req = parsePusherRequest(await readJsonObject(c));
+  const req = c.req.valid("json");
   const db = c.env.DB;
   if (req.delete) {
-    await db.prepare("DELETE FROM pushers WHERE user_id = ? AND app_id = ? AND pushkey = ?").bind(userId, req.app_id, req.pushkey).run();
+    await deletePusherStatement(db, userId, req.app_id, req.pushkey).run();
     return c.json({});
   }
   const p = req.pusher;
@@ -62,22 +54,11 @@ pusherRoutes.post(clientV3("/pushers/set"), requireAuth(), async (c) => {
     // Synapse: an email pusher's address must be one of the user's verified 3PIDs; this server keeps none.
     throw new MatrixError("M_THREEPID_NOT_FOUND", "Email not found: this server has no verified email addresses", 400);
   }
-  const count = await db.prepare("SELECT COUNT(*) AS n FROM pushers WHERE user_id = ? AND NOT (app_id = ? AND pushkey = ?)").bind(userId, p.app_id, p.pushkey).first<{ n: number }>();
-  if ((count?.n ?? 0) >= MAX_PUSHERS_PER_USER) throw new MatrixError("M_FORBIDDEN", `At most ${MAX_PUSHERS_PER_USER} pushers per user`, 403);
-  const statements = [];
-  if (!req.append) {
-    statements.push(db.prepare("DELETE FROM pushers WHERE app_id = ? AND pushkey = ? AND user_id != ?").bind(p.app_id, p.pushkey, userId));
-  }
-  statements.push(
-    db
-      .prepare(
-        "INSERT INTO pushers (user_id, app_id, pushkey, kind, app_display_name, device_display_name, profile_tag, lang, data, device_id, created_ts) " +
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (user_id, app_id, pushkey) DO UPDATE SET kind = excluded.kind, " +
-          "app_display_name = excluded.app_display_name, device_display_name = excluded.device_display_name, profile_tag = excluded.profile_tag, " +
-          "lang = excluded.lang, data = excluded.data, device_id = excluded.device_id",
-      )
-      .bind(userId, p.app_id, p.pushkey, p.kind, p.app_display_name, p.device_display_name, p.profile_tag ?? null, p.lang, JSON.stringify(p.data), deviceId, Date.now()),
-  );
+  if ((await countOtherPushers(db, userId, p.app_id, p.pushkey)) >= MAX_PUSHERS_PER_USER) throw new MatrixError("M_FORBIDDEN", `At most ${MAX_PUSHERS_PER_USER} pushers per user`, 403);
+  // Without `append`, the pushkey leaves any other user it was registered for; one batch.
+  const statements: D1PreparedStatement[] = [];
+  if (!req.append) statements.push(deletePusherOfOtherUsersStatement(db, userId, p.app_id, p.pushkey));
+  statements.push(upsertPusherStatement(db, userId, deviceId, p, Date.now()));
   await db.batch(statements);
   return c.json({});
 });

@@ -15,34 +15,31 @@ import {
 import { AUTH_PERIOD_MS } from "../auth/password-login.js";
 import { registrationTokenStatus, releaseRegistrationTokenStatement, useRegistrationTokenStatement } from "../auth/registration-tokens.js";
 import { issueSessionForRequest } from "../auth/sessions.js";
-import { endUiaSession, type Stage, userInteractiveAuth } from "../auth/uia.js";
+import { endUiaSession, type Stage, uiaBody, userInteractiveAuth } from "../auth/uia.js";
 import { getConfig } from "../config.js";
-import { describeZodError, readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { clientIp, enforceRateLimit } from "../middleware/rate-limit.js";
 import { clientV3 } from "./paths.js";
 
-const RegisterBody = z.object({
+/** `password` is optional in the schema: the first round (no auth yet) need not carry it (spec "Account registration"). */
+const RegisterBody = uiaBody({
   username: z.string().optional(),
   password: z.string().optional(),
   device_id: z.string().min(1).max(255).optional(),
   initial_device_display_name: z.string().max(1024).optional(),
   inhibit_login: z.boolean().optional(),
   refresh_token: z.boolean().optional(),
-  auth: z.looseObject({}).optional(),
 });
 
 export const registerRoutes = new Hono<AppEnv>();
 
 /** POST /_matrix/client/v3/register (client-server-api "Account registration") */
-registerRoutes.post(clientV3("/register"), async (c) => {
+registerRoutes.post(clientV3("/register"), jsonBody(RegisterBody, { allowEmpty: true }), async (c) => {
   const config = getConfig(c.env);
   const db = c.env.DB;
   const kind = c.req.query("kind") ?? "user";
   if (kind !== "user" && kind !== "guest") throw new MatrixError("M_INVALID_PARAM", "kind must be 'user' or 'guest'", 400);
-  const raw = await readJsonObject(c, { allowEmpty: true });
-  const parsed = RegisterBody.safeParse(raw);
-  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
-  const body = parsed.data;
+  const body = c.req.valid("json");
   await enforceRateLimit(c.env.RL_AUTH, `ip:${clientIp(c.req.raw)}`, AUTH_PERIOD_MS);
 
   if (kind === "guest") {
@@ -81,7 +78,7 @@ registerRoutes.post(clientV3("/register"), async (c) => {
     stages.push("m.login.terms");
     params["m.login.terms"] = { policies: config.termsPolicies as JsonObject };
   }
-  const uia = await userInteractiveAuth(c, raw, {
+  const uia = await userInteractiveAuth(c, body.auth, {
     flows: [stages],
     params,
     stageHook: async (stage, auth, data) => {

@@ -7,7 +7,7 @@ import { signJson } from "../../src/signing.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import type { Env } from "../../services/env.js";
-import { readJson } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { cachedKeyResponse } from "../federation/remote-keys.js";
 import { getServerKeys } from "../../services/server-keys.js";
 
@@ -73,8 +73,8 @@ serverKeyRoutes.get("/_matrix/key/v2/query/:serverName", async (c) => {
 });
 
 /** POST /_matrix/key/v2/query */
-serverKeyRoutes.post("/_matrix/key/v2/query", async (c) => {
-  const body = await readJson(c, KeyQueryBody);
+serverKeyRoutes.post("/_matrix/key/v2/query", jsonBody(KeyQueryBody), async (c) => {
+  const body = c.req.valid("json");
   const queries = new Map(
     Object.entries(body.server_keys).map(([name, keyIds]) => [
       name,

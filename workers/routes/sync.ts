@@ -2,7 +2,8 @@ import { Hono } from "hono";
 import { MatrixError } from "../../src/errors.js";
 import { FilterSchema } from "../../src/filter.js";
 import type { AppEnv } from "../app-env.js";
-import { readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
+import { loadFilterJson, storeFilter } from "../../services/d1/filters.js";
 import { requireAuth } from "../middleware/auth.js";
 import { parseSinceToken, resolveFilter, sync } from "../sync/sync.js";
 import { clientV3 } from "./paths.js";
@@ -41,18 +42,12 @@ syncRoutes.get(clientV3("/sync"), requireAuth({ allowGuest: true }), async (c) =
 });
 
 /** POST /_matrix/client/v3/user/{userId}/filter */
-syncRoutes.post(clientV3("/user/:userId/filter"), requireAuth({ allowGuest: true }), async (c) => {
+syncRoutes.post(clientV3("/user/:userId/filter"), requireAuth({ allowGuest: true }), jsonBody(FilterSchema), async (c) => {
   const userId = c.req.param("userId");
   if (userId !== c.get("auth").userId) throw new MatrixError("M_FORBIDDEN", "Cannot create filters for other users", 403);
-  const raw = await readJsonObject(c);
-  const parsed = FilterSchema.safeParse(raw);
-  if (!parsed.success) throw new MatrixError("M_BAD_JSON", "Invalid filter", 400);
-  const row = await c.env.DB.prepare(
-    "INSERT INTO filters (user_id, filter_id, json) VALUES (?1, (SELECT COALESCE(MAX(filter_id), -1) + 1 FROM filters WHERE user_id = ?1), ?2) RETURNING filter_id",
-  )
-    .bind(userId, JSON.stringify(raw))
-    .first<{ filter_id: number }>();
-  return c.json({ filter_id: String(row!.filter_id) });
+  // The schema is loose: keys it does not know are kept and stored with the rest.
+  const filterId = await storeFilter(c.env.DB, userId, JSON.stringify(c.req.valid("json")));
+  return c.json({ filter_id: String(filterId) });
 });
 
 /** GET /_matrix/client/v3/user/{userId}/filter/{filterId} */
@@ -60,7 +55,7 @@ syncRoutes.get(clientV3("/user/:userId/filter/:filterId"), requireAuth({ allowGu
   const { userId, filterId } = c.req.param();
   if (userId !== c.get("auth").userId) throw new MatrixError("M_FORBIDDEN", "Cannot read filters of other users", 403);
   if (!/^\d{1,15}$/.test(filterId)) throw new MatrixError("M_NOT_FOUND", "No such filter", 404);
-  const row = await c.env.DB.prepare("SELECT json FROM filters WHERE user_id = ? AND filter_id = ?").bind(userId, Number(filterId)).first<{ json: string }>();
-  if (!row) throw new MatrixError("M_NOT_FOUND", "No such filter", 404);
-  return c.json(JSON.parse(row.json));
+  const json = await loadFilterJson(c.env.DB, userId, Number(filterId));
+  if (json === null) throw new MatrixError("M_NOT_FOUND", "No such filter", 404);
+  return c.json(JSON.parse(json));
 });

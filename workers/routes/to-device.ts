@@ -5,10 +5,12 @@ import { MatrixError } from "../../src/errors.js";
 import { isValidUserId, userIdDomain } from "../../src/identifiers.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
-import { readJson } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
+import { claimToDeviceTxnStatement, pruneToDeviceTxnsStatement, queueToDeviceMessagesStatement, type ToDeviceMessage } from "../../services/d1/to-device.js";
+import { rowsOf } from "../../services/d1/rows.js";
 import { notifyUsers } from "../../services/notify.js";
-import { advanceStream, STREAM_POS, streamPosOf } from "../../services/stream.js";
+import { advanceStream, streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 
 /**
@@ -38,18 +40,18 @@ const SendBody = z.object({
 const encoder = new TextEncoder();
 
 /** PUT /_matrix/client/v3/sendToDevice/{eventType}/{txnId} */
-toDeviceRoutes.put(clientV3("/sendToDevice/:eventType/:txnId"), requireAuth({ allowGuest: true }), async (c) => {
+toDeviceRoutes.put(clientV3("/sendToDevice/:eventType/:txnId"), requireAuth({ allowGuest: true }), jsonBody(SendBody), async (c) => {
   const { userId, deviceId } = c.get("auth");
   const db = c.env.DB;
   const eventType = c.req.param("eventType");
   const txnId = c.req.param("txnId");
   if (eventType.length === 0 || eventType.length > 255) throw new MatrixError("M_INVALID_PARAM", "Invalid event type", 400);
   if (txnId.length === 0 || txnId.length > 255) throw new MatrixError("M_INVALID_PARAM", "Invalid transaction id", 400);
-  const body = await readJson(c, SendBody);
+  const body = c.req.valid("json");
   const serverName = getConfig(c.env).serverName;
 
   // Local recipients: [user, device or "*", canonical content]; remote ones are dropped for now.
-  const local: [string, string, string][] = [];
+  const local: ToDeviceMessage[] = [];
   const remoteServers = new Set<string>();
   for (const [target, byDevice] of Object.entries(body.messages)) {
     if (!isValidUserId(target)) throw new MatrixError("M_INVALID_PARAM", `Not a user id: ${JSON.stringify(target)}`, 400);
@@ -79,27 +81,14 @@ toDeviceRoutes.put(clientV3("/sendToDevice/:eventType/:txnId"), requireAuth({ al
   // so the EXISTS guard inserts nothing and the retry is a plain 200. "*" expands
   // to the target's current devices; unknown devices get nothing (as Synapse).
   const now = Date.now();
+  const queue = queueToDeviceMessagesStatement(db, { userId, deviceId, txnId }, eventType, local);
   const results = await db.batch([
     advanceStream(db),
-    db.prepare("DELETE FROM to_device_txns WHERE user_id = ? AND device_id = ? AND created_ts < ?").bind(userId, deviceId, now - TXN_RETENTION_MS),
-    db
-      .prepare(
-        `INSERT INTO to_device_txns (user_id, device_id, txn_id, stream_pos, created_ts) VALUES (?, ?, ?, ${STREAM_POS}, ?) ON CONFLICT DO NOTHING`,
-      )
-      .bind(userId, deviceId, txnId, now),
-    db
-      .prepare(
-        "INSERT INTO to_device_messages (user_id, device_id, stream_pos, sender, type, content) " +
-          `SELECT d.user_id, d.device_id, ${STREAM_POS}, ?, ?, json_extract(m.value, '$[2]') ` +
-          "FROM json_each(?) m JOIN devices d ON d.user_id = json_extract(m.value, '$[0]') " +
-          "AND (json_extract(m.value, '$[1]') = '*' OR d.device_id = json_extract(m.value, '$[1]')) " +
-          `WHERE EXISTS (SELECT 1 FROM to_device_txns t WHERE t.user_id = ? AND t.device_id = ? AND t.txn_id = ? AND t.stream_pos = ${STREAM_POS}) ` +
-          "ORDER BY m.key, d.device_id " +
-          "RETURNING user_id",
-      )
-      .bind(userId, eventType, JSON.stringify(local), userId, deviceId, txnId),
+    pruneToDeviceTxnsStatement(db, userId, deviceId, now - TXN_RETENTION_MS),
+    claimToDeviceTxnStatement(db, userId, deviceId, txnId, now),
+    queue,
   ]);
-  const recipients = new Set(((results[3]?.results ?? []) as { user_id: string }[]).map((r) => r.user_id));
+  const recipients = new Set(rowsOf(queue, results[3]).map((r) => r.user_id));
   if (recipients.size) c.executionCtx.waitUntil(notifyUsers(c.env, recipients, streamPosOf(results)));
   return c.json({});
 });

@@ -8,6 +8,7 @@ import { type Filter, FilterSchema } from "../../src/filter.js";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import { assertJsonLimits } from "../../src/json-limits.js";
+import { loadFilterJson } from "../../services/d1/filters.js";
 import type { Env } from "../../services/env.js";
 import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
 import type { SyncBaseInputs, SyncContext } from "./context.js";
@@ -55,9 +56,9 @@ export async function resolveFilter(db: D1Database, userId: string, param: strin
     if (!/^\d{1,15}$/.test(param)) throw new MatrixError("M_INVALID_PARAM", "Invalid filter ID", 400);
     const cached = filterCache.get(`${userId}\u0000${param}`);
     if (cached) return cached;
-    const row = await db.prepare("SELECT json FROM filters WHERE user_id = ? AND filter_id = ?").bind(userId, Number(param)).first<{ json: string }>();
-    if (!row) throw new MatrixError("M_NOT_FOUND", "No such filter", 404);
-    json = JSON.parse(row.json);
+    const stored = await loadFilterJson(db, userId, Number(param));
+    if (stored === null) throw new MatrixError("M_NOT_FOUND", "No such filter", 404);
+    json = JSON.parse(stored);
   }
   const parsed = FilterSchema.safeParse(json);
   if (!parsed.success) throw new MatrixError("M_BAD_JSON", "Invalid filter", 400);
