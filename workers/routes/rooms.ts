@@ -274,8 +274,7 @@ for (const [path, membership] of [["kick", "leave"], ["ban", "ban"], ["unban", "
   });
 }
 
-/** POST /_matrix/client/v3/rooms/{roomId}/forget */
-// The body has no fields (an empty body is tolerated), but what is sent must be a JSON object.
+/** POST /_matrix/client/v3/rooms/{roomId}/forget: no fields, an empty body tolerated, but what is sent must be a JSON object. */
 roomRoutes.post(clientV3("/rooms/:roomId/forget"), requireAuth(), jsonBody(AnyJsonObject, { allowEmpty: true }), async (c) => {
   const roomId = c.req.param("roomId");
   const userId = c.get("auth").userId;
