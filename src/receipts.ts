@@ -3,6 +3,7 @@
  * v1.4): request validation, which thread an event belongs to, the "never move
  * backwards" rule, and the `m.receipt` event /sync delivers.
  */
+import { z } from "zod";
 import { MatrixError } from "./errors.js";
 import type { JsonObject } from "./json.js";
 
@@ -21,16 +22,21 @@ export function isReceiptType(t: string): t is ReceiptType {
 }
 
 /**
- * `thread_id` of a /receipt body: undefined for an unthreaded receipt. A present
- * but non-string or empty value, or any thread on m.fully_read, is 400
- * M_INVALID_PARAM (receipts.yaml, MSC3771 "Proposal").
+ * A /receipt body: `thread_id` absent for an unthreaded receipt; present but
+ * non-string or empty is 400 M_INVALID_PARAM (receipts.yaml, MSC3771 "Proposal").
+ * Other keys are ignored.
  */
-export function parseReceiptThreadId(body: JsonObject, receiptType: ReceiptType): string | undefined {
-  if (!("thread_id" in body)) return undefined;
-  const t = body.thread_id;
-  if (typeof t !== "string" || t === "") throw new MatrixError("M_INVALID_PARAM", "thread_id field must be a non-empty string", 400);
-  if (receiptType === "m.fully_read") throw new MatrixError("M_INVALID_PARAM", "thread_id is not compatible with m.fully_read receipts", 400);
-  return t;
+export const ReceiptBody = z.looseObject({
+  thread_id: z
+    .custom<string>((t) => typeof t === "string" && t !== "", { message: "thread_id field must be a non-empty string", params: { errcode: "M_INVALID_PARAM" } })
+    .optional(),
+});
+
+/** Any thread on m.fully_read is 400 M_INVALID_PARAM (MSC3771: read markers are not threaded). */
+export function checkReceiptThread(receiptType: ReceiptType, threadId: string | undefined): void {
+  if (threadId !== undefined && receiptType === "m.fully_read") {
+    throw new MatrixError("M_INVALID_PARAM", "thread_id is not compatible with m.fully_read receipts", 400);
+  }
 }
 
 /** What thread resolution needs to know about one event. */

@@ -45,7 +45,9 @@ describe("PUT/GET /directory/room/{roomAlias}", () => {
       expect(r.status, bad).toBe(400);
       expect(r.body.errcode, bad).toBe("M_INVALID_PARAM");
     }
-    expect((await put(fresh(), alice.accessToken, {})).body.errcode).toBe("M_BAD_JSON");
+    // room_id absent: M_MISSING_PARAM (spec "Standard error response"; Synapse's PutBody model answers the same).
+    expect((await put(fresh(), alice.accessToken, {})).body.errcode).toBe("M_MISSING_PARAM");
+    expect((await put(fresh(), alice.accessToken, { room_id: 5 })).body.errcode).toBe("M_BAD_JSON");
     expect((await put(fresh(), alice.accessToken, { room_id: "nope" })).body.errcode).toBe("M_INVALID_PARAM");
     const unknown = await put(fresh(), alice.accessToken, { room_id: `!unknown:${SERVER}` });
     expect(unknown.status).toBe(400);

@@ -180,9 +180,10 @@ describe("POST /search", () => {
     const grouped = await search(alice, { search_term: "", groupings: { group_by: [{ key: "sender" }] } });
     expect(grouped.groups).toEqual({ sender: {} });
     const cases: Array<[unknown, string]> = [
-      [{}, "M_BAD_JSON"],
+      // Keys search.yaml requires (search_categories, search_term): M_MISSING_PARAM ("Standard error response").
+      [{}, "M_MISSING_PARAM"],
       [{ search_categories: {} }, "M_BAD_JSON"],
-      [{ search_categories: { room_events: {} } }, "M_BAD_JSON"],
+      [{ search_categories: { room_events: {} } }, "M_MISSING_PARAM"],
       [{ search_categories: { room_events: { search_term: "x", order_by: "random" } } }, "M_BAD_JSON"],
       [{ search_categories: { room_events: { search_term: "x", keys: ["content.url"] } } }, "M_BAD_JSON"],
       [{ search_categories: { room_events: { search_term: "x", groupings: { group_by: [{ key: "type" }] } } } }, "M_BAD_JSON"],

@@ -96,10 +96,13 @@ describe("POST /user_directory/search", () => {
   });
 
   it("refuses bad bodies and anonymous requests", async () => {
-    for (const body of [{}, { search_term: 5 }, { search_term: "x", limit: -1 }, { search_term: "x", limit: 1.5 }]) {
+    for (const body of [{ search_term: 5 }, { search_term: "x", limit: -1 }, { search_term: "x", limit: 1.5 }]) {
       const r = await callJson<Json>(DIR, { method: "POST", token: searcher.accessToken, json: body });
       expect([r.status, r.body.errcode]).toEqual([400, "M_BAD_JSON"]);
     }
+    // search_term absent: M_MISSING_PARAM (spec "Standard error response").
+    const missing = await callJson<Json>(DIR, { method: "POST", token: searcher.accessToken, json: {} });
+    expect([missing.status, missing.body.errcode]).toEqual([400, "M_MISSING_PARAM"]);
     expect((await callJson(DIR, { method: "POST", json: { search_term: "x" } })).status).toBe(401);
     expect(await dir(searcher, "  ")).toEqual({ results: [], limited: false });
   });

@@ -4,12 +4,14 @@ import {
   MAIN_THREAD,
   type RelationInfo,
   isReceiptType,
-  parseReceiptThreadId,
+  ReceiptBody,
+  checkReceiptThread,
   receiptEvents,
   receiptFitsThread,
   receiptMovesForward,
   resolveThread,
 } from "../../src/receipts.js";
+import { validateBody } from "../../workers/middleware/body.js";
 
 /** The spec's example DAG (receipts.md "Threaded read receipts"), plus reactions and a long chain. */
 const REL: Record<string, RelationInfo> = {
@@ -45,15 +47,16 @@ describe("receipt types and thread ids", () => {
     expect(isReceiptType("m.read.public")).toBe(false);
   });
 
-  it("parses thread_id per MSC3771", () => {
-    expect(parseReceiptThreadId({}, "m.read")).toBeUndefined();
-    expect(parseReceiptThreadId({ thread_id: "main" }, "m.read")).toBe("main");
-    expect(parseReceiptThreadId({ thread_id: "$root" }, "m.read.private")).toBe("$root");
+  it("parses thread_id per MSC3771 (as the body middleware validates it)", () => {
+    expect(validateBody(ReceiptBody, {}).thread_id).toBeUndefined();
+    expect(validateBody(ReceiptBody, { thread_id: "main" }).thread_id).toBe("main");
+    expect(validateBody(ReceiptBody, { thread_id: "$root", other: 1 }).thread_id).toBe("$root");
     for (const body of [{ thread_id: "" }, { thread_id: 1 }, { thread_id: null }, { thread_id: ["main"] }]) {
-      expect(errcode(() => parseReceiptThreadId(body, "m.read"))).toBe("M_INVALID_PARAM");
+      expect(errcode(() => validateBody(ReceiptBody, body))).toBe("M_INVALID_PARAM");
     }
-    expect(errcode(() => parseReceiptThreadId({ thread_id: "main" }, "m.fully_read"))).toBe("M_INVALID_PARAM");
-    expect(parseReceiptThreadId({}, "m.fully_read")).toBeUndefined();
+    expect(errcode(() => checkReceiptThread("m.fully_read", "main"))).toBe("M_INVALID_PARAM");
+    expect(errcode(() => checkReceiptThread("m.read", "main"))).toBeUndefined();
+    expect(errcode(() => checkReceiptThread("m.fully_read", undefined))).toBeUndefined();
   });
 });
 

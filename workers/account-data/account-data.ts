@@ -44,6 +44,15 @@ export async function getAccountData(db: D1Database, userId: string, roomId: str
   return row ? (JSON.parse(row.content) as JsonObject) : null;
 }
 
+/** Every (undeleted) account data entry of one room, as type and content. */
+export async function roomAccountData(db: D1Database, userId: string, roomId: string): Promise<Array<{ type: string; content: JsonObject }>> {
+  const { results } = await db
+    .prepare("SELECT type, content FROM account_data WHERE user_id = ? AND room_id = ? AND deleted = 0")
+    .bind(userId, roomId)
+    .all<{ type: string; content: string }>();
+  return results.map((a) => ({ type: a.type, content: JSON.parse(a.content) as JsonObject }));
+}
+
 /**
  * Deletes an entry (MSC3391): the row stays with content {} so incremental syncs
  * tell clients, as Synapse does; deleting what does not exist changes nothing.

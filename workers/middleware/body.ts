@@ -1,5 +1,5 @@
 import type { Context, MiddlewareHandler } from "hono";
-import type { z } from "zod";
+import { z } from "zod";
 import { MatrixError, type MatrixErrcode } from "../../src/errors.js";
 import { isJsonObject, type JsonObject } from "../../src/json.js";
 import { assertJsonLimits } from "../../src/json-limits.js";
@@ -68,6 +68,7 @@ export function parseJsonObject(bytes: Uint8Array): JsonObject {
   assertJsonLimits(value, "Content");
   return value;
 }
+
 
 /** Describes the first zod issue the way a client developer can act on. */
 export function describeZodError(err: z.ZodError): string {

@@ -8,6 +8,7 @@ import { parseRoomAlias } from "../../src/identifiers.js";
 import type { JsonObject } from "../../src/json.js";
 import { newCanonicalAliases, withoutAlias } from "../../src/room-alias.js";
 import type { Env } from "../../services/env.js";
+import { roomsOfAliases } from "../../services/d1/room-aliases.js";
 import { currentStateOfTypes } from "./room-power.js";
 import { roomStub } from "./room-rpc.js";
 import { unwrap } from "../../src/room-result.js";
@@ -23,10 +24,7 @@ export async function checkCanonicalAliasContent(env: Env, roomId: string, state
   const previous = (await currentStateOfTypes(env.DB, roomId, ["m.room.canonical_alias"], stateKey, 1))[0]?.content;
   const added = newCanonicalAliases(content, previous);
   if (!added.length) return;
-  const { results } = await env.DB.prepare("SELECT alias, room_id FROM room_aliases WHERE alias IN (SELECT value FROM json_each(?))")
-    .bind(JSON.stringify(added))
-    .all<{ alias: string; room_id: string }>();
-  const target = new Map(results.map((r) => [r.alias, r.room_id]));
+  const target = await roomsOfAliases(env.DB, added);
   for (const alias of added) {
     if (parseRoomAlias(alias)?.domain !== env.SERVER_NAME) {
       throw new MatrixError("M_BAD_ALIAS", `Room alias ${alias} cannot be checked: resolving other servers' aliases needs federation`, 400);

@@ -7,9 +7,10 @@
  * bounded number of rows and hands back a token to go on.
  */
 import { type PosRange, clipRanges } from "../../src/visibility-ranges.js";
-import type { EventRow } from "./serve-event.js";
+import { EVENT_COLUMNS, type EventRow } from "../../services/d1/room-events.js";
 
-export const EVENT_COLUMNS = "e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.json, e.txn_device, e.txn_id";
+/** The columns live beside the room_events SQL; re-exported for the read paths. */
+export { EVENT_COLUMNS };
 
 /** Most queries one page may take (many visible ranges, or a filter that keeps rejecting rows). */
 const MAX_QUERIES = 6;

@@ -7,6 +7,7 @@ import type { JsonObject } from "../../src/json.js";
 import type { Pdu } from "../../src/pdu.js";
 import { canSendEvent } from "../../src/power-levels.js";
 import { type RoomVersion, getRoomVersion } from "../../src/room-versions.js";
+import { membershipOf } from "../../services/d1/room-memberships.js";
 
 export interface StateEventRow {
   event_id: string;
@@ -52,11 +53,6 @@ export async function authSnapshot(db: D1Database, roomId: string): Promise<Auth
   const version = room ? getRoomVersion(room.room_version) : undefined;
   if (!version) return undefined;
   return { version, create: state.find((s) => s.type === "m.room.create"), powerLevels: state.find((s) => s.type === "m.room.power_levels") };
-}
-
-export async function membershipOf(db: D1Database, roomId: string, userId: string): Promise<string | null> {
-  const row = await db.prepare("SELECT membership FROM room_memberships WHERE room_id = ? AND user_id = ?").bind(roomId, userId).first<{ membership: string }>();
-  return row?.membership ?? null;
 }
 
 /** Whether the user's power reaches the level for sending this state event type (state key ""). */

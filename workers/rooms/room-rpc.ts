@@ -1,5 +1,6 @@
 import { MatrixError } from "../../src/errors.js";
 import type { Env } from "../../services/env.js";
+import { roomIdOfAlias } from "../../services/d1/room-aliases.js";
 import { checkRoomId } from "./room-access.js";
 
 /** The Room DO stub for a syntactically valid room id. */
@@ -11,9 +12,9 @@ export function roomStub(env: Env, roomId: string) {
 /** Resolves `#alias:server` to a room id through the local alias table. */
 export async function resolveRoomIdOrAlias(env: Env, idOrAlias: string): Promise<string> {
   if (idOrAlias.startsWith("#")) {
-    const row = await env.DB.prepare("SELECT room_id FROM room_aliases WHERE alias = ?").bind(idOrAlias).first<{ room_id: string }>();
-    if (!row) throw new MatrixError("M_NOT_FOUND", `Room alias ${idOrAlias} not found`, 404);
-    return row.room_id;
+    const roomId = await roomIdOfAlias(env.DB, idOrAlias);
+    if (!roomId) throw new MatrixError("M_NOT_FOUND", `Room alias ${idOrAlias} not found`, 404);
+    return roomId;
   }
   if (!idOrAlias.startsWith("!")) throw new MatrixError("M_INVALID_PARAM", `${idOrAlias} is not a room ID or alias`, 400);
   return idOrAlias;

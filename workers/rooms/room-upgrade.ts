@@ -21,7 +21,10 @@ import { COPIED_STATE_TYPES, type OldStateEvent, type UpgradeInput, planUpgrade,
 import type { RoomVersion } from "../../src/room-versions.js";
 import type { Env } from "../../services/env.js";
 import { getServerKeys } from "../../services/server-keys.js";
-import { authSnapshot, canSendState, currentStateOfTypes, membershipOf } from "./room-power.js";
+import { authSnapshot, canSendState, currentStateOfTypes } from "./room-power.js";
+import { membershipOf } from "../../services/d1/room-memberships.js";
+import { moveAliasesStatement } from "../../services/d1/room-aliases.js";
+import { isPublished, publishRoomStatement, unpublishRoomStatement } from "../../services/d1/room-directory.js";
 import { memberProfile, roomStub } from "./room-rpc.js";
 import { unwrap } from "../../src/room-result.js";
 
@@ -114,15 +117,10 @@ async function finish(
 ): Promise<void> {
   const db = env.DB;
   // Step 4: local aliases move; so does the directory entry (Synapse's transfer_room_state_on_room_upgrade).
-  const published = await db.prepare("SELECT 1 AS x FROM room_directory WHERE room_id = ?").bind(oldRoomId).first();
+  const published = await isPublished(db, oldRoomId);
   await db.batch([
-    db.prepare("UPDATE room_aliases SET room_id = ? WHERE room_id = ?").bind(newRoomId, oldRoomId),
-    ...(published
-      ? [
-          db.prepare("DELETE FROM room_directory WHERE room_id = ?").bind(oldRoomId),
-          db.prepare("INSERT INTO room_directory (room_id, published_ts) VALUES (?, ?) ON CONFLICT (room_id) DO NOTHING").bind(newRoomId, Date.now()),
-        ]
-      : []),
+    moveAliasesStatement(db, oldRoomId, newRoomId),
+    ...(published ? [unpublishRoomStatement(db, oldRoomId), publishRoomStatement(db, newRoomId, Date.now())] : []),
   ]);
   const canonical = oldState.find((s) => s.type === "m.room.canonical_alias" && s.state_key === "");
   if (canonical) {

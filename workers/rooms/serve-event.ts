@@ -1,17 +1,8 @@
 import type { JsonObject } from "../../src/json.js";
+import type { EventRow } from "../../services/d1/room-events.js";
 
-/** A row of room_events as the read paths select it. */
-export interface EventRow {
-  stream_pos: number;
-  event_id: string;
-  room_id: string;
-  type: string;
-  state_key: string | null;
-  sender: string;
-  json: string;
-  txn_device: string | null;
-  txn_id: string | null;
-}
+/** The row shape lives beside the room_events SQL; re-exported for the read paths. */
+export type { EventRow };
 
 /**
  * The stored client event with the per-request unsigned fields: `age`, and the

@@ -6,9 +6,10 @@
 import { type Context, Hono } from "hono";
 import { checkAccountDataType, checkClientWritable } from "../../src/account-data.js";
 import { MatrixError } from "../../src/errors.js";
+import { type JsonObject, JsonObjectSchema } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
 import { GLOBAL, deleteAccountData, getAccountData, putAccountData } from "../account-data/account-data.js";
-import { readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { clientV3 } from "./paths.js";
 import { checkRoomId } from "../rooms/room-access.js";
@@ -28,10 +29,10 @@ function scopeOf(c: Context<AppEnv>, action: string): { userId: string; roomId: 
   return { userId, roomId: roomId ?? GLOBAL, type };
 }
 
-async function put(c: Context<AppEnv>): Promise<Response> {
+/** `content` is the validated body: any JSON object (client-server-api "Client Config"). */
+async function put(c: Context<AppEnv>, content: JsonObject): Promise<Response> {
   const { userId, roomId, type } = scopeOf(c, "add");
   checkClientWritable(type);
-  const content = await readJsonObject(c);
   await putAccountData(c.env, userId, roomId, type, content);
   return c.json({});
 }
@@ -50,9 +51,11 @@ async function del(c: Context<AppEnv>): Promise<Response> {
   return c.json({});
 }
 
-accountDataRoutes.put(clientV3("/user/:userId/account_data/:type"), requireAuth(), put);
+accountDataRoutes.put(clientV3("/user/:userId/account_data/:type"), requireAuth(), jsonBody(JsonObjectSchema), (c) => put(c, c.req.valid("json")));
 accountDataRoutes.get(clientV3("/user/:userId/account_data/:type"), requireAuth(), get);
-accountDataRoutes.put(clientV3("/user/:userId/rooms/:roomId/account_data/:type"), requireAuth(), put);
+accountDataRoutes.put(clientV3("/user/:userId/rooms/:roomId/account_data/:type"), requireAuth(), jsonBody(JsonObjectSchema), (c) =>
+  put(c, c.req.valid("json")),
+);
 accountDataRoutes.get(clientV3("/user/:userId/rooms/:roomId/account_data/:type"), requireAuth(), get);
 accountDataRoutes.delete(`${MSC3391}/user/:userId/account_data/:type`, requireAuth(), del);
 accountDataRoutes.delete(`${MSC3391}/user/:userId/rooms/:roomId/account_data/:type`, requireAuth(), del);

@@ -5,11 +5,14 @@ import { checkNewLocalAlias, parseAliasParam } from "../../src/room-alias.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import { requireAuth } from "../middleware/auth.js";
-import { readJson } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { removeFromCanonicalAlias } from "../rooms/canonical-alias.js";
-import { canChangeRoomList, isServerAdmin, membershipOf } from "../rooms/room-power.js";
+import { canChangeRoomList, isServerAdmin } from "../rooms/room-power.js";
 import { clientV3 } from "./paths.js";
 import { checkRoomId } from "../rooms/room-access.js";
+import { aliasEntry, aliasesOfRoom, deleteAlias, insertAliasIfFree, roomIdOfAlias } from "../../services/d1/room-aliases.js";
+import { joinedServers, membershipOf } from "../../services/d1/room-memberships.js";
+import { roomExists, roomHistoryVisibility } from "../../services/d1/rooms.js";
 
 /**
  * Room aliases (client-server-api "Room aliases", directory.yaml): mapping local
@@ -29,25 +32,20 @@ const SetAliasBody = z.object({
 });
 
 /** PUT /_matrix/client/v3/directory/room/{roomAlias} */
-aliasRoutes.put(clientV3("/directory/room/:roomAlias"), requireAuth(), async (c) => {
+aliasRoutes.put(clientV3("/directory/room/:roomAlias"), requireAuth(), jsonBody(SetAliasBody), async (c) => {
   const alias = c.req.param("roomAlias");
   const userId = c.get("auth").userId;
   checkNewLocalAlias(alias, getConfig(c.env).serverName);
-  const body = await readJson(c, SetAliasBody);
+  const body = c.req.valid("json");
   checkRoomId(body.room_id);
   const db = c.env.DB;
-  const room = await db.prepare("SELECT room_id FROM rooms WHERE room_id = ?").bind(body.room_id).first();
-  if (!room) throw new MatrixError("M_UNKNOWN", "Room does not exist", 400);
+  if (!(await roomExists(db, body.room_id))) throw new MatrixError("M_UNKNOWN", "Room does not exist", 400);
   // Synapse's require_membership_for_aliases (on by default): admins are exempt.
   if ((await membershipOf(db, body.room_id, userId)) !== "join" && !(await isServerAdmin(db, userId))) {
     throw forbidden("You must be in the room to create an alias for it");
   }
-  const inserted = await db
-    .prepare("INSERT INTO room_aliases (alias, room_id, creator, created_ts) VALUES (?, ?, ?, ?) ON CONFLICT (alias) DO NOTHING RETURNING alias")
-    .bind(alias, body.room_id, userId, Date.now())
-    .first();
   // directory.yaml: 409, with Synapse's M_UNKNOWN.
-  if (!inserted) throw new MatrixError("M_UNKNOWN", `Room alias ${alias} already exists`, 409);
+  if (!(await insertAliasIfFree(db, { alias, roomId: body.room_id, creator: userId, createdTs: Date.now() }))) throw new MatrixError("M_UNKNOWN", `Room alias ${alias} already exists`, 409);
   return c.json({});
 });
 
@@ -58,15 +56,11 @@ aliasRoutes.get(clientV3("/directory/room/:roomAlias"), async (c) => {
   const { domain } = parseAliasParam(alias);
   if (domain !== serverName) throw notFound(`Room alias ${alias} not found (resolving other servers' aliases needs federation)`);
   const db = c.env.DB;
-  const row = await db.prepare("SELECT room_id FROM room_aliases WHERE alias = ?").bind(alias).first<{ room_id: string }>();
-  if (!row) throw notFound(`Room alias ${alias} not found`);
+  const roomId = await roomIdOfAlias(db, alias);
+  if (!roomId) throw notFound(`Room alias ${alias} not found`);
   // Servers that can help join: this one first, then those of joined members (as Synapse).
-  const { results } = await db
-    .prepare("SELECT DISTINCT substr(user_id, instr(user_id, ':') + 1) AS server FROM room_memberships WHERE room_id = ? AND membership = 'join' LIMIT ?")
-    .bind(row.room_id, MAX_SERVERS)
-    .all<{ server: string }>();
-  const servers = [serverName, ...results.map((r) => r.server).filter((s) => s !== serverName)];
-  return c.json({ room_id: row.room_id, servers });
+  const servers = [serverName, ...(await joinedServers(db, roomId, MAX_SERVERS)).filter((s) => s !== serverName)];
+  return c.json({ room_id: roomId, servers });
 });
 
 /** DELETE /_matrix/client/v3/directory/room/{roomAlias}: the alias's creator, a room moderator or a server admin. */
@@ -75,7 +69,7 @@ aliasRoutes.delete(clientV3("/directory/room/:roomAlias"), requireAuth(), async 
   const userId = c.get("auth").userId;
   const { domain } = parseAliasParam(alias);
   const db = c.env.DB;
-  const row = await db.prepare("SELECT room_id, creator FROM room_aliases WHERE alias = ?").bind(alias).first<{ room_id: string; creator: string }>();
+  const row = await aliasEntry(db, alias);
   if (!row) {
     if (domain !== getConfig(c.env).serverName) throw new MatrixError("M_INVALID_PARAM", "Room alias must be local", 400);
     throw notFound(`Room alias ${alias} not found`);
@@ -84,9 +78,9 @@ aliasRoutes.delete(clientV3("/directory/room/:roomAlias"), requireAuth(), async 
   if (row.creator !== userId && !(await canChangeRoomList(db, row.room_id, userId))) {
     throw forbidden("You don't have permission to delete the alias.");
   }
-  const deleted = await db.prepare("DELETE FROM room_aliases WHERE alias = ? RETURNING room_id").bind(alias).first<{ room_id: string }>();
-  if (!deleted) throw notFound(`Room alias ${alias} not found`);
-  await removeFromCanonicalAlias(c.env, deleted.room_id, alias, userId);
+  const deletedFrom = await deleteAlias(db, alias);
+  if (!deletedFrom) throw notFound(`Room alias ${alias} not found`);
+  await removeFromCanonicalAlias(c.env, deletedFrom, alias, userId);
   return c.json({});
 });
 
@@ -96,12 +90,8 @@ aliasRoutes.get(clientV3("/rooms/:roomId/aliases"), requireAuth(), async (c) => 
   const userId = c.get("auth").userId;
   checkRoomId(roomId);
   const db = c.env.DB;
-  const [room, membership] = await Promise.all([
-    db.prepare("SELECT history_visibility FROM rooms WHERE room_id = ?").bind(roomId).first<{ history_visibility: string | null }>(),
-    membershipOf(db, roomId, userId),
-  ]);
-  const allowed = membership === "join" || room?.history_visibility === "world_readable" || (await isServerAdmin(db, userId));
+  const [historyVisibility, membership] = await Promise.all([roomHistoryVisibility(db, roomId), membershipOf(db, roomId, userId)]);
+  const allowed = membership === "join" || historyVisibility === "world_readable" || (await isServerAdmin(db, userId));
   if (!allowed) throw forbidden("You are not a member of the room.");
-  const { results } = await db.prepare("SELECT alias FROM room_aliases WHERE room_id = ? ORDER BY alias LIMIT ?").bind(roomId, MAX_ALIASES).all<{ alias: string }>();
-  return c.json({ aliases: results.map((r) => r.alias) });
+  return c.json({ aliases: await aliasesOfRoom(db, roomId, MAX_ALIASES) });
 });

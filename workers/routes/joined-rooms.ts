@@ -6,6 +6,7 @@ import { Hono } from "hono";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
 import { clientV3 } from "./paths.js";
+import { joinedRoomIds } from "../../services/d1/room-memberships.js";
 
 /** Guards against runaway reads; no account comes near it. */
 const MAX_JOINED_ROOMS = 100_000;
@@ -13,8 +14,5 @@ const MAX_JOINED_ROOMS = 100_000;
 export const joinedRoomsRoutes = new Hono<AppEnv>();
 
 joinedRoomsRoutes.get(clientV3("/joined_rooms"), requireAuth(), async (c) => {
-  const { results } = await c.env.DB.prepare("SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join' LIMIT ?")
-    .bind(c.get("auth").userId, MAX_JOINED_ROOMS)
-    .all<{ room_id: string }>();
-  return c.json({ joined_rooms: results.map((r) => r.room_id) });
+  return c.json({ joined_rooms: await joinedRoomIds(c.env.DB, c.get("auth").userId, MAX_JOINED_ROOMS) });
 });

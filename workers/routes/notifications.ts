@@ -9,7 +9,8 @@ import type { JsonObject } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
 import { floorOf, loadReadFloors } from "../../services/push/read-floors.js";
-import { type EventRow, serveEvent } from "../rooms/serve-event.js";
+import { serveEvent } from "../rooms/serve-event.js";
+import { notificationsBefore } from "../../services/d1/notifications.js";
 import { clientV3 } from "./paths.js";
 
 export const notificationRoutes = new Hono<AppEnv>();
@@ -23,12 +24,6 @@ function intParam(v: string | undefined, name: string): number | undefined {
   return Number(v);
 }
 
-interface Row extends EventRow {
-  thread_id: string;
-  actions: string;
-  ts: number;
-}
-
 notificationRoutes.get(clientV3("/notifications"), requireAuth(), async (c) => {
   const { userId, deviceId } = c.get("auth");
   const from = intParam(c.req.query("from"), "from");
@@ -38,15 +33,7 @@ notificationRoutes.get(clientV3("/notifications"), requireAuth(), async (c) => {
   const highlightOnly = only === "highlight";
   const db = c.env.DB;
   if (limit === 0) return c.json({ notifications: [] });
-  const { results } = await db
-    .prepare(
-      "SELECT e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.json, e.txn_device, e.txn_id, a.thread_id, a.actions, a.ts " +
-        "FROM event_push_actions a " +
-        "JOIN room_events e ON e.stream_pos = a.stream_pos " +
-        `WHERE a.user_id = ? AND a.stream_pos < ? ${highlightOnly ? "AND a.highlight = 1" : ""} ORDER BY a.stream_pos DESC LIMIT ?`,
-    )
-    .bind(userId, from ?? Number.MAX_SAFE_INTEGER, limit)
-    .all<Row>();
+  const results = await notificationsBefore(db, { userId, before: from ?? Number.MAX_SAFE_INTEGER, highlightOnly, limit });
   const floors = await loadReadFloors(db, userId, [...new Set(results.map((r) => r.room_id))]);
   const now = Date.now();
   const notifications = results.map((r) => {

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import type { AppEnv } from "../app-env.js";
-import { readJson } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { setFullyRead } from "../receipts/fully-read.js";
 import { postReceipt } from "../receipts/receipts.js";
@@ -18,10 +18,10 @@ const ReadMarkersBody = z.looseObject({
 
 export const readMarkerRoutes = new Hono<AppEnv>();
 
-readMarkerRoutes.post(clientV3("/rooms/:roomId/read_markers"), requireAuth(), async (c) => {
+readMarkerRoutes.post(clientV3("/rooms/:roomId/read_markers"), requireAuth(), jsonBody(ReadMarkersBody), async (c) => {
   const roomId = c.req.param("roomId");
   checkRoomId(roomId);
-  const body = await readJson(c, ReadMarkersBody);
+  const body = c.req.valid("json");
   const userId = c.get("auth").userId;
   const defer = (p: Promise<unknown>) => c.executionCtx.waitUntil(p);
   // The same as the matching /receipt calls (spec "Server behaviour"): unthreaded receipts.

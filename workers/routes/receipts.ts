@@ -2,9 +2,9 @@
 import { Hono } from "hono";
 import { MatrixError } from "../../src/errors.js";
 import { isValidRoomId } from "../../src/identifiers.js";
-import { RECEIPT_TYPES, isReceiptType, parseReceiptThreadId } from "../../src/receipts.js";
+import { RECEIPT_TYPES, ReceiptBody, checkReceiptThread, isReceiptType } from "../../src/receipts.js";
 import type { AppEnv } from "../app-env.js";
-import { readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { setFullyRead } from "../receipts/fully-read.js";
 import { postReceipt } from "../receipts/receipts.js";
@@ -12,15 +12,15 @@ import { clientV3 } from "./paths.js";
 
 export const receiptRoutes = new Hono<AppEnv>();
 
-receiptRoutes.post(clientV3("/rooms/:roomId/receipt/:receiptType/:eventId"), requireAuth(), async (c) => {
+// The body is required by the spec; older clients send none, which Synapse also tolerates as {}.
+receiptRoutes.post(clientV3("/rooms/:roomId/receipt/:receiptType/:eventId"), requireAuth(), jsonBody(ReceiptBody, { allowEmpty: true }), async (c) => {
   const { roomId, receiptType, eventId } = c.req.param();
   if (!isValidRoomId(roomId) || !eventId.startsWith("$")) {
     throw new MatrixError("M_INVALID_PARAM", "A valid room ID and event ID must be specified", 400);
   }
   if (!isReceiptType(receiptType)) throw new MatrixError("M_INVALID_PARAM", `Receipt type must be one of ${RECEIPT_TYPES.join(", ")}`, 400);
-  // The body is required by the spec; older clients send none, which Synapse also tolerates as {}.
-  const body = await readJsonObject(c, { allowEmpty: true });
-  const threadId = parseReceiptThreadId(body, receiptType);
+  const threadId = c.req.valid("json").thread_id;
+  checkReceiptThread(receiptType, threadId);
   const userId = c.get("auth").userId;
   if (receiptType === "m.fully_read") {
     // "this endpoint effectively calls /read_markers internally" (receipts.yaml).

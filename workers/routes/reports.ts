@@ -1,13 +1,25 @@
 import { type Context, Hono } from "hono";
-import { parseEventReport, parseRoomOrUserReport } from "../../src/content-reports.js";
+import { EventReportBody, RoomOrUserReportBody } from "../../src/content-reports.js";
 import { MatrixError, notFound } from "../../src/errors.js";
 import { isValidRoomId, isValidUserId, parseUserId } from "../../src/identifiers.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import { requireAdmin } from "../middleware/admin.js";
 import { requireAuth } from "../middleware/auth.js";
-import { readJsonObject } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { canSee, loadRoomAccess } from "../rooms/room-access.js";
+import { userExists } from "../auth/accounts.js";
+import { eventPlacement } from "../../services/d1/room-events.js";
+import { roomExists } from "../../services/d1/rooms.js";
+import {
+  type EventReportRow,
+  deleteEventReport,
+  eventReportWithEvent,
+  insertEventReport,
+  insertRoomReport,
+  insertUserReport,
+  listEventReports,
+} from "../../services/d1/reports.js";
 import { clientV3 } from "./paths.js";
 
 /**
@@ -26,32 +38,33 @@ const notVisible = () => notFound("Unable to report event: it does not exist or 
  * the room's history visibility (workers/rooms/room-access.ts, as every read path);
  * otherwise, and for unknown or redacted events, 404 M_NOT_FOUND.
  */
-reportRoutes.post(clientV3("/rooms/:roomId/report/:eventId"), requireAuth(), async (c) => {
+reportRoutes.post(clientV3("/rooms/:roomId/report/:eventId"), requireAuth(), jsonBody(EventReportBody), async (c) => {
   const { roomId, eventId } = c.req.param();
   const userId = c.get("auth").userId;
-  const body = await readJsonObject(c);
-  const report = parseEventReport(body);
+  const body = c.req.valid("json");
   const db = c.env.DB;
   if (!isValidRoomId(roomId)) throw notVisible();
-  const [access, event] = await Promise.all([
-    loadRoomAccess(db, roomId, userId),
-    db.prepare("SELECT room_id, stream_pos, redacted_by FROM room_events WHERE event_id = ?").bind(eventId).first<{ room_id: string; stream_pos: number; redacted_by: string | null }>(),
-  ]);
+  const [access, event] = await Promise.all([loadRoomAccess(db, roomId, userId), eventPlacement(db, eventId)]);
   if (!access.joined || !event || event.room_id !== roomId || event.redacted_by || !canSee(access, event.stream_pos)) throw notVisible();
-  await db
-    .prepare("INSERT INTO event_reports (received_ts, room_id, event_id, user_id, reason, score, content) VALUES (?, ?, ?, ?, ?, ?, ?)")
-    .bind(Date.now(), roomId, eventId, userId, report.reason ?? null, report.score ?? null, JSON.stringify(body))
-    .run();
+  await insertEventReport(db, {
+    receivedTs: Date.now(),
+    roomId,
+    eventId,
+    userId,
+    reason: body.reason ?? null,
+    score: body.score ?? null,
+    content: JSON.stringify(body),
+  });
   return c.json({});
 });
 
 /** POST /_matrix/client/v3/rooms/{roomId}/report (v1.13): the reporter need not be in the room. */
-reportRoutes.post(clientV3("/rooms/:roomId/report"), requireAuth(), async (c) => {
+reportRoutes.post(clientV3("/rooms/:roomId/report"), requireAuth(), jsonBody(RoomOrUserReportBody), async (c) => {
   const roomId = c.req.param("roomId");
-  const { reason } = parseRoomOrUserReport(await readJsonObject(c));
+  const { reason } = c.req.valid("json");
   const db = c.env.DB;
-  if (!(await db.prepare("SELECT 1 AS x FROM rooms WHERE room_id = ?").bind(roomId).first())) throw notFound("The room was not found.");
-  await db.prepare("INSERT INTO room_reports (received_ts, room_id, user_id, reason) VALUES (?, ?, ?, ?)").bind(Date.now(), roomId, c.get("auth").userId, reason).run();
+  if (!(await roomExists(db, roomId))) throw notFound("The room was not found.");
+  await insertRoomReport(db, { receivedTs: Date.now(), roomId, userId: c.get("auth").userId, reason });
   return c.json({});
 });
 
@@ -60,13 +73,13 @@ reportRoutes.post(clientV3("/rooms/:roomId/report"), requireAuth(), async (c) =>
  * users of other servers or users that do not exist are accepted and dropped, so the
  * answer does not reveal who exists.
  */
-reportRoutes.post(clientV3("/users/:userId/report"), requireAuth(), async (c) => {
+reportRoutes.post(clientV3("/users/:userId/report"), requireAuth(), jsonBody(RoomOrUserReportBody), async (c) => {
   const target = c.req.param("userId");
   if (!isValidUserId(target)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID: ${target}`, 400);
-  const { reason } = parseRoomOrUserReport(await readJsonObject(c));
+  const { reason } = c.req.valid("json");
   const db = c.env.DB;
-  if (parseUserId(target)?.domain === getConfig(c.env).serverName && (await db.prepare("SELECT 1 AS x FROM users WHERE user_id = ?").bind(target).first())) {
-    await db.prepare("INSERT INTO user_reports (received_ts, target_user_id, user_id, reason) VALUES (?, ?, ?, ?)").bind(Date.now(), target, c.get("auth").userId, reason).run();
+  if (parseUserId(target)?.domain === getConfig(c.env).serverName && (await userExists(db, target))) {
+    await insertUserReport(db, { receivedTs: Date.now(), targetUserId: target, userId: c.get("auth").userId, reason });
   }
   return c.json({});
 });
@@ -83,24 +96,7 @@ function nonNegativeInt(c: Context<AppEnv>, name: string, dflt: number): number 
   return Number(v);
 }
 
-interface ReportRow {
-  id: number;
-  received_ts: number;
-  room_id: string;
-  event_id: string;
-  user_id: string;
-  reason: string | null;
-  score: number | null;
-  sender: string | null;
-  canonical_alias: string | null;
-  name: string | null;
-}
-
-const REPORT_COLUMNS =
-  "er.id, er.received_ts, er.room_id, er.event_id, er.user_id, er.reason, er.score, e.sender, r.canonical_alias, r.name";
-const REPORT_JOINS = "FROM event_reports er LEFT JOIN room_events e ON e.event_id = er.event_id LEFT JOIN rooms r ON r.room_id = er.room_id";
-
-function reportJson(row: ReportRow) {
+function reportJson(row: EventReportRow) {
   return {
     id: row.id,
     received_ts: row.received_ts,
@@ -125,24 +121,15 @@ reportRoutes.get("/_synapse/admin/v1/event_reports", requireAdmin(), async (c) =
   const limit = Math.min(nonNegativeInt(c, "limit", 100), MAX_ADMIN_PAGE);
   const dir = c.req.query("dir") ?? "b";
   if (dir !== "b" && dir !== "f") throw new MatrixError("M_INVALID_PARAM", "Unknown direction: must be 'b' or 'f'", 400);
-  const filters: string[] = [];
-  const params: string[] = [];
-  for (const [q, col] of [["user_id", "er.user_id"], ["room_id", "er.room_id"], ["event_sender_user_id", "e.sender"]] as const) {
-    const v = c.req.query(q);
-    if (v) {
-      filters.push(`${col} = ?`);
-      params.push(v);
-    }
-  }
-  const where = filters.length ? `WHERE ${filters.join(" AND ")}` : "";
-  const order = dir === "b" ? "DESC" : "ASC";
-  const db = c.env.DB;
-  const [count, page] = await db.batch<{ n: number } | ReportRow>([
-    db.prepare(`SELECT COUNT(*) AS n ${REPORT_JOINS} ${where}`).bind(...params),
-    db.prepare(`SELECT ${REPORT_COLUMNS} ${REPORT_JOINS} ${where} ORDER BY er.received_ts ${order}, er.id ${order} LIMIT ? OFFSET ?`).bind(...params, limit, start),
-  ]);
-  const total = (count?.results[0] as { n: number } | undefined)?.n ?? 0;
-  const reports = ((page?.results ?? []) as ReportRow[]).map(reportJson);
+  const { total, rows } = await listEventReports(c.env.DB, {
+    userId: c.req.query("user_id"),
+    roomId: c.req.query("room_id"),
+    eventSender: c.req.query("event_sender_user_id"),
+    dir,
+    offset: start,
+    limit,
+  });
+  const reports = rows.map(reportJson);
   const out: Record<string, unknown> = { event_reports: reports, total };
   if (start + limit < total) out.next_token = start + reports.length;
   return c.json(out);
@@ -159,9 +146,7 @@ function reportId(c: Context<AppEnv>): number {
 /** GET /_synapse/admin/v1/event_reports/{report_id}: the report with the reported event. */
 reportRoutes.get("/_synapse/admin/v1/event_reports/:reportId", requireAdmin(), async (c) => {
   const id = reportId(c);
-  const row = await c.env.DB.prepare(`SELECT ${REPORT_COLUMNS}, e.json AS event_json ${REPORT_JOINS} WHERE er.id = ?`)
-    .bind(id)
-    .first<ReportRow & { event_json: string | null }>();
+  const row = await eventReportWithEvent(c.env.DB, id);
   if (!row) throw notFound("Event report not found");
   return c.json({ ...reportJson(row), event_json: row.event_json ? JSON.parse(row.event_json) : null });
 });
@@ -169,7 +154,6 @@ reportRoutes.get("/_synapse/admin/v1/event_reports/:reportId", requireAdmin(), a
 /** DELETE /_synapse/admin/v1/event_reports/{report_id} */
 reportRoutes.delete("/_synapse/admin/v1/event_reports/:reportId", requireAdmin(), async (c) => {
   const id = reportId(c);
-  const row = await c.env.DB.prepare("DELETE FROM event_reports WHERE id = ? RETURNING id").bind(id).first();
-  if (!row) throw notFound("Event report not found");
+  if (!(await deleteEventReport(c.env.DB, id))) throw notFound("Event report not found");
   return c.json({});
 });

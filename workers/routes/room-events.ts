@@ -20,6 +20,8 @@ import { type RoomAccess, canSee, loadRoomAccess, requireRoomAccess } from "../r
 import { type EventRow, serveEvent } from "../rooms/serve-event.js";
 import { currentMembers, currentState, eventById, membersAsOf, stateAfter } from "../rooms/state-reads.js";
 import { clientV3 } from "./paths.js";
+import { eventClosestToTimestamp, lastEventAtOrBefore } from "../../services/d1/room-events.js";
+import { joinedMembers } from "../../services/d1/room-memberships.js";
 
 export const MESSAGES_DEFAULT_LIMIT = 10;
 export const MESSAGES_MAX_LIMIT = 1000;
@@ -95,10 +97,7 @@ roomEventRoutes.get(clientV3("/rooms/:roomId/members"), requireAuth({ allowGuest
   if (q.at !== undefined) {
     // The members as of the last event at or before the token, if the user may see that event (as Synapse).
     const pos = parseStreamToken(q.at, "at", access.head);
-    const at = await db
-      .prepare("SELECT event_id, stream_pos FROM room_events WHERE room_id = ? AND stream_pos <= ? ORDER BY stream_pos DESC LIMIT 1")
-      .bind(roomId, pos)
-      .first<{ event_id: string; stream_pos: number }>();
+    const at = await lastEventAtOrBefore(db, roomId, pos);
     if (!at) throw new MatrixError("M_NOT_FOUND", "The room has no events at that point", 404);
     if (!inRanges(access.ranges, at.stream_pos)) throw new MatrixError("M_FORBIDDEN", "You may not see the room at that point", 403);
     rows = await stateAfter(c.env, roomId, at.event_id, { types: ["m.room.member"] });
@@ -123,12 +122,8 @@ roomEventRoutes.get(clientV3("/rooms/:roomId/joined_members"), requireAuth(), as
   const db = c.env.DB;
   const access = await loadRoomAccess(db, roomId, c.get("auth").userId);
   if (!access.joined) throw new MatrixError("M_FORBIDDEN", `You aren't a member of the room ${roomId}`, 403);
-  const { results } = await db
-    .prepare("SELECT user_id, display_name, avatar_url FROM room_memberships WHERE room_id = ? AND membership = 'join' LIMIT 50000")
-    .bind(roomId)
-    .all<{ user_id: string; display_name: string | null; avatar_url: string | null }>();
   const joined: Record<string, { display_name?: string; avatar_url?: string }> = {};
-  for (const r of results) {
+  for (const r of await joinedMembers(db, roomId)) {
     joined[r.user_id] = {
       ...(r.display_name !== null ? { display_name: r.display_name } : {}),
       ...(r.avatar_url !== null ? { avatar_url: r.avatar_url } : {}),
@@ -193,16 +188,7 @@ roomEventRoutes.get("/_matrix/client/v1/rooms/:roomId/timestamp_to_event", requi
   const ts = Number(q.ts);
   const db = c.env.DB;
   const access = await requireRoomAccess(db, roomId, c.get("auth").userId);
-  const cmp = dir === "f" ? ">=" : "<=";
-  const order = dir === "f" ? "ASC" : "DESC";
-  const row = await db
-    .prepare(
-      `SELECT e.event_id, e.origin_server_ts FROM room_events e WHERE e.room_id = ? AND e.origin_server_ts ${cmp} ? AND e.stream_pos <= ? ` +
-        "AND EXISTS (SELECT 1 FROM json_each(?) r WHERE e.stream_pos BETWEEN json_extract(r.value, '$[0]') AND json_extract(r.value, '$[1]')) " +
-        `ORDER BY e.origin_server_ts ${order}, e.stream_pos ${order} LIMIT 1`,
-    )
-    .bind(roomId, ts, access.head, JSON.stringify(access.ranges))
-    .first<{ event_id: string; origin_server_ts: number }>();
+  const row = await eventClosestToTimestamp(db, { roomId, ts, dir, head: access.head, ranges: access.ranges });
   if (!row) throw new MatrixError("M_NOT_FOUND", `Unable to find event from ${ts} in direction ${dir}`, 404);
   return c.json({ event_id: row.event_id, origin_server_ts: row.origin_server_ts });
 });

@@ -16,6 +16,7 @@ import { requireRoomAccess } from "../rooms/room-access.js";
 import { serveEvent } from "../rooms/serve-event.js";
 import { currentState, stateAfter } from "../rooms/state-reads.js";
 import { clientV3 } from "./paths.js";
+import { roomAccountData } from "../account-data/account-data.js";
 
 const INITIAL_SYNC_LIMIT = 10;
 
@@ -38,10 +39,6 @@ roomInitialSyncRoutes.get(clientV3("/rooms/:roomId/initialSync"), requireAuth({ 
   const oldest = page.rows.at(-1)?.stream_pos;
   const joinRule = state.find((r) => r.type === "m.room.join_rules" && r.state_key === "");
   const visibility = joinRule && (JSON.parse(joinRule.json) as { content?: { join_rule?: unknown } }).content?.join_rule === "public" ? "public" : "private";
-  const { results: accountData } = await db
-    .prepare("SELECT type, content FROM account_data WHERE user_id = ? AND room_id = ? AND deleted = 0")
-    .bind(userId, roomId)
-    .all<{ type: string; content: string }>();
   const body: JsonObject = {
     room_id: roomId,
     messages: {
@@ -52,7 +49,7 @@ roomInitialSyncRoutes.get(clientV3("/rooms/:roomId/initialSync"), requireAuth({ 
     },
     state: state.map((r) => serveEvent(r, who, now)) as unknown as JsonValue[],
     visibility,
-    account_data: accountData.map((a) => ({ type: a.type, content: JSON.parse(a.content) as JsonValue })),
+    account_data: await roomAccountData(db, userId, roomId),
   };
   const membership = access.membership?.membership;
   if (membership === "join" || membership === "invite" || membership === "leave") body.membership = membership;

@@ -1,10 +1,11 @@
 import { Hono } from "hono";
+import { z } from "zod";
 import { MatrixError } from "../../src/errors.js";
 import { isValidUserId } from "../../src/identifiers.js";
 import { getRoomVersion } from "../../src/room-versions.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
-import { readJsonObject } from "../middleware/body.js";
+import { jsonBody, validateBody } from "../middleware/body.js";
 import { upgradeRoom } from "../rooms/room-upgrade.js";
 import { clientV3 } from "./paths.js";
 import { checkRoomId } from "../rooms/room-access.js";
@@ -12,23 +13,26 @@ import { checkRoomId } from "../rooms/room-access.js";
 /** Room upgrades (client-server-api "Room Upgrades", room_upgrades.yaml). */
 export const roomUpgradeRoutes = new Hono<AppEnv>();
 
+const UpgradeBody = z.object({
+  new_version: z.string(),
+  /** Checked once the version is known (AdditionalCreators). */
+  additional_creators: z.unknown().optional(),
+});
+
+const AdditionalCreators = z.custom<string[]>((a) => Array.isArray(a) && a.every((u) => typeof u === "string" && isValidUserId(u)), {
+  message: "additional_creators must be an array of user IDs",
+  params: { errcode: "M_INVALID_PARAM" },
+});
+
 /** POST /_matrix/client/v3/rooms/{roomId}/upgrade */
-roomUpgradeRoutes.post(clientV3("/rooms/:roomId/upgrade"), requireAuth(), async (c) => {
+roomUpgradeRoutes.post(clientV3("/rooms/:roomId/upgrade"), requireAuth(), jsonBody(UpgradeBody), async (c) => {
   const roomId = c.req.param("roomId");
   checkRoomId(roomId);
-  const body = await readJsonObject(c);
-  if (body.new_version === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing params: ['new_version']", 400);
-  if (typeof body.new_version !== "string") throw new MatrixError("M_BAD_JSON", "new_version must be a string", 400);
+  const body = c.req.valid("json");
   const version = getRoomVersion(body.new_version);
   if (!version) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", "This server does not support that room version", 400);
-  // additional_creators counts only for versions that have them; otherwise it is ignored (v1.16).
-  let additional: string[] | undefined;
-  if (version.privilegedCreators && body.additional_creators !== undefined) {
-    const a = body.additional_creators;
-    if (!Array.isArray(a) || !a.every((u): u is string => typeof u === "string" && isValidUserId(u))) {
-      throw new MatrixError("M_INVALID_PARAM", "additional_creators must be an array of user IDs", 400);
-    }
-    additional = a;
-  }
+  // additional_creators counts only for versions that have them; otherwise it is ignored (v1.16),
+  // so it is validated here, after the version, rather than by the body schema.
+  const additional = version.privilegedCreators && body.additional_creators !== undefined ? validateBody(AdditionalCreators, body.additional_creators) : undefined;
   return c.json({ replacement_room: await upgradeRoom(c.env, c.get("auth").userId, roomId, version, additional) });
 });

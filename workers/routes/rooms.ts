@@ -4,21 +4,24 @@ import { buildEvent, checkEventTemplate } from "../../src/event-builder.js";
 import { MatrixError } from "../../src/errors.js";
 import { roomIdFromCreateEvent } from "../../src/event-id.js";
 import { isValidUserId, utf8Length } from "../../src/identifiers.js";
-import type { JsonObject } from "../../src/json.js";
+import { type JsonObject, JsonObjectSchema } from "../../src/json.js";
 import { DEFAULT_ROOM_VERSION, getRoomVersion } from "../../src/room-versions.js";
 import type { AppEnv, AuthInfo } from "../app-env.js";
 import { getConfig } from "../config.js";
 import type { Env } from "../../services/env.js";
-import { describeZodError, readJson, readJsonObject } from "../middleware/body.js";
+import { jsonBody, validateBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { checkCanonicalAliasContent } from "../rooms/canonical-alias.js";
-import { type CreateRoomRequest, createRoomTemplates } from "../rooms/create-room.js";
+import { createRoomTemplates } from "../rooms/create-room.js";
 import { memberProfile, resolveRoomIdOrAlias, roomStub } from "../rooms/room-rpc.js";
 import { unwrap } from "../../src/room-result.js";
 import { getServerKeys } from "../../services/server-keys.js";
 import { clientV3 } from "./paths.js";
+import { aliasTaken, deleteAlias, insertAlias } from "../../services/d1/room-aliases.js";
+import { publishRoomStatement } from "../../services/d1/room-directory.js";
+import { forgetRoom, membershipOf } from "../../services/d1/room-memberships.js";
+import { roomGuestAccess } from "../../services/d1/rooms.js";
 
-const JsonObjectSchema = z.record(z.string(), z.json());
 
 const CreateRoomBody = z.object({
   visibility: z.enum(["public", "private"]).optional(),
@@ -47,10 +50,10 @@ function checkEventType(type: string): void {
 export const roomRoutes = new Hono<AppEnv>();
 
 /** POST /_matrix/client/v3/createRoom */
-roomRoutes.post(clientV3("/createRoom"), requireAuth(), async (c) => {
+roomRoutes.post(clientV3("/createRoom"), requireAuth(), jsonBody(CreateRoomBody), async (c) => {
   const auth = c.get("auth");
   const config = getConfig(c.env);
-  const body = (await readJson(c, CreateRoomBody)) as CreateRoomRequest & { room_version?: string; invite_3pid?: unknown[] };
+  const body = c.req.valid("json");
   if (body.invite_3pid?.length) {
     throw new MatrixError("M_UNRECOGNIZED", "Third-party invites need an identity server, which this server does not use", 400);
   }
@@ -64,7 +67,7 @@ roomRoutes.post(clientV3("/createRoom"), requireAuth(), async (c) => {
     if (!/^[^\s:#]+$/.test(body.room_alias_name) || utf8Length(alias) > 255) {
       throw new MatrixError("M_INVALID_PARAM", "Invalid room_alias_name", 400);
     }
-    if (await db.prepare("SELECT 1 AS x FROM room_aliases WHERE alias = ?").bind(alias).first()) {
+    if (await aliasTaken(db, alias)) {
       throw new MatrixError("M_ROOM_IN_USE", "Room alias already taken", 400);
     }
   }
@@ -95,7 +98,7 @@ roomRoutes.post(clientV3("/createRoom"), requireAuth(), async (c) => {
   }
   if (alias) {
     try {
-      await db.prepare("INSERT INTO room_aliases (alias, room_id, creator, created_ts) VALUES (?, ?, ?, ?)").bind(alias, roomId, auth.userId, Date.now()).run();
+      await insertAlias(db, { alias, roomId, creator: auth.userId, createdTs: Date.now() });
     } catch {
       throw new MatrixError("M_ROOM_IN_USE", "Room alias already taken", 400);
     }
@@ -105,11 +108,11 @@ roomRoutes.post(clientV3("/createRoom"), requireAuth(), async (c) => {
       c.env.ROOM.getByName(roomId).createRoom({ roomId, roomVersion: version.id, ...(createEvent ? { createEvent } : {}), events: templates }),
     );
   } catch (e) {
-    if (alias) await db.prepare("DELETE FROM room_aliases WHERE alias = ?").bind(alias).run();
+    if (alias) await deleteAlias(db, alias);
     throw e;
   }
   if (body.visibility === "public") {
-    await db.prepare("INSERT OR IGNORE INTO room_directory (room_id, published_ts) VALUES (?, ?)").bind(roomId, Date.now()).run();
+    await publishRoomStatement(db, roomId, Date.now()).run();
   }
   return c.json({ room_id: roomId });
 });
@@ -126,32 +129,38 @@ async function sendAs(env: Env, auth: AuthInfo, roomId: string, ev: { type: stri
 }
 
 /** PUT /_matrix/client/v3/rooms/{roomId}/send/{eventType}/{txnId} */
-roomRoutes.put(clientV3("/rooms/:roomId/send/:eventType/:txnId"), requireAuth({ allowGuest: true }), async (c) => {
+roomRoutes.put(clientV3("/rooms/:roomId/send/:eventType/:txnId"), requireAuth({ allowGuest: true }), jsonBody(JsonObjectSchema), async (c) => {
   const { roomId, eventType, txnId } = c.req.param();
   checkEventType(eventType);
-  const content = await readJsonObject(c);
+  const content = c.req.valid("json");
   const eventId = await sendAs(c.env, c.get("auth"), roomId, { type: eventType, content }, txnId);
   return c.json({ event_id: eventId });
 });
 
-/** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} (state key may be empty) */
-async function putState(c: Context<AppEnv>, roomId: string, eventType: string, stateKey: string): Promise<Response> {
+/** PUT /_matrix/client/v3/rooms/{roomId}/state/{eventType}/{stateKey} (state key may be empty); `content` is the validated body. */
+async function putState(c: Context<AppEnv>, roomId: string, eventType: string, stateKey: string, content: JsonObject): Promise<Response> {
   checkEventType(eventType);
-  const content = await readJsonObject(c);
   // Aliases must point to this room (room_state.yaml: M_BAD_ALIAS).
   if (eventType === "m.room.canonical_alias") await checkCanonicalAliasContent(c.env, roomId, stateKey, content);
   return c.json({ event_id: await sendAs(c.env, c.get("auth"), roomId, { type: eventType, state_key: stateKey, content }) });
 }
-roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType/:stateKey"), requireAuth(), (c) =>
-  putState(c, c.req.param("roomId"), c.req.param("eventType"), c.req.param("stateKey")),
+roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType/:stateKey"), requireAuth(), jsonBody(JsonObjectSchema), (c) =>
+  putState(c, c.req.param("roomId"), c.req.param("eventType"), c.req.param("stateKey"), c.req.valid("json")),
 );
-roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType"), requireAuth(), (c) => putState(c, c.req.param("roomId"), c.req.param("eventType"), ""));
-roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType/"), requireAuth(), (c) => putState(c, c.req.param("roomId"), c.req.param("eventType"), ""));
+roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType"), requireAuth(), jsonBody(JsonObjectSchema), (c) =>
+  putState(c, c.req.param("roomId"), c.req.param("eventType"), "", c.req.valid("json")),
+);
+roomRoutes.put(clientV3("/rooms/:roomId/state/:eventType/"), requireAuth(), jsonBody(JsonObjectSchema), (c) =>
+  putState(c, c.req.param("roomId"), c.req.param("eventType"), "", c.req.valid("json")),
+);
+
+/** The optional `reason` of redactions and membership changes. */
+const ReasonBody = z.object({ reason: z.string().optional() });
 
 /** PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId} */
-roomRoutes.put(clientV3("/rooms/:roomId/redact/:eventId/:txnId"), requireAuth({ allowGuest: true }), async (c) => {
+roomRoutes.put(clientV3("/rooms/:roomId/redact/:eventId/:txnId"), requireAuth({ allowGuest: true }), jsonBody(ReasonBody, { allowEmpty: true }), async (c) => {
   const { roomId, eventId, txnId } = c.req.param();
-  const body = await readJson(c, z.object({ reason: z.string().optional() }), { allowEmpty: true });
+  const body = c.req.valid("json");
   const room = await roomStub(c.env, roomId).info();
   const version = room ? getRoomVersion(room.roomVersion) : undefined;
   const content: JsonObject = body.reason !== undefined ? { reason: body.reason } : {};
@@ -163,7 +172,7 @@ roomRoutes.put(clientV3("/rooms/:roomId/redact/:eventId/:txnId"), requireAuth({ 
 
 // ---- membership (client-server-api "Room membership") --------------------------
 
-const ReasonBody = z.object({ reason: z.string().optional() });
+const JoinBody = ReasonBody.extend({ third_party_signed: z.looseObject({}).optional() });
 const TargetBody = z.object({ user_id: z.string(), reason: z.string().optional() });
 
 /** A target that is not a user id (appendices "User Identifiers") is 400 M_INVALID_PARAM, before anything else is considered. */
@@ -185,8 +194,7 @@ async function doJoin(c: { env: Env; get(k: "auth"): AuthInfo }, idOrAlias: stri
   if (!(await stub.info())) throw new MatrixError("M_NOT_FOUND", `No known room ${roomId}; joining rooms on other servers needs federation`, 404);
   if (auth.isGuest) {
     // Guests may only join rooms that allow them (spec "Guest access": m.room.guest_access can_join).
-    const room = await c.env.DB.prepare("SELECT guest_access FROM rooms WHERE room_id = ?").bind(roomId).first<{ guest_access: string | null }>();
-    if (room?.guest_access !== "can_join") throw new MatrixError("M_FORBIDDEN", "Guest access is not allowed in this room", 403);
+    if ((await roomGuestAccess(c.env.DB, roomId)) !== "can_join") throw new MatrixError("M_FORBIDDEN", "Guest access is not allowed in this room", 403);
   }
   const content: JsonObject = { ...(await memberProfile(c.env.DB, auth.userId)) };
   if (reason !== undefined) content.reason = reason;
@@ -195,20 +203,20 @@ async function doJoin(c: { env: Env; get(k: "auth"): AuthInfo }, idOrAlias: stri
 }
 
 /** POST /_matrix/client/v3/join/{roomIdOrAlias} */
-roomRoutes.post(clientV3("/join/:roomIdOrAlias"), requireAuth({ allowGuest: true }), async (c) => {
-  const body = await readJson(c, ReasonBody.extend({ third_party_signed: z.looseObject({}).optional() }), { allowEmpty: true });
+roomRoutes.post(clientV3("/join/:roomIdOrAlias"), requireAuth({ allowGuest: true }), jsonBody(JoinBody, { allowEmpty: true }), async (c) => {
+  const body = c.req.valid("json");
   return c.json({ room_id: await doJoin(c, c.req.param("roomIdOrAlias"), body.reason) });
 });
 
 /** POST /_matrix/client/v3/rooms/{roomId}/join */
-roomRoutes.post(clientV3("/rooms/:roomId/join"), requireAuth({ allowGuest: true }), async (c) => {
-  const body = await readJson(c, ReasonBody.extend({ third_party_signed: z.looseObject({}).optional() }), { allowEmpty: true });
+roomRoutes.post(clientV3("/rooms/:roomId/join"), requireAuth({ allowGuest: true }), jsonBody(JoinBody, { allowEmpty: true }), async (c) => {
+  const body = c.req.valid("json");
   return c.json({ room_id: await doJoin(c, c.req.param("roomId"), body.reason) });
 });
 
 /** POST /_matrix/client/v3/knock/{roomIdOrAlias} */
-roomRoutes.post(clientV3("/knock/:roomIdOrAlias"), requireAuth(), async (c) => {
-  const body = await readJson(c, ReasonBody, { allowEmpty: true });
+roomRoutes.post(clientV3("/knock/:roomIdOrAlias"), requireAuth(), jsonBody(ReasonBody, { allowEmpty: true }), async (c) => {
+  const body = c.req.valid("json");
   const auth = c.get("auth");
   const roomId = await resolveRoomIdOrAlias(c.env, c.req.param("roomIdOrAlias"));
   if (!(await roomStub(c.env, roomId).info())) throw new MatrixError("M_NOT_FOUND", `No known room ${roomId}`, 404);
@@ -217,8 +225,8 @@ roomRoutes.post(clientV3("/knock/:roomIdOrAlias"), requireAuth(), async (c) => {
 });
 
 /** POST /_matrix/client/v3/rooms/{roomId}/leave */
-roomRoutes.post(clientV3("/rooms/:roomId/leave"), requireAuth({ allowGuest: true }), async (c) => {
-  const body = await readJson(c, ReasonBody, { allowEmpty: true });
+roomRoutes.post(clientV3("/rooms/:roomId/leave"), requireAuth({ allowGuest: true }), jsonBody(ReasonBody, { allowEmpty: true }), async (c) => {
+  const body = c.req.valid("json");
   await membershipEvent(c, c.req.param("roomId"), c.get("auth").userId, "leave", body.reason);
   return c.json({});
 });
@@ -230,15 +238,14 @@ roomRoutes.post(clientV3("/rooms/:roomId/leave"), requireAuth({ allowGuest: true
 const Invite3pidBody = z.object({ id_server: z.string(), id_access_token: z.string().optional(), medium: z.string(), address: z.string() });
 
 /** POST /_matrix/client/v3/rooms/{roomId}/invite */
-roomRoutes.post(clientV3("/rooms/:roomId/invite"), requireAuth(), async (c) => {
-  const raw = await readJsonObject(c);
+roomRoutes.post(clientV3("/rooms/:roomId/invite"), requireAuth(), jsonBody(JsonObjectSchema), async (c) => {
+  const raw = c.req.valid("json");
   if (raw.user_id === undefined && Invite3pidBody.safeParse(raw).success) {
     // As createRoom's invite_3pid: the identity server lookup is not available here.
     throw new MatrixError("M_UNRECOGNIZED", "Third-party invites need an identity server, which this server does not use", 400);
   }
-  const parsed = TargetBody.safeParse(raw);
-  if (!parsed.success) throw new MatrixError("M_BAD_JSON", describeZodError(parsed.error), 400);
-  const body = parsed.data;
+  // Which of the two bodies it is decides the schema, so the user id form is checked here.
+  const body = validateBody(TargetBody, raw);
   checkTarget(body.user_id);
   if (!body.user_id.endsWith(`:${getConfig(c.env).serverName}`)) {
     throw new MatrixError("M_FORBIDDEN", "Inviting users of other servers needs federation, which is not available yet", 403);
@@ -249,15 +256,15 @@ roomRoutes.post(clientV3("/rooms/:roomId/invite"), requireAuth(), async (c) => {
 
 for (const [path, membership] of [["kick", "leave"], ["ban", "ban"], ["unban", "leave"]] as const) {
   /** POST /_matrix/client/v3/rooms/{roomId}/{kick,ban,unban} */
-  roomRoutes.post(clientV3(`/rooms/:roomId/${path}`), requireAuth(), async (c) => {
-    const body = await readJson(c, TargetBody);
+  roomRoutes.post(clientV3(`/rooms/:roomId/${path}`), requireAuth(), jsonBody(TargetBody), async (c) => {
+    const body = c.req.valid("json");
     checkTarget(body.user_id);
     const roomId = c.req.param("roomId");
     if (path === "unban" || path === "kick") {
       // Unban only lifts a ban, kick only removes a member: check the current membership first.
-      const row = await c.env.DB.prepare("SELECT membership FROM room_memberships WHERE room_id = ? AND user_id = ?").bind(roomId, body.user_id).first<{ membership: string }>();
-      if (path === "unban" && row?.membership !== "ban") throw new MatrixError("M_FORBIDDEN", `${body.user_id} is not banned`, 403);
-      if (path === "kick" && !["join", "invite", "knock"].includes(row?.membership ?? "")) {
+      const membership = await membershipOf(c.env.DB, roomId, body.user_id);
+      if (path === "unban" && membership !== "ban") throw new MatrixError("M_FORBIDDEN", `${body.user_id} is not banned`, 403);
+      if (path === "kick" && !["join", "invite", "knock"].includes(membership ?? "")) {
         throw new MatrixError("M_FORBIDDEN", `${body.user_id} is not in the room`, 403);
       }
     }
@@ -266,14 +273,13 @@ for (const [path, membership] of [["kick", "leave"], ["ban", "ban"], ["unban", "
   });
 }
 
-/** POST /_matrix/client/v3/rooms/{roomId}/forget */
-roomRoutes.post(clientV3("/rooms/:roomId/forget"), requireAuth(), async (c) => {
-  await readJsonObject(c, { allowEmpty: true });
+/** POST /_matrix/client/v3/rooms/{roomId}/forget: no fields, an empty body tolerated, but what is sent must be a JSON object. */
+roomRoutes.post(clientV3("/rooms/:roomId/forget"), requireAuth(), jsonBody(JsonObjectSchema, { allowEmpty: true }), async (c) => {
   const roomId = c.req.param("roomId");
   const userId = c.get("auth").userId;
-  const row = await c.env.DB.prepare("SELECT membership FROM room_memberships WHERE room_id = ? AND user_id = ?").bind(roomId, userId).first<{ membership: string }>();
-  if (!row) throw new MatrixError("M_NOT_FOUND", "You have never been in this room", 404);
-  if (["join", "invite", "knock"].includes(row.membership)) throw new MatrixError("M_UNKNOWN", "You must leave the room before forgetting it", 400);
-  await c.env.DB.prepare("UPDATE room_memberships SET forgotten = 1 WHERE room_id = ? AND user_id = ?").bind(roomId, userId).run();
+  const membership = await membershipOf(c.env.DB, roomId, userId);
+  if (membership === null) throw new MatrixError("M_NOT_FOUND", "You have never been in this room", 404);
+  if (["join", "invite", "knock"].includes(membership)) throw new MatrixError("M_UNKNOWN", "You must leave the room before forgetting it", 400);
+  await forgetRoom(c.env.DB, roomId, userId);
   return c.json({});
 });

@@ -7,6 +7,7 @@ import { requireAuth } from "../middleware/auth.js";
 import { currentStateOfTypes } from "../rooms/room-power.js";
 import { SummaryLoader } from "../rooms/room-summaries.js";
 import { checkRoomId } from "../rooms/room-access.js";
+import { hierarchyPage, saveHierarchyPage } from "../../services/d1/hierarchy-pages.js";
 
 /**
  * GET /_matrix/client/v1/rooms/{roomId}/hierarchy (space_hierarchy.yaml; "Spaces").
@@ -62,10 +63,7 @@ spaceHierarchyRoutes.get("/_matrix/client/v1/rooms/:roomId/hierarchy", requireAu
 
   let state: WalkState = initialWalk(roomId);
   if (from !== undefined) {
-    const row = await db
-      .prepare("SELECT user_id, room_id, suggested_only, max_depth, state FROM hierarchy_pages WHERE token = ? AND expires_ts > ?")
-      .bind(from, now)
-      .first<{ user_id: string; room_id: string; suggested_only: number; max_depth: number; state: string }>();
+    const row = await hierarchyPage(db, from, now);
     // "suggested_only and max_depth cannot change on paginated requests".
     if (!row || row.user_id !== userId || row.room_id !== roomId || row.suggested_only !== (suggestedOnly ? 1 : 0) || row.max_depth !== maxDepth) {
       throw new MatrixError("M_INVALID_PARAM", "Unknown pagination token, or suggested_only / max_depth changed", 400);
@@ -84,12 +82,8 @@ spaceHierarchyRoutes.get("/_matrix/client/v1/rooms/:roomId/hierarchy", requireAu
   const out: { rooms: unknown[]; next_batch?: string } = { rooms: page.rooms };
   if (page.state) {
     const token = encodeBase64Url(crypto.getRandomValues(new Uint8Array(18)));
-    await db.batch([
-      db.prepare("DELETE FROM hierarchy_pages WHERE token IN (SELECT token FROM hierarchy_pages WHERE expires_ts <= ? LIMIT 100)").bind(now),
-      db
-        .prepare("INSERT INTO hierarchy_pages (token, user_id, room_id, suggested_only, max_depth, state, expires_ts) VALUES (?, ?, ?, ?, ?, ?, ?)")
-        .bind(token, userId, roomId, suggestedOnly ? 1 : 0, maxDepth, JSON.stringify(page.state), now + PAGE_VALIDITY_MS),
-    ]);
+    const saved = { user_id: userId, room_id: roomId, suggested_only: suggestedOnly ? 1 : 0, max_depth: maxDepth, state: JSON.stringify(page.state) };
+    await saveHierarchyPage(db, token, saved, now, now + PAGE_VALIDITY_MS);
     out.next_batch = token;
   }
   return c.json(out);

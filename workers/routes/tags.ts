@@ -5,7 +5,7 @@ import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
 import { deleteTag, getTags, putTag } from "../account-data/tags.js";
-import { readJson } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { clientV3 } from "./paths.js";
 import { checkRoomId } from "../rooms/room-access.js";
@@ -25,11 +25,12 @@ tagRoutes.get(clientV3("/user/:userId/rooms/:roomId/tags"), requireAuth(), async
   return c.json({ tags: await getTags(c.env.DB, userId, roomId) });
 });
 
-tagRoutes.put(clientV3("/user/:userId/rooms/:roomId/tags/:tag"), requireAuth(), async (c) => {
+tagRoutes.put(clientV3("/user/:userId/rooms/:roomId/tags/:tag"), requireAuth(), jsonBody(TagBody), async (c) => {
   const { userId, roomId } = scopeOf(c, "add");
   const tag = c.req.param("tag");
   checkTagName(tag);
-  const body = (await readJson(c, TagBody)) as JsonObject;
+  // TagBody checks `order` and keeps every other key: the parsed object is JSON throughout.
+  const body = c.req.valid("json") as JsonObject;
   await putTag(c.env, userId, roomId, tag, body);
   return c.json({});
 });

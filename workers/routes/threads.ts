@@ -14,9 +14,9 @@ import { inRanges } from "../../src/visibility-ranges.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
 import { bundleAggregations } from "../rooms/aggregations.js";
-import { EVENT_COLUMNS } from "../rooms/event-page.js";
 import { requireRoomAccess } from "../rooms/room-access.js";
-import { type EventRow, serveEvent } from "../rooms/serve-event.js";
+import { serveEvent } from "../rooms/serve-event.js";
+import { type ThreadRootRow, threadRoots } from "../../services/d1/threads.js";
 
 const DEFAULT_LIMIT = 5;
 const MAX_LIMIT = 100;
@@ -38,23 +38,16 @@ threadRoutes.get("/_matrix/client/v1/rooms/:roomId/threads", requireAuth(), asyn
   const access = await requireRoomAccess(db, roomId, userId);
   let upTo = q.from !== undefined && q.from !== "" ? parseStreamToken(q.from, "from", access.head) : access.head;
 
-  const participated =
-    include === "participated" ? " AND EXISTS (SELECT 1 FROM room_thread_participants p WHERE p.thread_id = t.thread_id AND p.user_id = ?)" : "";
-  const sql =
-    `SELECT t.latest_pos, ${EVENT_COLUMNS} FROM room_threads t JOIN room_events e ON e.event_id = t.thread_id AND e.room_id = t.room_id ` +
-    `WHERE t.room_id = ? AND t.latest_pos <= ?${participated} ORDER BY t.latest_pos DESC LIMIT ?`;
+  const participant = include === "participated" ? userId : undefined;
   const batch = limit + 1;
-  const roots: Array<EventRow & { latest_pos: number }> = [];
+  const roots: ThreadRootRow[] = [];
   let next: number | null = null;
   scan: for (let scan = 0; ; scan++) {
     if (scan === MAX_SCANS) {
       next = upTo;
       break;
     }
-    const { results } = await db
-      .prepare(sql)
-      .bind(roomId, upTo, ...(participated ? [userId] : []), batch)
-      .all<EventRow & { latest_pos: number }>();
+    const results = await threadRoots(db, { roomId, upTo, participant, limit: batch });
     for (const r of results) {
       if (!inRanges(access.ranges, r.stream_pos)) continue;
       if (roots.length === limit) {

@@ -13,9 +13,10 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { userSearchExpression } from "../../src/user-directory-query.js";
 import type { AppEnv } from "../app-env.js";
-import { readJson } from "../middleware/body.js";
+import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { clientV3 } from "./paths.js";
+import { searchUserDirectory } from "../../services/d1/user-directory.js";
 
 export const userDirectoryRoutes = new Hono<AppEnv>();
 
@@ -29,39 +30,12 @@ const Body = z.object({
   limit: z.number().int().min(0).optional(),
 });
 
-interface Row {
-  user_id: string;
-  display_name: string | null;
-  avatar_url: string | null;
-}
-
-userDirectoryRoutes.post(clientV3("/user_directory/search"), requireAuth(), async (c) => {
-  const body = await readJson(c, Body);
+userDirectoryRoutes.post(clientV3("/user_directory/search"), requireAuth(), jsonBody(Body), async (c) => {
+  const body = c.req.valid("json");
   const limit = Math.min(body.limit ?? DEFAULT_LIMIT, MAX_LIMIT);
   const expr = userSearchExpression(body.search_term);
   if (!expr || limit === 0) return c.json({ results: [], limited: false });
-  const { results } = await c.env.DB.prepare(
-    `WITH cand AS (
-       SELECT rowid AS id, bm25(user_directory_search) AS score FROM user_directory_search WHERE user_directory_search MATCH ?1 ORDER BY score LIMIT ?4
-     ), seen AS (
-       SELECT d.user_id, d.display_name, d.avatar_url, c.score,
-         EXISTS (SELECT 1 FROM room_memberships a JOIN room_memberships b ON b.room_id = a.room_id AND b.user_id = ?2 AND b.membership = 'join'
-                 WHERE a.user_id = d.user_id AND a.membership = 'join') AS shares
-       FROM cand c JOIN user_directory d ON d.id = c.id
-       LEFT JOIN users u ON u.user_id = d.user_id
-       WHERE COALESCE(u.deactivated, 0) = 0
-     )
-     SELECT s.user_id,
-       COALESCE((SELECT p.value ->> '$' FROM profile_fields p WHERE p.user_id = s.user_id AND p.field = 'displayname'), s.display_name) AS display_name,
-       COALESCE((SELECT p.value ->> '$' FROM profile_fields p WHERE p.user_id = s.user_id AND p.field = 'avatar_url'), s.avatar_url) AS avatar_url
-     FROM seen s
-     WHERE s.shares OR EXISTS (SELECT 1 FROM room_memberships a JOIN rooms r ON r.room_id = a.room_id
-                               WHERE a.user_id = s.user_id AND a.membership = 'join' AND (r.join_rule = 'public' OR r.history_visibility = 'world_readable'))
-     ORDER BY s.shares DESC, s.score, s.display_name IS NULL, s.avatar_url IS NULL, s.user_id
-     LIMIT ?3`,
-  )
-    .bind(expr, c.get("auth").userId, limit + 1, MAX_CANDIDATES)
-    .all<Row>();
+  const results = await searchUserDirectory(c.env.DB, { expression: expr, searcher: c.get("auth").userId, limit: limit + 1, candidates: MAX_CANDIDATES });
   return c.json({
     results: results.slice(0, limit).map((r) => ({
       user_id: r.user_id,
