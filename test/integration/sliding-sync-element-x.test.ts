@@ -10,6 +10,7 @@ import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { callJson, registerUser, type TestUser } from "./helpers.js";
 import { createRoom, enc, invite, membership, setState, text, v3 } from "./room-reads-helpers.js";
+import { DEFAULT_REQUIRED_STATE } from "./sliding-sync-helpers.js";
 
 const PATH = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
 
@@ -108,26 +109,6 @@ async function sync(u: TestUser, body: unknown, q: Record<string, string> = {}):
 
 // --- Element X's requests ---------------------------------------------------
 
-/** matrix-sdk-ui room_list_service DEFAULT_REQUIRED_STATE, with ruma's type strings. */
-const DEFAULT_REQUIRED_STATE: Array<[string, string]> = [
-  ["m.room.name", ""],
-  ["m.room.encryption", ""],
-  ["m.room.member", "$LAZY"],
-  ["m.room.member", "$ME"],
-  ["m.room.topic", ""],
-  ["m.room.avatar", ""],
-  ["m.room.canonical_alias", ""],
-  ["m.room.power_levels", ""],
-  ["org.matrix.msc3401.call.member", "*"],
-  ["m.room.join_rules", ""],
-  ["m.room.tombstone", ""],
-  ["m.room.create", ""],
-  ["m.room.history_visibility", ""],
-  ["io.element.functional_members", ""],
-  ["m.space.parent", "*"],
-  ["m.space.child", "*"],
-  ["org.matrix.msc3672.beacon_info", "*"],
-];
 
 /** The `room-list` connection: list `all_rooms`, Selective [[0,19]] then Growing, and its extensions. */
 function roomList(ranges: number[][], subscriptions: Record<string, unknown> = {}) {

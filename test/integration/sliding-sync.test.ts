@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { callJson, registerUser, type TestUser } from "./helpers.js";
 import { createRoom, enc, invite, membership, setState, text, v3, type Ev } from "./room-reads-helpers.js";
+import { DEFAULT_REQUIRED_STATE } from "./sliding-sync-helpers.js";
 
 const PATH = "/_matrix/client/unstable/org.matrix.simplified_msc3575/sync";
 
@@ -54,25 +55,7 @@ const roomList = (end: number) => ({
     all_rooms: {
       ranges: [[0, end]],
       timeline_limit: 1,
-      required_state: [
-        ["m.room.name", ""],
-        ["m.room.encryption", ""],
-        ["m.room.member", "$LAZY"],
-        ["m.room.member", "$ME"],
-        ["m.room.topic", ""],
-        ["m.room.avatar", ""],
-        ["m.room.canonical_alias", ""],
-        ["m.room.power_levels", ""],
-        ["org.matrix.msc3401.call.member", "*"],
-        ["m.room.join_rules", ""],
-        ["m.room.tombstone", ""],
-        ["m.room.create", ""],
-        ["m.room.history_visibility", ""],
-        ["io.element.functional_members", ""],
-        ["m.space.parent", "*"],
-        ["m.space.child", "*"],
-        ["org.matrix.msc3672.beacon_info", "*"],
-      ],
+      required_state: DEFAULT_REQUIRED_STATE,
       filters: {},
     },
   },
