@@ -8,6 +8,10 @@ process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= "false";
 
 export const TEST_SHARED_SECRET = "test-shared-secret";
 
+// `npm run coverage` sets COVERAGE=1: instrumenting every module on first import makes a
+// file's first test far slower, so timeouts grow there (and only there).
+const SLOW = process.env.COVERAGE ? 4 : 1;
+
 /**
  * The real Worker and Durable Objects in workerd, storage isolated per test file.
  * Server policy (registration mode, guests, terms) is configuration, so each policy
@@ -31,12 +35,23 @@ function workersProject(name: string, include: string[], vars: Record<string, st
         },
       }),
     ],
-    test: { name, include, testTimeout: 30_000 },
+    test: { name, include, testTimeout: 30_000 * SLOW },
   };
 }
 
 export default defineConfig({
   test: {
+    // Off unless asked for (`npm run coverage`, scripts/coverage/run.mjs). Istanbul, not V8:
+    // it instruments at transform time, so it also counts code running inside workerd.
+    coverage: {
+      provider: "istanbul",
+      include: ["src/**/*.ts", "services/**/*.ts", "workers/**/*.ts", "durable-objects/**/*.ts", "r2/**/*.ts"],
+      exclude: ["test/**", "scripts/**", "d1-migrations/migrations.generated.ts", "**/*.d.ts"],
+      reporter: ["json"],
+      // The figures are wanted even when a test fails (the run still exits non-zero).
+      reportOnFailure: true,
+      reportsDirectory: "coverage/vitest",
+    },
     projects: [
       {
         // Pure protocol core in plain Node: no Workers APIs.
@@ -61,8 +76,8 @@ export default defineConfig({
           include: ["test/e2e/**/*.test.ts"],
           environment: "node",
           setupFiles: ["test/e2e/setup.ts"],
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
+          testTimeout: 60_000 * SLOW,
+          hookTimeout: 120_000 * SLOW,
           // Each file starts its own workerd; one at a time keeps 2-core CI machines responsive.
           fileParallelism: false,
         },

@@ -15,6 +15,8 @@ interface Notify {
   body: any;
 }
 const seen: Notify[] = [];
+/** Requests the fake gateway answered with an error status (from failFirst). */
+const failed: Notify[] = [];
 /** Pushkeys the fake gateway rejects; status codes to answer with, in turn, before 200. */
 const rejectKeys = new Set<string>();
 let failFirst: number[] = [];
@@ -27,11 +29,12 @@ beforeAll(async () => {
     req.on("data", (c) => (data += c));
     req.on("end", () => {
       const status = failFirst.shift();
+      const body = JSON.parse(data);
       if (status) {
+        failed.push({ path: req.url ?? "", body });
         res.writeHead(status).end();
         return;
       }
-      const body = JSON.parse(data);
       seen.push({ path: req.url ?? "", body });
       const keys = (body.notification?.devices ?? []).map((d: any) => d.pushkey).filter((k: string) => rejectKeys.has(k));
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ rejected: keys }));
@@ -43,6 +46,7 @@ beforeAll(async () => {
 afterAll(() => new Promise<void>((r) => gateway.close(() => r())));
 beforeEach(() => {
   seen.length = 0;
+  failed.length = 0;
   rejectKeys.clear();
   failFirst = [];
 });
@@ -126,5 +130,18 @@ describe("push gateway delivery", () => {
     await send(alice, roomId, { msgtype: "m.text", body: "after removal" });
     await new Promise((r) => setTimeout(r, 1000));
     expect(seen.length).toBe(before);
+  });
+
+  it("does not retry a request the gateway refused with a 4xx", async () => {
+    const { alice, bob, roomId } = await setup();
+    failFirst = [400];
+    const { event_id } = await send(alice, roomId, { msgtype: "m.text", body: "refused" });
+    await waitFor(() => failed.find((s) => s.body.notification.event_id === event_id), { what: "the refused push" });
+    // Retries (of 5xx and network errors) come 1 s and then 4 s later; wait past the first.
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(failed.filter((s) => s.body.notification.event_id === event_id)).toHaveLength(1);
+    expect(seen.filter((s) => s.body.notification.event_id === event_id)).toHaveLength(0);
+    // A refusal is not a rejected pushkey: the pusher stays.
+    expect((await api(bob, "/pushers")).pushers).toHaveLength(1);
   });
 });

@@ -4,7 +4,7 @@
 // directory. Plain JS so that both the vitest e2e project (test/e2e/harness.ts)
 // and `npm run bench` (scripts/bench.mjs) use the same code; types are in
 // server.d.mts.
-import { rmSync, mkdtempSync } from "node:fs";
+import { rmSync, mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -25,6 +25,24 @@ const GENEROUS_LIMITS = {
   RL_AUTH: { limit: 100_000, period: 60 },
 };
 const NAMESPACE_IDS = { RL_REQUESTS: "1001", RL_AUTH: "1002" };
+
+// `npm run coverage` (scripts/coverage/run.mjs) builds an istanbul-instrumented copy of the
+// Worker and names its entry here; servers then run that copy, and stop() saves the isolate's
+// counters into COVERAGE_E2E_DIR. Unset (npm test, npm run bench): the plain workers/index.ts.
+const COVERAGE_ENTRY = process.env.COVERAGE_WORKER_ENTRY;
+const COVERAGE_DIR = process.env.COVERAGE_E2E_DIR;
+
+/**
+ * Saves the running Worker's istanbul counters (the coverage build only) as one JSON file.
+ * @param {string} baseUrl
+ */
+async function saveCoverage(baseUrl) {
+  if (!COVERAGE_DIR) return;
+  const res = await fetch(`${baseUrl}/_coverage/istanbul`);
+  if (res.status !== 200) throw new Error(`coverage route answered ${res.status}`);
+  mkdirSync(COVERAGE_DIR, { recursive: true });
+  writeFileSync(join(COVERAGE_DIR, `${process.pid}-${Date.now()}-${new URL(baseUrl).port}.json`), await res.text());
+}
 
 /** A free TCP port on 127.0.0.1 (asked of the OS, then released for workerd to take). */
 export function freePort() {
@@ -78,7 +96,7 @@ export async function startServer(opts = {}) {
     try {
       worker = await unstable_startWorker({
         config: join(REPO_ROOT, "wrangler.toml"),
-        ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
+        ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : COVERAGE_ENTRY ? { entrypoint: COVERAGE_ENTRY } : {}),
         // Not the developer's .dev.vars / .env (wrangler reads .dev.vars whenever this list
         // is empty): a path that never exists, so the vars below are the whole story.
         envFiles: [join(persistDir, "no-such.env")],
@@ -121,8 +139,12 @@ export async function startServer(opts = {}) {
       async stop() {
         if (stopped) return;
         stopped = true;
-        await worker.dispose();
-        if (ownsDir && !opts.keepState) rmSync(persistDir, { recursive: true, force: true });
+        try {
+          if (COVERAGE_ENTRY && !opts.entrypoint) await saveCoverage(baseUrl);
+        } finally {
+          await worker.dispose();
+          if (ownsDir && !opts.keepState) rmSync(persistDir, { recursive: true, force: true });
+        }
       },
     };
   }

@@ -150,6 +150,44 @@ describe("thumbnails", () => {
     expect(d.pixel(60, 230)[2]).toBeGreaterThan(200);
   });
 
+  it("turns JPEGs upright for each of the eight EXIF orientations", async () => {
+    // Stored 800x400 in quadrants: red, green over blue, black.
+    const W = 800;
+    const H = 400;
+    const colours = [[255, 0, 0], [0, 255, 0], [0, 0, 255], [0, 0, 0]] as const;
+    const quadrant = (x: number, y: number) => (x < W / 2 ? 0 : 1) + (y < H / 2 ? 0 : 2);
+    const px = new Uint8Array(W * H * 4);
+    for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) px.set([...colours[quadrant(x, y)]!, 255], (y * W + x) * 4);
+    const src = new PhotonImage(px, W, H);
+    const jpeg = src.get_bytes_jpeg(90);
+    src.free();
+    // EXIF/TIFF Orientation: the stored pixel shown at display position (x, y), display size w x h.
+    const storedAt: Record<number, (x: number, y: number) => [number, number]> = {
+      1: (x, y) => [x, y],
+      2: (x, y) => [W - 1 - x, y],
+      3: (x, y) => [W - 1 - x, H - 1 - y],
+      4: (x, y) => [x, H - 1 - y],
+      5: (x, y) => [y, x],
+      6: (x, y) => [y, H - 1 - x],
+      7: (x, y) => [W - 1 - y, H - 1 - x],
+      8: (x, y) => [W - 1 - y, x],
+    };
+    const nearest = (rgb: number[]) => colours.findIndex((c) => c.every((v, i) => Math.abs(v - rgb[i]!) < 60));
+    for (let o = 1; o <= 8; o++) {
+      const id = await upload(withOrientation(jpeg, o), "image/jpeg");
+      const { res, bytes } = await thumb(id, "width=100&height=100&method=scale");
+      expect(res.status).toBe(200);
+      const d = decode(bytes);
+      const [dw, dh] = o >= 5 ? [H, W] : [W, H];
+      expect(d.width / d.height, `orientation ${o}`).toBeCloseTo(dw / dh, 1);
+      // The centre of each display quadrant shows the stored quadrant the orientation maps there.
+      for (const [fx, fy] of [[0.25, 0.25], [0.75, 0.25], [0.25, 0.75], [0.75, 0.75]] as const) {
+        const [sx, sy] = storedAt[o]!(Math.floor(fx * dw), Math.floor(fy * dh));
+        expect(nearest(d.pixel(Math.floor(fx * d.width), Math.floor(fy * d.height))), `orientation ${o} at ${fx},${fy}`).toBe(quadrant(sx, sy));
+      }
+    }
+  });
+
   it("finds the JPEG frame header behind large APP segments (ICC profiles, EXIF)", async () => {
     const src = halves(1000, 500);
     const jpeg = src.get_bytes_jpeg(80);

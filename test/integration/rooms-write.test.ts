@@ -154,6 +154,37 @@ describe("createRoom and sending", () => {
     const aliceMsg = await callJson<{ event_id: string }>(r("send/m.room.message/2"), { method: "PUT", token: alice.accessToken, json: { msgtype: "m.text", body: "mine" } });
     expect((await callJson(r(`redact/${encodeURIComponent(aliceMsg.body.event_id)}/r2`), { method: "PUT", token: bob.accessToken, json: {} })).status).toBe(403);
   });
+
+  it("historical state and prev_content stay right past 50 state changes in a row (a full state snapshot)", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice.accessToken, { preset: "public_chat" });
+    const r = (p: string) => `/_matrix/client/v3/rooms/${encodeURIComponent(roomId)}/${p}`;
+    expect((await callJson(r("join"), { method: "POST", token: bob.accessToken, json: {} })).status).toBe(200);
+    // 60 state events over 20 keys: each key is overwritten before and after the snapshot.
+    for (let i = 0; i < 60; i++) {
+      const put = await callJson(r(`state/org.example.counter/k${i % 20}`), { method: "PUT", token: alice.accessToken, json: { n: i } });
+      expect(put.status).toBe(200);
+    }
+    // prev_content is the state before each event: the key's previous value, across the snapshot.
+    const filter = encodeURIComponent(JSON.stringify({ types: ["org.example.counter"] }));
+    const msgs = await callJson<{ chunk: { content: { n: number }; unsigned?: { prev_content?: { n: number } } }[] }>(r(`messages?dir=b&limit=100&filter=${filter}`), { token: alice.accessToken });
+    expect(msgs.status).toBe(200);
+    expect(msgs.body.chunk.map((e) => [e.content.n, e.unsigned?.prev_content?.n])).toEqual(
+      Array.from({ length: 60 }, (_, k) => 59 - k).map((n) => [n, n >= 20 ? n - 20 : undefined]),
+    );
+    // Bob leaves; what he sees afterwards is the state at his leave, snapshot and later changes together.
+    expect((await callJson(r("leave"), { method: "POST", token: bob.accessToken, json: {} })).status).toBe(200);
+    expect((await callJson(r("state/org.example.counter/k0"), { method: "PUT", token: alice.accessToken, json: { n: 99 } })).status).toBe(200);
+    const counters = async (token: string) => {
+      const state = await callJson<{ type: string; state_key: string; content: { n?: number } }[]>(r("state"), { token });
+      expect(state.status).toBe(200);
+      return Object.fromEntries(state.body.filter((e) => e.type === "org.example.counter").map((e) => [e.state_key, e.content.n]));
+    };
+    const atLeave = Object.fromEntries(Array.from({ length: 20 }, (_, k) => [`k${k}`, 40 + k]));
+    expect(await counters(bob.accessToken)).toEqual(atLeave);
+    expect(await counters(alice.accessToken)).toEqual({ ...atLeave, k0: 99 });
+  });
 });
 
 describe("createRoom presets and power levels", () => {
