@@ -49,3 +49,14 @@ export function tagsOf(content: JsonObject | null | undefined): JsonObject {
   const tags = content?.tags;
   return tags !== null && typeof tags === "object" && !Array.isArray(tags) ? tags : {};
 }
+
+/** The user ids of an `m.ignored_user_list` content as stored (spec "Ignoring Users"); unreadable content ignores nobody. */
+export function ignoredUserIds(content: string | undefined): Set<string> {
+  if (!content) return new Set();
+  try {
+    const list = (JSON.parse(content) as { ignored_users?: unknown }).ignored_users;
+    return new Set(list && typeof list === "object" && !Array.isArray(list) ? Object.keys(list) : []);
+  } catch {
+    return new Set();
+  }
+}

@@ -7,6 +7,7 @@
  * (or only what changed, given the list a connection kept), and the `m.direct`
  * and `m.ignored_user_list` account data.
  */
+import { ignoredUserIds } from "../../src/account-data.js";
 import { type ListFilters, type ListedRoom, matchesFilters } from "../../src/sliding-sync.js";
 
 export type { ListedRoom };
@@ -80,7 +81,7 @@ export async function loadRoomList(
   const [pos, direct, ignored, members, active] = await db.batch(statements);
   const upTo = (pos?.results[0] as { pos: number } | undefined)?.pos ?? 0;
   const dmRooms = directRooms((direct?.results[0] as { content: string } | undefined)?.content);
-  const ignoredUsers = ignoredSet((ignored?.results[0] as { content: string } | undefined)?.content);
+  const ignoredUsers = ignoredUserIds((ignored?.results[0] as { content: string } | undefined)?.content);
   const byId = new Map<string, ListedRoom>();
   if (incremental) {
     // Rooms left before `since` were shown once, in the response that moved past their leave.
@@ -151,14 +152,4 @@ function directRooms(content: string | undefined): Set<string> {
     /* unreadable m.direct: no DMs */
   }
   return out;
-}
-
-function ignoredSet(content: string | undefined): Set<string> {
-  if (!content) return new Set();
-  try {
-    const list = (JSON.parse(content) as { ignored_users?: unknown }).ignored_users;
-    return new Set(list && typeof list === "object" && !Array.isArray(list) ? Object.keys(list) : []);
-  } catch {
-    return new Set();
-  }
 }

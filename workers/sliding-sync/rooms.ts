@@ -22,10 +22,9 @@ import { EVENT_COLUMNS, eventPage } from "../rooms/event-page.js";
 import { type EventRow, serveEvent } from "../rooms/serve-event.js";
 import { readVisibility, visibilityStatements } from "../rooms/visibility-timelines.js";
 import { readSummaries, summaryStatements } from "../sync/room-summary.js";
+import { STRIPPED_TYPES, latestStatePerKey } from "../sync/rooms.js";
 import type { ListedRoom } from "./room-list.js";
 
-/** Stripped state for invites and knocks (client-server-api "Stripped state"), with the user's own member event. */
-const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
 
 export interface RoomTarget {
   room: ListedRoom;
@@ -128,7 +127,8 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
         (s) => s.stream_pos > t.prev!.upTo || (s.type === "m.room.member" && senders.has(s.state_key!)) || !wantsState(old, s.type, s.state_key!, ctx.userId, noSenders),
       );
     }
-    if (!t.full) state = latestPerKey(state);
+    // Delta rows come in stream order (ORDER BY 1); current-state rows have one per key already.
+    if (!t.full) state = latestStatePerKey(state);
     const room: JsonObject = {};
     const summary = summaries.get(t.room.roomId);
     if (t.room.name) room.name = t.room.name;
@@ -223,12 +223,6 @@ function stateStatement(db: D1Database, me: string, t: RoomToSend, timeline: Eve
         "ORDER BY 1",
     )
     .bind(t.room.roomId, t.prev!.upTo, hi, senders);
-}
-
-function latestPerKey(rows: EventRow[]): EventRow[] {
-  const m = new Map<string, EventRow>();
-  for (const r of [...rows].sort((a, b) => a.stream_pos - b.stream_pos)) m.set(`${r.type}\u0000${r.state_key}`, r);
-  return [...m.values()];
 }
 
 /** Sliding sync serves events without `room_id` (Synapse: ClientV2WithoutRoomId). */

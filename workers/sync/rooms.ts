@@ -6,6 +6,7 @@
  * many rooms the user is in.
  */
 import { type RoomEventFilter, eventMatches, roomAllowed } from "../../src/filter.js";
+import { ignoredUserIds } from "../../src/account-data.js";
 import type { JsonObject } from "../../src/json.js";
 import type { SyncBaseInputs } from "./context.js";
 import type { VisibilityTimeline } from "../../src/history-visibility.js";
@@ -45,7 +46,7 @@ export type RoomsOptions = SyncBaseInputs & {
 const EVENT_COLUMNS = "e.stream_pos, e.event_id, e.room_id, e.type, e.state_key, e.sender, e.json, e.txn_device, e.txn_id";
 
 /** Stripped state for invites and knocks (client-server-api "Stripped state"). */
-const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
+export const STRIPPED_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
 
 function timelineLimit(f: RoomEventFilter | undefined): number {
   const l = f?.limit ?? DEFAULT_TIMELINE_LIMIT;
@@ -96,7 +97,7 @@ export async function loadSyncBase(
   }
   const [posResult, ignoredResult, ...results] = await db.batch(statements);
   const upTo = (posResult?.results[0] as { pos: number } | undefined)?.pos ?? 0;
-  const ignored = ignoredUsers((ignoredResult?.results[0] as { content: string } | undefined)?.content);
+  const ignored = ignoredUserIds((ignoredResult?.results[0] as { content: string } | undefined)?.content);
   const memberships = (results[0]?.results ?? []) as MembershipRow[];
   if (since === null) return { upTo, memberships, events: [], candidateRooms: [], ignored };
   type Joined = EventRow & { m_membership: string; m_stream_pos: number; m_event_id: string; m_forgotten: number };
@@ -110,17 +111,6 @@ export async function loadSyncBase(
   }
   const candidateRooms = ((results[2]?.results ?? []) as { room_id: string }[]).map((r) => r.room_id);
   return { upTo, memberships, events, candidateRooms, ignored };
-}
-
-function ignoredUsers(content: string | undefined): Set<string> {
-  if (!content) return new Set();
-  try {
-    const parsed = JSON.parse(content) as { ignored_users?: unknown };
-    const list = parsed.ignored_users;
-    return new Set(list && typeof list === "object" && !Array.isArray(list) ? Object.keys(list) : []);
-  } catch {
-    return new Set();
-  }
 }
 
 /** What a sync does with one of the user's rooms, decided before anything per room is read. */
@@ -285,7 +275,8 @@ async function incrementalRoom(o: RoomsOptions, events: EventRow[], f: RoomEvent
   return roomBody(o, timeline, limited, start, state, now);
 }
 
-function latestStatePerKey(rows: EventRow[]): EventRow[] {
+/** The last event of each state key, from rows in stream order. */
+export function latestStatePerKey(rows: EventRow[]): EventRow[] {
   const m = new Map<string, EventRow>();
   for (const r of rows) m.set(`${r.type}\u0000${r.state_key}`, r);
   return [...m.values()];
