@@ -10,7 +10,6 @@
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import {
-  type EffectiveConfig,
   type RoomConfig,
   type SlidingSyncRequest,
   configKey,
@@ -108,7 +107,7 @@ async function buildOnce(
   const targets: RoomTarget[] = [];
   for (const [roomId, cs] of configs) {
     const room = byId.get(roomId)!;
-    targets.push({ room, config: withOwnMembership(mergeConfigs(cs), room), prev: conn.rooms[roomId] });
+    targets.push({ room, config: mergeConfigs(cs), prev: conn.rooms[roomId] });
   }
   const send = roomsToSend(targets);
   const now = Date.now();
@@ -126,10 +125,4 @@ async function buildOnce(
   // A list's count moves only with a room joining, leaving or being invited, which puts that room in `rooms`.
   const hasNews = Object.keys(roomsOut).length > 0 || ext.hasNews;
   return { upTo, lists, rooms: roomsOut, extensions: ext.extensions, hasNews, sent, list: rooms };
-}
-
-/** Rooms left or banned from carry the user's own member event whatever the list asked (CLIENTS.md §2.3). */
-function withOwnMembership(c: EffectiveConfig, room: ListedRoom): EffectiveConfig {
-  if (room.membership === "join") return c;
-  return { ...c, requiredState: [...c.requiredState, ["m.room.member", "$ME"]] };
 }
