@@ -1,5 +1,4 @@
 /** The User Durable Object's RPC surface (durable-objects/user/user.ts implements it). */
-import type { ListedRoom } from "../src/sliding-sync.js";
 
 /** What a room was last sent with on a sliding-sync connection (durable-objects/user/sliding-sync-connections.ts). */
 export interface SlidingSyncRoomSent {
@@ -20,8 +19,8 @@ export interface SlidingSyncConnection {
   /** The stream position of that response; null for a new connection. */
   streamPos: number | null;
   rooms: Record<string, SlidingSyncRoomSent>;
-  /** The ranked room list as of that response (null for a new connection). */
-  list: ListedRoom[] | null;
+  /** The ranked room list as of that response, as src/sliding-sync.ts encodeRoomList wrote it (null for a new connection). */
+  list: string | null;
 }
 
 export interface UserApi extends Rpc.DurableObjectBranded {
@@ -41,6 +40,6 @@ export interface UserApi extends Rpc.DurableObjectBranded {
     parent: number,
     streamPos: number,
     rooms: Record<string, SlidingSyncRoomSent>,
-    list: ListedRoom[],
+    list: string,
   ): Promise<number | null>;
 }

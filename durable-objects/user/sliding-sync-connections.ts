@@ -16,7 +16,6 @@
  * already superseded.
  */
 import type { SlidingSyncConnection, SlidingSyncRoomSent } from "../../services/user-api.js";
-import type { ListedRoom } from "../../src/sliding-sync.js";
 
 export const CONNECTION_EXPIRY_MS = 7 * 24 * 3600 * 1000;
 
@@ -25,7 +24,8 @@ export const SLIDING_SYNC_SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS ss_conn (device_id TEXT NOT NULL, conn_id TEXT NOT NULL, nonce TEXT NOT NULL, last_used INTEGER NOT NULL, last_n INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (device_id, conn_id))`,
   `CREATE TABLE IF NOT EXISTS ss_pos (device_id TEXT NOT NULL, conn_id TEXT NOT NULL, n INTEGER NOT NULL, parent INTEGER, stream_pos INTEGER NOT NULL, PRIMARY KEY (device_id, conn_id, n))`,
   `CREATE TABLE IF NOT EXISTS ss_room (device_id TEXT NOT NULL, conn_id TEXT NOT NULL, n INTEGER NOT NULL, room_id TEXT NOT NULL, sent TEXT NOT NULL, PRIMARY KEY (device_id, conn_id, room_id, n))`,
-  // The ranked room list as of a position, so the next response reads only what changed in D1.
+  // The ranked room list as of a position, so the next response reads only what changed in D1 (opaque here:
+  // src/sliding-sync.ts encodeRoomList).
   `CREATE TABLE IF NOT EXISTS ss_list (device_id TEXT NOT NULL, conn_id TEXT NOT NULL, n INTEGER NOT NULL, list TEXT NOT NULL, PRIMARY KEY (device_id, conn_id, n))`,
 ];
 
@@ -82,7 +82,7 @@ export class SlidingSyncConnections {
       rooms[r.room_id] = JSON.parse(r.sent) as SlidingSyncRoomSent;
     }
     const list = this.sql.exec<{ list: string }>("SELECT list FROM ss_list WHERE device_id = ? AND conn_id = ? AND n = ?", deviceId, connId, n).toArray()[0];
-    return { nonce, n, streamPos: at.stream_pos, rooms, list: list ? (JSON.parse(list.list) as ListedRoom[]) : null };
+    return { nonce, n, streamPos: at.stream_pos, rooms, list: list?.list ?? null };
   }
 
   /** Records a response: a new position after `parent` and what each room in it was sent with. Returns the new position. */
@@ -93,14 +93,14 @@ export class SlidingSyncConnections {
     parent: number,
     streamPos: number,
     rooms: Record<string, SlidingSyncRoomSent>,
-    list: ListedRoom[],
+    list: string,
   ): number | null {
     const conn = this.sql.exec<{ nonce: string; last_n: number }>("SELECT nonce, last_n FROM ss_conn WHERE device_id = ? AND conn_id = ?", deviceId, connId).toArray()[0];
     if (!conn || conn.nonce !== nonce) return null;
     const n = Math.max(conn.last_n, parent) + 1;
     this.sql.exec("UPDATE ss_conn SET last_n = ? WHERE device_id = ? AND conn_id = ?", n, deviceId, connId);
     this.sql.exec("INSERT INTO ss_pos (device_id, conn_id, n, parent, stream_pos) VALUES (?, ?, ?, ?, ?)", deviceId, connId, n, parent, streamPos);
-    this.sql.exec("INSERT INTO ss_list (device_id, conn_id, n, list) VALUES (?, ?, ?, ?)", deviceId, connId, n, JSON.stringify(list));
+    this.sql.exec("INSERT INTO ss_list (device_id, conn_id, n, list) VALUES (?, ?, ?, ?)", deviceId, connId, n, list);
     for (const [roomId, sent] of Object.entries(rooms)) {
       this.sql.exec("INSERT INTO ss_room (device_id, conn_id, n, room_id, sent) VALUES (?, ?, ?, ?, ?)", deviceId, connId, n, roomId, JSON.stringify(sent));
     }

@@ -4,7 +4,6 @@ import type { SlidingSyncConnection, SlidingSyncRoomSent, UserApi } from "../../
 import { applySchema } from "../sql-schema.js";
 import { PresenceTimer } from "./presence-timer.js";
 import { SLIDING_SYNC_SCHEMA, SlidingSyncConnections } from "./sliding-sync-connections.js";
-import type { ListedRoom } from "../../src/sliding-sync.js";
 
 const SCHEMA: readonly string[] = [
   `CREATE TABLE user_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
@@ -51,7 +50,7 @@ export class User extends DurableObject<Env> implements UserApi {
     parent: number,
     streamPos: number,
     rooms: Record<string, SlidingSyncRoomSent>,
-    list: ListedRoom[],
+    list: string,
   ): Promise<number | null> {
     return this.ctx.storage.transactionSync(() => this.connections.commit(deviceId, connId, nonce, parent, streamPos, rooms, list));
   }

@@ -293,6 +293,14 @@ describe("sliding sync", () => {
     const r = await ok(bob, { lists: { all: { ranges: [[0, 9]], timeline_limit: 50, required_state: [["*", "*"]] } } });
     expect(JSON.stringify(r)).not.toContain(secret);
     expect(r.rooms[roomId]!.timeline!.at(-1)!.state_key).toBe(bob.userId);
+    // Of the latest three events one is hidden: the page is read past it, and $LAZY names the senders of that page.
+    await text(alice, roomId, "after");
+    const lazy = await ok(bob, { lists: { all: { ranges: [[0, 9]], timeline_limit: 2, required_state: [["m.room.member", "$LAZY"]] } } });
+    const room = lazy.rooms[roomId]!;
+    expect(room.timeline!.map((e) => e.content?.body ?? e.state_key)).toEqual([bob.userId, "after"]);
+    expect(room.limited).toBe(true); // the history_visibility event before the join is visible (it was "shared" until then)
+    expect(room.required_state!.map((e) => e.state_key).sort()).toEqual([alice.userId, bob.userId].sort());
+    expect(JSON.stringify(lazy)).not.toContain(secret);
   });
 
   it("rooms without a name carry heroes with profiles; DMs are flagged from m.direct and filtered with is_dm", async () => {

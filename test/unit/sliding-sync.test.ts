@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { SlidingSyncRequestSchema, configKey, formatPos, matchesFilters, mergeConfigs, parseConfigKey, parsePos, selectedIndexes, wantsState } from "../../src/sliding-sync.js";
+import { type ListedRoom, SlidingSyncRequestSchema, configKey, decodeRoomList, encodeRoomList, formatPos, matchesFilters, mergeConfigs, parseConfigKey, parsePos, selectedIndexes, wantsState } from "../../src/sliding-sync.js";
 
 describe("sliding sync rules (MSC4186)", () => {
   it("ranges select indexes in order, once, within the count", () => {
@@ -25,6 +25,17 @@ describe("sliding sync rules (MSC4186)", () => {
     expect(wantsState([["*", ""]], "m.room.member", me, me, lazy)).toBe(false);
     // $LAZY only means members.
     expect(wantsState([["m.room.topic", "$LAZY"]], "m.room.topic", "@sender:x", me, lazy)).toBe(false);
+  });
+
+  it("a kept room list survives encoding; a list in another shape reads as none (read afresh)", () => {
+    const room: ListedRoom = {
+      roomId: "!a:x", membership: "invite", memberPos: 7, memberEventId: "$m", memberSender: "@b:x", roomType: null, encrypted: true,
+      isDm: false, bump: 7, lastPos: 7, name: null, avatar: "mxc://x/y", canonicalAlias: null, joined: 2, invited: 1,
+    };
+    expect(decodeRoomList(encodeRoomList([room, { ...room, roomId: "!b:x", roomType: "m.space" }]))).toEqual([room, { ...room, roomId: "!b:x", roomType: "m.space" }]);
+    expect(decodeRoomList(encodeRoomList([]))).toEqual([]);
+    expect(decodeRoomList(JSON.stringify([room]))).toBeNull();
+    expect(decodeRoomList("not json")).toBeNull();
   });
 
   it("filters: every given filter must match; null stands for rooms without a type", () => {

@@ -9,8 +9,9 @@
  * state that only the new one asks for (MSC4186 "Changing room configs"). Timelines obey history visibility exactly as
  * every other read path (src/visibility-ranges.ts); invites carry stripped state.
  *
- * Cost: one batch for visibility, room summaries and unread counts of all rooms
- * sent, one timeline page per room (in parallel), one batch for all their state.
+ * Cost: one batch for all rooms sent (visibility, summaries, latest events,
+ * required state) beside the unread counts; a second and third round trip only
+ * for rooms where history visibility hides some of the latest events.
  */
 import type { JsonObject, JsonValue } from "../../src/json.js";
 import { type EffectiveConfig, configKey, parseConfigKey, wantsState } from "../../src/sliding-sync.js";
@@ -82,40 +83,57 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
   const members = send.filter((t) => !(t.room.membership === "invite" || t.room.membership === "knock"));
   const memberIds = members.map((t) => t.room.roomId);
   const joinedIds = members.filter((t) => t.room.membership === "join").map((t) => t.room.roomId);
+  const windows = members.map((t) => timelineWindow(t, ctx.upTo));
 
-  // Round trip 1: visibility (members' rooms), summaries (heroes), stripped state (invites).
+  // One round trip in the common case: visibility, summaries (heroes), stripped state of invites, and each
+  // member room's latest events read as if all were visible, with the required state they need.
   const stmts: D1PreparedStatement[] = [];
   if (memberIds.length) stmts.push(...visibilityStatements(db, ctx.userId, memberIds), ...summaryStatements(db, ctx.userId, memberIds));
+  const timelineAt = stmts.length;
+  members.forEach((t, i) => stmts.push(timelineStatement(db, t.room.roomId, windows[i]!)));
+  const stateAt = stmts.length;
+  members.forEach((t, i) => stmts.push(stateStatement(db, ctx.userId, t, windows[i]!, null)));
+  const strippedAt = stmts.length;
   for (const t of invites) stmts.push(strippedStatement(db, t.room));
-  const [results, counts] = await Promise.all([stmts.length ? db.batch(stmts) : Promise.resolve([]), unreadCounts(db, ctx.userId, joinedIds, ctx.upTo)]);
+  const [results, counts] = await Promise.all([db.batch(stmts), unreadCounts(db, ctx.userId, joinedIds, ctx.upTo)]);
   const visibility = memberIds.length ? readVisibility(memberIds, results[0], results[1]) : new Map();
   const summaries = memberIds.length ? readSummaries(ctx.userId, results[2], results[3]) : new Map();
-  const strippedAt = memberIds.length ? 4 : 0;
   invites.forEach((t, i) => {
     out[t.room.roomId] = inviteRoom(t, (results[strippedAt + i]?.results ?? []) as Array<{ json: string }>);
   });
 
-  // Round trip 2 (parallel pages): each member room's timeline.
-  const timelines = await Promise.all(
-    members.map(async (t) => {
-      const hi = roomUpTo(t.room, ctx.upTo);
-      const limit = t.config.timelineLimit;
-      const lo = t.full || t.expanded ? 0 : t.prev!.upTo;
-      if (limit === 0) return { rows: [] as EventRow[], limited: lo < hi, hi, lo };
-      const ranges = visibleRanges(visibility.get(t.room.roomId) ?? { visibility: [], memberships: [] }, hi);
-      const page = await eventPage(db, { from: "room_events e", where: ["e.room_id = ?"], params: [t.room.roomId], dir: "b", lo, hi, ranges, limit });
-      return { rows: page.rows.reverse(), limited: page.next !== null, hi, lo };
-    }),
-  );
-
-  // Round trip 3: required state of every member room (current state, or changes since last sent).
-  const stateStmts = members.map((t, i) => stateStatement(db, ctx.userId, t, timelines[i]!.rows, timelines[i]!.hi));
-  const stateResults = stateStmts.length ? await db.batch(stateStmts) : [];
+  // Where history visibility hides some of the latest events, that room's page is read range by range
+  // (round trip 2) and its state again for the senders of that page (round trip 3): those rooms only.
+  const timelines: Array<{ rows: EventRow[]; limited: boolean }> = [];
+  const stateRowsOf: EventRow[][] = [];
+  const retry: number[] = [];
+  members.forEach((t, i) => {
+    const w = windows[i]!;
+    const ranges = visibleRanges(visibility.get(t.room.roomId) ?? { visibility: [], memberships: [] }, w.hi);
+    const latest = (results[timelineAt + i]?.results ?? []) as EventRow[];
+    stateRowsOf[i] = (results[stateAt + i]?.results ?? []) as EventRow[];
+    if (latest.every((r) => ranges.some(([a, b]) => r.stream_pos >= a && r.stream_pos <= b))) {
+      timelines[i] = { rows: latest.slice(0, w.limit).reverse(), limited: w.limit === 0 ? w.lo < w.hi : latest.length > w.limit };
+    } else retry.push(i);
+  });
+  if (retry.length) {
+    await Promise.all(
+      retry.map(async (i) => {
+        const w = windows[i]!;
+        const ranges = visibleRanges(visibility.get(members[i]!.room.roomId) ?? { visibility: [], memberships: [] }, w.hi);
+        const page = await eventPage(db, { from: "room_events e", where: ["e.room_id = ?"], params: [members[i]!.room.roomId], dir: "b", lo: w.lo, hi: w.hi, ranges, limit: w.limit });
+        timelines[i] = { rows: page.rows.reverse(), limited: page.next !== null };
+      }),
+    );
+    const again = await db.batch(retry.map((i) => stateStatement(db, ctx.userId, members[i]!, windows[i]!, timelines[i]!.rows)));
+    retry.forEach((i, k) => (stateRowsOf[i] = (again[k]?.results ?? []) as EventRow[]));
+  }
 
   members.forEach((t, i) => {
-    const { rows, limited, hi } = timelines[i]!;
+    const { rows, limited } = timelines[i]!;
+    const { hi } = windows[i]!;
     const senders = new Set(rows.map((r) => r.sender));
-    const stateRows = (stateResults[i]?.results ?? []) as EventRow[];
+    const stateRows = stateRowsOf[i]!;
     let state = stateRows.filter(
       (s) => s.state_key !== null && (wantsState(t.config.requiredState, s.type, s.state_key, ctx.userId, senders) || isOwnMembership(t, s, ctx.userId)),
     );
@@ -197,32 +215,59 @@ function strippedStatement(db: D1Database, room: ListedRoom): D1PreparedStatemen
     .bind(room.roomId, JSON.stringify(STRIPPED_TYPES), room.memberEventId);
 }
 
+interface TimelineWindow {
+  /** Exclusive lower bound: 0 for a room sent whole or with an expanded timeline, else where it was last sent up to. */
+  lo: number;
+  hi: number;
+  limit: number;
+}
+
+function timelineWindow(t: RoomToSend, upTo: number): TimelineWindow {
+  return { lo: t.full || t.expanded ? 0 : t.prev!.upTo, hi: roomUpTo(t.room, upTo), limit: t.config.timelineLimit };
+}
+
+/** The room's latest `limit` + 1 events in the window (one more tells whether the timeline is limited). */
+function timelineStatement(db: D1Database, roomId: string, w: TimelineWindow): D1PreparedStatement {
+  return db
+    .prepare(`SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ? AND e.stream_pos > ? AND e.stream_pos <= ? ORDER BY e.stream_pos DESC LIMIT ?`)
+    .bind(roomId, w.lo, w.hi, w.limit === 0 ? 0 : w.limit + 1);
+}
+
 /**
  * Full, or a changed `required_state`: the room's state up to `hi` that
  * `required_state` may ask for — every non-member state event (few) and the
  * member events it names (the user, the timeline's senders, explicit keys), or
  * all members if it asks for them. Delta: state events since the room was last
- * sent, and the timeline senders' member events (for `$LAZY`).
+ * sent, and the timeline senders' member events (for `$LAZY`). The senders are
+ * those of `timeline` when it is known, else those of the latest events of the
+ * window (timelineStatement's rows, read in the same batch): a superset of the
+ * visible timeline's, which buildRooms narrows with wantsState.
  */
-function stateStatement(db: D1Database, me: string, t: RoomToSend, timeline: EventRow[], hi: number): D1PreparedStatement {
+function stateStatement(db: D1Database, me: string, t: RoomToSend, w: TimelineWindow, timeline: EventRow[] | null): D1PreparedStatement {
   const req = t.config.requiredState;
   const allMembers = req.some(([type, key]) => (type === "m.room.member" || type === "*") && key === "*");
-  const memberKeys = new Set<string>([me, ...timeline.map((r) => r.sender)]);
-  for (const [type, key] of req) if ((type === "m.room.member" || type === "*") && !key.startsWith("$") && key !== "*") memberKeys.add(key);
-  const current =
-    `SELECT ${EVENT_COLUMNS} FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.stream_pos <= ?2 AND ` +
-    "(s.type != 'm.room.member' OR ?3 = 1 OR s.state_key IN (SELECT value FROM json_each(?4)))";
-  // A changed required_state may ask for state that is older than the last send: read current state whole.
-  if (t.full || t.prevRequiredState) return db.prepare(current).bind(t.room.roomId, hi, allMembers ? 1 : 0, JSON.stringify([...memberKeys]));
+  const senders = [...new Set((timeline ?? []).map((r) => r.sender))];
+  const latest = timeline ? 0 : w.limit + 1;
+  const sendersOfLatest = "s.state_key IN (SELECT sender FROM (SELECT sender FROM room_events WHERE room_id = ?1 AND stream_pos > ?5 AND stream_pos <= ?2 ORDER BY stream_pos DESC LIMIT ?6))";
+  if (t.full || t.prevRequiredState) {
+    // A changed required_state may ask for state that is older than the last send: read current state whole.
+    const memberKeys = new Set<string>([me, ...senders]);
+    for (const [type, key] of req) if ((type === "m.room.member" || type === "*") && !key.startsWith("$") && key !== "*") memberKeys.add(key);
+    return db
+      .prepare(
+        `SELECT ${EVENT_COLUMNS} FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.stream_pos <= ?2 AND ` +
+          `(s.type != 'm.room.member' OR ?3 = 1 OR s.state_key IN (SELECT value FROM json_each(?4)) OR ${sendersOfLatest})`,
+      )
+      .bind(t.room.roomId, w.hi, allMembers ? 1 : 0, JSON.stringify([...memberKeys]), w.lo, latest);
+  }
   // Members of the new timeline's senders may be unchanged: read them from current state too.
-  const senders = JSON.stringify([...new Set(timeline.map((r) => r.sender))]);
   return db
     .prepare(
-      `SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ?1 AND e.stream_pos > ?2 AND e.stream_pos <= ?3 AND e.state_key IS NOT NULL ` +
-        `UNION SELECT ${EVENT_COLUMNS} FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.stream_pos <= ?3 AND s.type = 'm.room.member' AND s.state_key IN (SELECT value FROM json_each(?4)) ` +
-        "ORDER BY 1",
+      `SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ?1 AND e.stream_pos > ?5 AND e.stream_pos <= ?2 AND e.state_key IS NOT NULL ` +
+        `UNION SELECT ${EVENT_COLUMNS} FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.stream_pos <= ?2 AND s.type = 'm.room.member' AND ` +
+        `(s.state_key IN (SELECT value FROM json_each(?4)) OR ${sendersOfLatest}) ORDER BY 1`,
     )
-    .bind(t.room.roomId, t.prev!.upTo, hi, senders);
+    .bind(t.room.roomId, w.hi, 0, JSON.stringify(senders), w.lo, latest);
 }
 
 /** Sliding sync serves events without `room_id` (Synapse: ClientV2WithoutRoomId). */

@@ -13,6 +13,8 @@ import {
   type RoomConfig,
   type SlidingSyncRequest,
   configKey,
+  decodeRoomList,
+  encodeRoomList,
   formatPos,
   mergeConfigs,
   parsePos,
@@ -23,7 +25,7 @@ import type { SlidingSyncConnection, SlidingSyncRoomSent } from "../../services/
 import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
 import { buildExtensions } from "./extensions.js";
 import { type ListedRoom, filterRooms, loadRoomList } from "./room-list.js";
-import { type RoomTarget, buildRooms, roomUpTo, roomsToSend } from "./rooms.js";
+import { type RoomTarget, type RoomToSend, buildRooms, roomUpTo, roomsToSend } from "./rooms.js";
 
 /** Longest long-poll held (Element X asks for 30 s). */
 export const MAX_TIMEOUT_MS = 120_000;
@@ -47,44 +49,54 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
     if (!parsedPos) throw unknownPos();
   }
   const user = env.USER.getByName(p.userId);
-  const conn = await user.slidingSyncOpen(p.deviceId, connId, parsedPos);
+  // A new connection's room list needs nothing from the connection: read it while the connection opens.
+  let roomList = parsedPos ? null : loadRoomList(env.DB, p.userId, null, null);
+  const [conn] = await Promise.all([user.slidingSyncOpen(p.deviceId, connId, parsedPos), applySetPresence(env, p.userId, p.setPresence), roomList]);
   if (!conn) throw unknownPos();
-  await applySetPresence(env, p.userId, p.setPresence);
   // A new connection answers at once, whatever the timeout (MSC4186: "Ignored when no pos is set").
   const deadline = Date.now() + (parsedPos ? Math.min(Math.max(p.timeoutMs, 0), MAX_TIMEOUT_MS) : 0);
   for (;;) {
-    const built = await buildOnce(env, p, conn);
-    const remaining = deadline - Date.now();
-    if (built.hasNews || remaining <= 0) {
-      const n = await user.slidingSyncCommit(p.deviceId, connId, conn.nonce, conn.n, built.upTo, built.sent, built.list);
+    const plan = planOnce(p, conn, await (roomList ?? loadRoomList(env.DB, p.userId, conn.streamPos, conn.list === null ? null : decodeRoomList(conn.list))));
+    roomList = null;
+    // A response that will be sent whatever the extensions find is recorded while it is built.
+    const commit = () => user.slidingSyncCommit(p.deviceId, connId, conn.nonce, conn.n, plan.upTo, plan.sent, encodeRoomList(plan.rooms));
+    const early = plan.send.length > 0 || deadline <= Date.now() ? commit() : null;
+    const [rooms, ext] = await Promise.all([
+      buildRooms({ db: env.DB, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo: plan.upTo, now: Date.now() }, plan.send),
+      buildExtensions(
+        { db: env.DB, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo: plan.upTo, listRooms: plan.listRooms, subscribed: plan.subscribed, initialRooms: plan.initialRooms },
+        p.body.extensions,
+      ),
+      early,
+    ]);
+    // A list's count moves only with a room joining, leaving or being invited, which puts that room in `rooms`.
+    if (early || Object.keys(rooms).length > 0 || ext.hasNews || deadline <= Date.now()) {
+      const n = await (early ?? commit());
       if (n === null) throw unknownPos();
-      const body: JsonObject = { pos: formatPos(conn.nonce, n), lists: built.lists, rooms: built.rooms, extensions: built.extensions };
+      const body: JsonObject = { pos: formatPos(conn.nonce, n), lists: plan.lists, rooms, extensions: ext.extensions };
       if (p.body.txn_id !== undefined) body.txn_id = p.body.txn_id;
       return body;
     }
-    await user.waitForChange(built.upTo, remaining);
+    await user.waitForChange(plan.upTo, deadline - Date.now());
     await refreshPresence(env, p.userId, p.setPresence);
   }
 }
 
-async function buildOnce(
-  env: Env,
-  p: SlidingSyncParams,
-  conn: SlidingSyncConnection,
-): Promise<{
+interface Plan {
   upTo: number;
+  /** The listed rooms, ranked: kept by the connection so the next response reads only what changed. */
+  rooms: ListedRoom[];
   lists: JsonObject;
-  rooms: JsonObject;
-  extensions: JsonObject;
-  hasNews: boolean;
+  listRooms: Map<string, string[]>;
+  subscribed: string[];
+  send: RoomToSend[];
+  initialRooms: Set<string>;
   sent: Record<string, SlidingSyncRoomSent>;
-  list: ListedRoom[];
-}> {
-  const db = env.DB;
-  const { upTo, rooms } = await loadRoomList(db, p.userId, conn.streamPos, conn.list);
-  const byId = new Map(rooms.map((r) => [r.roomId, r]));
+}
 
-  // Each list's count and window; the configs asking for each room.
+/** Each list's count and window, the subscribed rooms, and which rooms go out and how: no I/O. */
+function planOnce(p: SlidingSyncParams, conn: SlidingSyncConnection, { upTo, rooms }: { upTo: number; rooms: ListedRoom[] }): Plan {
+  const byId = new Map(rooms.map((r) => [r.roomId, r]));
   const lists: JsonObject = {};
   const listRooms = new Map<string, string[]>();
   const configs = new Map<string, RoomConfig[]>();
@@ -105,24 +117,12 @@ async function buildOnce(
   for (const roomId of subscribed) want(roomId, p.body.room_subscriptions![roomId]!);
 
   const targets: RoomTarget[] = [];
-  for (const [roomId, cs] of configs) {
-    const room = byId.get(roomId)!;
-    targets.push({ room, config: mergeConfigs(cs), prev: conn.rooms[roomId] });
-  }
+  for (const [roomId, cs] of configs) targets.push({ room: byId.get(roomId)!, config: mergeConfigs(cs), prev: conn.rooms[roomId] });
   const send = roomsToSend(targets);
-  const now = Date.now();
-  const [roomsOut, ext] = await Promise.all([
-    buildRooms({ db, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo, now }, send),
-    (async () => {
-      const initialRooms = new Set(send.filter((t) => t.full).map((t) => t.room.roomId));
-      return buildExtensions({ db, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo, listRooms, subscribed, initialRooms }, p.body.extensions);
-    })(),
-  ]);
   const sent: Record<string, SlidingSyncRoomSent> = {};
   for (const t of send) {
     sent[t.room.roomId] = { upTo: roomUpTo(t.room, upTo), config: configKey(t.config), membership: t.room.membership, timelineLimit: t.config.timelineLimit };
   }
-  // A list's count moves only with a room joining, leaving or being invited, which puts that room in `rooms`.
-  const hasNews = Object.keys(roomsOut).length > 0 || ext.hasNews;
-  return { upTo, lists, rooms: roomsOut, extensions: ext.extensions, hasNews, sent, list: rooms };
+  const initialRooms = new Set(send.filter((t) => t.full).map((t) => t.room.roomId));
+  return { upTo, rooms, lists, listRooms, subscribed, send, initialRooms, sent };
 }
