@@ -24,10 +24,15 @@ export function floorOf(f: RoomReadFloors | undefined, thread: string): number {
 
 /** Read positions of `userId` in `roomIds`: one D1 batch of two indexed queries. */
 export async function loadReadFloors(db: D1Database, userId: string, roomIds: string[]): Promise<Map<string, RoomReadFloors>> {
-  const out = new Map<string, RoomReadFloors>();
-  if (roomIds.length === 0) return out;
+  if (roomIds.length === 0) return new Map();
+  const [receipts, sent] = await db.batch(readFloorsStatements(db, userId, roomIds));
+  return readFloorsFrom(receipts, sent);
+}
+
+/** The two queries of loadReadFloors, for a caller's larger batch (read with readFloorsFrom). */
+export function readFloorsStatements(db: D1Database, userId: string, roomIds: string[]): D1PreparedStatement[] {
   const rooms = JSON.stringify(roomIds);
-  const [receipts, sent] = await db.batch([
+  return [
     db
       .prepare(
         "SELECT room_id, thread_id, MAX(event_stream_pos) AS pos FROM receipts " +
@@ -36,7 +41,11 @@ export async function loadReadFloors(db: D1Database, userId: string, roomIds: st
       )
       .bind(userId, rooms),
     db.prepare("SELECT room_id, thread_id, stream_pos AS pos FROM push_sent_reads WHERE user_id = ?1 AND room_id IN (SELECT value FROM json_each(?2))").bind(userId, rooms),
-  ]);
+  ];
+}
+
+export function readFloorsFrom(receipts: D1Result | undefined, sent: D1Result | undefined): Map<string, RoomReadFloors> {
+  const out = new Map<string, RoomReadFloors>();
   const get = (room: string) => {
     let f = out.get(room);
     if (!f) out.set(room, (f = { unthreaded: 0, threads: new Map() }));

@@ -6,7 +6,7 @@
  * whatever the number of rooms; the cache is written only when it changes.
  */
 import { CACHE_MIN_UNREAD, type CachedThread, type ThreadCounts, mergeCounts, planCounts } from "../../src/unread-counts.js";
-import { loadReadFloors } from "./read-floors.js";
+import { readFloorsFrom, readFloorsStatements } from "./read-floors.js";
 
 interface CacheRow {
   room_id: string;
@@ -19,15 +19,30 @@ interface CacheRow {
 
 export async function unreadCounts(db: D1Database, userId: string, rooms: string[], upTo: number): Promise<Map<string, Map<string, ThreadCounts>>> {
   if (rooms.length === 0) return new Map();
-  const roomsJson = JSON.stringify(rooms);
-  const [positions, cacheRows] = await Promise.all([
-    loadReadFloors(db, userId, rooms),
+  return unreadCountsFrom(db, userId, rooms, upTo, await db.batch(unreadStatements(db, userId, rooms)));
+}
+
+/** The reads unreadCounts starts with (read positions, cached counts), for a caller's larger batch. */
+export function unreadStatements(db: D1Database, userId: string, rooms: string[]): D1PreparedStatement[] {
+  return [
+    ...readFloorsStatements(db, userId, rooms),
     db
       .prepare("SELECT room_id, thread_id, floor_pos, upto_pos, notif, highlight FROM push_summary WHERE user_id = ?1 AND room_id IN (SELECT value FROM json_each(?2))")
-      .bind(userId, roomsJson)
-      .all<CacheRow>()
-      .then((r) => r.results),
-  ]);
+      .bind(userId, JSON.stringify(rooms)),
+  ];
+}
+
+/** The counts, given the results of unreadStatements (in order): at most one more query, and the cache write. */
+export async function unreadCountsFrom(
+  db: D1Database,
+  userId: string,
+  rooms: string[],
+  upTo: number,
+  [receipts, sent, summary]: D1Result[],
+): Promise<Map<string, Map<string, ThreadCounts>>> {
+  if (rooms.length === 0) return new Map();
+  const positions = readFloorsFrom(receipts, sent);
+  const cacheRows = (summary?.results ?? []) as CacheRow[];
   const caches = new Map<string, Map<string, CachedThread>>();
   for (const r of cacheRows) {
     let m = caches.get(r.room_id);

@@ -30,11 +30,8 @@ interface Row {
   invited_members: number | null;
 }
 
-const ROOM_FIELDS = ["room_type", "encryption", "bump_pos", "last_stream_pos", "name", "avatar_url", "canonical_alias", "joined_members", "invited_members"] as const;
-const MEMBER_FIELDS = ["room_id", "membership", "stream_pos", "event_id", "sender", "forgotten"] as const;
-const ROOM_COLUMNS = ROOM_FIELDS.map((f) => `r.${f}`).join(", ");
-const MEMBER_COLUMNS = MEMBER_FIELDS.map((f) => `m.${f}`).join(", ");
-const ALL_FIELDS = [...MEMBER_FIELDS, ...ROOM_FIELDS];
+const ROOM_COLUMNS = "r.room_type, r.encryption, r.bump_pos, r.last_stream_pos, r.name, r.avatar_url, r.canonical_alias, r.joined_members, r.invited_members";
+const MEMBER_COLUMNS = "m.room_id, m.membership, m.stream_pos, m.event_id, m.sender, m.forgotten";
 
 /**
  * Rooms listed most recent first (bump_stamp, then room id for a stable order).
@@ -123,10 +120,15 @@ export async function loadRoomList(
   return { upTo, rooms };
 }
 
-/** The rows of the aggregated membership query (ALL_FIELDS per array). */
+/** The rows of the aggregated membership query (MEMBER_COLUMNS then ROOM_COLUMNS in each array). */
 function fromArrays(text: string | undefined): Row[] {
   if (!text) return [];
-  return (JSON.parse(text) as unknown[][]).map((a) => Object.fromEntries(ALL_FIELDS.map((f, i) => [f, a[i]])) as unknown as Row);
+  return (JSON.parse(text) as Array<[string, string, number, string, string, number, ...Array<string | number | null>]>).map((a) => ({
+    room_id: a[0], membership: a[1], stream_pos: a[2], event_id: a[3], sender: a[4], forgotten: a[5],
+    room_type: a[6] as string | null, encryption: a[7] as string | null, bump_pos: a[8] as number | null, last_stream_pos: a[9] as number | null,
+    name: a[10] as string | null, avatar_url: a[11] as string | null, canonical_alias: a[12] as string | null,
+    joined_members: a[13] as number | null, invited_members: a[14] as number | null,
+  }));
 }
 
 /** What a list shows of the room itself, from its `rooms` row; a joined room's bump and last event fall back to the join. */

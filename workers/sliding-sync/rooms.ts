@@ -16,9 +16,9 @@
 import type { JsonObject, JsonValue } from "../../src/json.js";
 import { type EffectiveConfig, configKey, parseConfigKey, wantsState } from "../../src/sliding-sync.js";
 import { syncFields } from "../../src/unread-counts.js";
-import { visibleRanges } from "../../src/visibility-ranges.js";
+import { type PosRange, visibleRanges } from "../../src/visibility-ranges.js";
 import type { SlidingSyncRoomSent } from "../../services/user-api.js";
-import { unreadCounts } from "../../services/push/unread-counts.js";
+import { unreadCountsFrom, unreadStatements } from "../../services/push/unread-counts.js";
 import { EVENT_COLUMNS, eventPage } from "../rooms/event-page.js";
 import { type EventRow, serveEvent } from "../rooms/serve-event.js";
 import { readVisibility, visibilityStatements } from "../rooms/visibility-timelines.js";
@@ -95,7 +95,11 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
   members.forEach((t, i) => stmts.push(stateStatement(db, ctx.userId, t, windows[i]!, null)));
   const strippedAt = stmts.length;
   for (const t of invites) stmts.push(strippedStatement(db, t.room));
-  const [results, counts] = await Promise.all([db.batch(stmts), unreadCounts(db, ctx.userId, joinedIds, ctx.upTo)]);
+  const unreadAt = stmts.length;
+  if (joinedIds.length) stmts.push(...unreadStatements(db, ctx.userId, joinedIds));
+  const results = await db.batch(stmts);
+  // The unread counts need at most one more query (from the read positions just read): beside the rest.
+  const counts = unreadCountsFrom(db, ctx.userId, joinedIds, ctx.upTo, results.slice(unreadAt));
   const visibility = memberIds.length ? readVisibility(memberIds, results[0], results[1]) : new Map();
   const summaries = memberIds.length ? readSummaries(ctx.userId, results[2], results[3]) : new Map();
   invites.forEach((t, i) => {
@@ -106,7 +110,7 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
   // (round trip 2) and its state again for the senders of that page (round trip 3): those rooms only.
   const timelines: Array<{ rows: EventRow[]; limited: boolean }> = [];
   const stateRowsOf: EventRow[][] = [];
-  const retry: number[] = [];
+  const retry: Array<{ i: number; ranges: PosRange[] }> = [];
   members.forEach((t, i) => {
     const w = windows[i]!;
     const ranges = visibleRanges(visibility.get(t.room.roomId) ?? { visibility: [], memberships: [] }, w.hi);
@@ -114,20 +118,20 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
     stateRowsOf[i] = (results[stateAt + i]?.results ?? []) as EventRow[];
     if (latest.every((r) => ranges.some(([a, b]) => r.stream_pos >= a && r.stream_pos <= b))) {
       timelines[i] = { rows: latest.slice(0, w.limit).reverse(), limited: w.limit === 0 ? w.lo < w.hi : latest.length > w.limit };
-    } else retry.push(i);
+    } else retry.push({ i, ranges });
   });
-  if (retry.length) {
+  const reread = async () => {
     await Promise.all(
-      retry.map(async (i) => {
+      retry.map(async ({ i, ranges }) => {
         const w = windows[i]!;
-        const ranges = visibleRanges(visibility.get(members[i]!.room.roomId) ?? { visibility: [], memberships: [] }, w.hi);
         const page = await eventPage(db, { from: "room_events e", where: ["e.room_id = ?"], params: [members[i]!.room.roomId], dir: "b", lo: w.lo, hi: w.hi, ranges, limit: w.limit });
         timelines[i] = { rows: page.rows.reverse(), limited: page.next !== null };
       }),
     );
-    const again = await db.batch(retry.map((i) => stateStatement(db, ctx.userId, members[i]!, windows[i]!, timelines[i]!.rows)));
-    retry.forEach((i, k) => (stateRowsOf[i] = (again[k]?.results ?? []) as EventRow[]));
-  }
+    const again = await db.batch(retry.map(({ i }) => stateStatement(db, ctx.userId, members[i]!, windows[i]!, timelines[i]!.rows)));
+    retry.forEach(({ i }, k) => (stateRowsOf[i] = (again[k]?.results ?? []) as EventRow[]));
+  };
+  const [unread] = await Promise.all([counts, retry.length ? reread() : undefined]);
 
   members.forEach((t, i) => {
     const { rows, limited } = timelines[i]!;
@@ -179,7 +183,7 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
     room.joined_count = t.room.joined;
     room.invited_count = t.room.invited;
     if (t.room.membership === "join") {
-      const c = syncFields(counts.get(t.room.roomId), false).unread_notifications;
+      const c = syncFields(unread.get(t.room.roomId), false).unread_notifications;
       room.notification_count = c.notification_count;
       room.highlight_count = c.highlight_count;
     }
@@ -241,13 +245,19 @@ function timelineStatement(db: D1Database, roomId: string, w: TimelineWindow): D
  * sent, and the timeline senders' member events (for `$LAZY`). The senders are
  * those of `timeline` when it is known, else those of the latest events of the
  * window (timelineStatement's rows, read in the same batch): a superset of the
- * visible timeline's, which buildRooms narrows with wantsState.
+ * visible timeline's, which buildRooms narrows with wantsState. Only the state
+ * types `required_state` names are read (all with a `*` type), with the avatar
+ * (its removal is reported as `avatar: null`) and, in rooms left, the member
+ * event that says so.
  */
 function stateStatement(db: D1Database, me: string, t: RoomToSend, w: TimelineWindow, timeline: EventRow[] | null): D1PreparedStatement {
   const req = t.config.requiredState;
   const allMembers = req.some(([type, key]) => (type === "m.room.member" || type === "*") && key === "*");
   const senders = [...new Set((timeline ?? []).map((r) => r.sender))];
   const latest = timeline ? 0 : w.limit + 1;
+  const anyType = req.some(([type]) => type === "*") ? 1 : 0;
+  const types = JSON.stringify([...new Set(["m.room.avatar", ...(t.room.membership === "join" ? [] : ["m.room.member"]), ...req.map(([type]) => type)])]);
+  const typeIn = (col: string) => `(?7 = 1 OR ${col} IN (SELECT value FROM json_each(?8)))`;
   const sendersOfLatest = "s.state_key IN (SELECT sender FROM (SELECT sender FROM room_events WHERE room_id = ?1 AND stream_pos > ?5 AND stream_pos <= ?2 ORDER BY stream_pos DESC LIMIT ?6))";
   if (t.full || t.prevRequiredState) {
     // A changed required_state may ask for state that is older than the last send: read current state whole.
@@ -255,19 +265,19 @@ function stateStatement(db: D1Database, me: string, t: RoomToSend, w: TimelineWi
     for (const [type, key] of req) if ((type === "m.room.member" || type === "*") && !key.startsWith("$") && key !== "*") memberKeys.add(key);
     return db
       .prepare(
-        `SELECT ${EVENT_COLUMNS} FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.stream_pos <= ?2 AND ` +
+        `SELECT ${EVENT_COLUMNS} FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.stream_pos <= ?2 AND ${typeIn("s.type")} AND ` +
           `(s.type != 'm.room.member' OR ?3 = 1 OR s.state_key IN (SELECT value FROM json_each(?4)) OR ${sendersOfLatest})`,
       )
-      .bind(t.room.roomId, w.hi, allMembers ? 1 : 0, JSON.stringify([...memberKeys]), w.lo, latest);
+      .bind(t.room.roomId, w.hi, allMembers ? 1 : 0, JSON.stringify([...memberKeys]), w.lo, latest, anyType, types);
   }
   // Members of the new timeline's senders may be unchanged: read them from current state too.
   return db
     .prepare(
-      `SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ?1 AND e.stream_pos > ?5 AND e.stream_pos <= ?2 AND e.state_key IS NOT NULL ` +
+      `SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ?1 AND e.stream_pos > ?5 AND e.stream_pos <= ?2 AND e.state_key IS NOT NULL AND ${typeIn("e.type")} ` +
         `UNION SELECT ${EVENT_COLUMNS} FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.stream_pos <= ?2 AND s.type = 'm.room.member' AND ` +
-        `(s.state_key IN (SELECT value FROM json_each(?4)) OR ${sendersOfLatest}) ORDER BY 1`,
+        `${typeIn("s.type")} AND (s.state_key IN (SELECT value FROM json_each(?4)) OR ${sendersOfLatest}) ORDER BY 1`,
     )
-    .bind(t.room.roomId, w.hi, 0, JSON.stringify(senders), w.lo, latest);
+    .bind(t.room.roomId, w.hi, 0, JSON.stringify(senders), w.lo, latest, anyType, types);
 }
 
 /** Sliding sync serves events without `room_id` (Synapse: ClientV2WithoutRoomId). */
