@@ -99,7 +99,11 @@ export async function buildExtensions(ctx: ExtensionContext, ext: Ext | undefine
     tasks.push(
       (async () => {
         const fresh = [...rooms].filter((r) => ctx.initialRooms.has(r));
-        const rows = await accountDataForSync(ctx.db, ctx.userId, ctx.since, ctx.upTo, fresh);
+        // A new connection's push rules are read beside the account data (needed unless the user stored some).
+        const [rows, stored] = await Promise.all([
+          accountDataForSync(ctx.db, ctx.userId, ctx.since, ctx.upTo, fresh),
+          ctx.since === null ? loadStoredRules(ctx.db, [ctx.userId]) : undefined,
+        ]);
         const global: JsonValue[] = [];
         const perRoom: Record<string, JsonValue[]> = {};
         for (const row of rows) {
@@ -109,9 +113,8 @@ export async function buildExtensions(ctx: ExtensionContext, ext: Ext | undefine
         }
         // A new connection gets m.push_rules even before the user changed a rule (only then is it stored): the
         // SDKs recompute notification modes from it (Synapse adds it to the initial response likewise).
-        if (ctx.since === null && !global.some((e) => (e as { type: string }).type === "m.push_rules")) {
-          const stored = (await loadStoredRules(ctx.db, [ctx.userId])).get(ctx.userId) ?? [];
-          global.push({ type: "m.push_rules", content: pushRulesContent(buildRuleset(ctx.userId, stored)) });
+        if (stored && !global.some((e) => (e as { type: string }).type === "m.push_rules")) {
+          global.push({ type: "m.push_rules", content: pushRulesContent(buildRuleset(ctx.userId, stored.get(ctx.userId) ?? [])) });
         }
         out.account_data = { global, rooms: perRoom };
         if (global.length || Object.keys(perRoom).length) hasNews = true;

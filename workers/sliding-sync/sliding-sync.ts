@@ -20,6 +20,7 @@ import {
   parsePos,
   selectedIndexes,
 } from "../../src/sliding-sync.js";
+import { coalescedD1 } from "../../services/d1/coalesce.js";
 import type { Env } from "../../services/env.js";
 import type { SlidingSyncConnection, SlidingSyncRoomSent } from "../../services/user-api.js";
 import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
@@ -49,22 +50,24 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
     if (!parsedPos) throw unknownPos();
   }
   const user = env.USER.getByName(p.userId);
+  // The rooms, unread counts and extensions of a response read D1 side by side: one round trip for all of them.
+  const db = coalescedD1(env.DB);
   // A new connection's room list needs nothing from the connection: read it while the connection opens.
-  let roomList = parsedPos ? null : loadRoomList(env.DB, p.userId, null, null);
+  let roomList = parsedPos ? null : loadRoomList(db, p.userId, null, null);
   const [conn] = await Promise.all([user.slidingSyncOpen(p.deviceId, connId, parsedPos), applySetPresence(env, p.userId, p.setPresence), roomList]);
   if (!conn) throw unknownPos();
   // A new connection answers at once, whatever the timeout (MSC4186: "Ignored when no pos is set").
   const deadline = Date.now() + (parsedPos ? Math.min(Math.max(p.timeoutMs, 0), MAX_TIMEOUT_MS) : 0);
   for (;;) {
-    const plan = planOnce(p, conn, await (roomList ?? loadRoomList(env.DB, p.userId, conn.streamPos, conn.list === null ? null : decodeRoomList(conn.list))));
+    const plan = planOnce(p, conn, await (roomList ?? loadRoomList(db, p.userId, conn.streamPos, conn.list === null ? null : decodeRoomList(conn.list))));
     roomList = null;
     // A response that will be sent whatever the extensions find is recorded while it is built.
     const commit = () => user.slidingSyncCommit(p.deviceId, connId, conn.nonce, conn.n, plan.upTo, plan.sent, encodeRoomList(plan.rooms));
     const early = plan.send.length > 0 || deadline <= Date.now() ? commit() : null;
     const [rooms, ext] = await Promise.all([
-      buildRooms({ db: env.DB, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo: plan.upTo, now: Date.now() }, plan.send),
+      buildRooms({ db, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo: plan.upTo, now: Date.now() }, plan.send),
       buildExtensions(
-        { db: env.DB, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo: plan.upTo, listRooms: plan.listRooms, subscribed: plan.subscribed, initialRooms: plan.initialRooms },
+        { db, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo: plan.upTo, listRooms: plan.listRooms, subscribed: plan.subscribed, initialRooms: plan.initialRooms },
         p.body.extensions,
       ),
       early,
