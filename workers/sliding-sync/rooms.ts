@@ -90,7 +90,8 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
   const stmts: D1PreparedStatement[] = [];
   if (memberIds.length) stmts.push(...visibilityStatements(db, ctx.userId, memberIds), ...summaryStatements(db, ctx.userId, memberIds));
   const timelineAt = stmts.length;
-  members.forEach((t, i) => stmts.push(timelineStatement(db, t.room.roomId, windows[i]!)));
+  const timelineReads = latestEventsStatements(db, members.map((t, i) => ({ roomId: t.room.roomId, ...windows[i]! })));
+  stmts.push(...timelineReads.map((r) => r.statement));
   const stateAt = stmts.length;
   members.forEach((t, i) => stmts.push(stateStatement(db, ctx.userId, t, windows[i]!, null)));
   const strippedAt = stmts.length;
@@ -108,13 +109,17 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
 
   // Where history visibility hides some of the latest events, that room's page is read range by range
   // (round trip 2) and its state again for the senders of that page (round trip 3): those rooms only.
+  const latestOf = members.map((): EventRow[] => []);
+  timelineReads.forEach((r, k) => {
+    for (const row of (results[timelineAt + k]?.results ?? []) as Array<EventRow & { i: number }>) latestOf[r.indexes[row.i]!]!.push(row);
+  });
   const timelines: Array<{ rows: EventRow[]; limited: boolean }> = [];
   const stateRowsOf: EventRow[][] = [];
   const retry: Array<{ i: number; ranges: PosRange[] }> = [];
   members.forEach((t, i) => {
     const w = windows[i]!;
     const ranges = visibleRanges(visibility.get(t.room.roomId) ?? { visibility: [], memberships: [] }, w.hi);
-    const latest = (results[timelineAt + i]?.results ?? []) as EventRow[];
+    const latest = latestOf[i]!;
     stateRowsOf[i] = (results[stateAt + i]?.results ?? []) as EventRow[];
     if (latest.every((r) => ranges.some(([a, b]) => r.stream_pos >= a && r.stream_pos <= b))) {
       timelines[i] = { rows: latest.slice(0, w.limit).reverse(), limited: w.limit === 0 ? w.lo < w.hi : latest.length > w.limit };
@@ -230,11 +235,30 @@ function timelineWindow(t: RoomToSend, upTo: number): TimelineWindow {
   return { lo: t.full || t.expanded ? 0 : t.prev!.upTo, hi: roomUpTo(t.room, upTo), limit: t.config.timelineLimit };
 }
 
-/** The room's latest `limit` + 1 events in the window (one more tells whether the timeline is limited). */
-function timelineStatement(db: D1Database, roomId: string, w: TimelineWindow): D1PreparedStatement {
-  return db
-    .prepare(`SELECT ${EVENT_COLUMNS} FROM room_events e WHERE e.room_id = ? AND e.stream_pos > ? AND e.stream_pos <= ? ORDER BY e.stream_pos DESC LIMIT ?`)
-    .bind(roomId, w.lo, w.hi, w.limit === 0 ? 0 : w.limit + 1);
+/**
+ * Each room's latest `limit` + 1 events in its window, newest first (one more
+ * tells whether the timeline is limited): one statement per distinct limit (a
+ * list's rooms share theirs), each walking the (room_id, stream_pos) index of
+ * every room it names. Rows carry `i`, the room's place in that statement's list.
+ */
+function latestEventsStatements(db: D1Database, rooms: Array<{ roomId: string } & TimelineWindow>): Array<{ statement: D1PreparedStatement; indexes: number[] }> {
+  const byLimit = new Map<number, number[]>();
+  rooms.forEach((r, i) => {
+    if (r.limit === 0) return;
+    const list = byLimit.get(r.limit);
+    if (list) list.push(i);
+    else byLimit.set(r.limit, [i]);
+  });
+  return [...byLimit].map(([limit, indexes]) => ({
+    indexes,
+    statement: db
+      .prepare(
+        `SELECT j.key AS i, ${EVENT_COLUMNS} FROM json_each(?1) j JOIN room_events e ON e.stream_pos IN ` +
+          "(SELECT x.stream_pos FROM room_events x WHERE x.room_id = j.value ->> 0 AND x.stream_pos > j.value ->> 1 AND x.stream_pos <= j.value ->> 2 ORDER BY x.stream_pos DESC LIMIT ?2) " +
+          "ORDER BY j.key, e.stream_pos DESC",
+      )
+      .bind(JSON.stringify(indexes.map((i) => [rooms[i]!.roomId, rooms[i]!.lo, rooms[i]!.hi])), limit + 1),
+  }));
 }
 
 /**
@@ -244,7 +268,7 @@ function timelineStatement(db: D1Database, roomId: string, w: TimelineWindow): D
  * all members if it asks for them. Delta: state events since the room was last
  * sent, and the timeline senders' member events (for `$LAZY`). The senders are
  * those of `timeline` when it is known, else those of the latest events of the
- * window (timelineStatement's rows, read in the same batch): a superset of the
+ * window (latestEventsStatements' rows, read in the same batch): a superset of the
  * visible timeline's, which buildRooms narrows with wantsState. Only the state
  * types `required_state` names are read (all with a `*` type), with the avatar
  * (its removal is reported as `avatar: null`) and, in rooms left, the member
