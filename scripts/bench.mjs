@@ -1,9 +1,13 @@
-// `npm run bench [-- <section>...] [--json] [--list] [--verbose]`
+// `npm run bench [-- <section>...] [--json] [--list] [--verbose] [--against <client base URL>]`
 //
 // Starts the real homeserver the way the e2e tests do (test/e2e/server.mjs:
 // wrangler unstable_startWorker, workerd on a free 127.0.0.1 port, fresh temp
 // state, generous rate limits) and runs named sections, each printing measured
 // figures. Nothing leaves the loopback.
+//
+// `--against http://127.0.0.1:18008` runs the sections that need a "real" server against another
+// homeserver already running there (Synapse from ../shared/synapse/, for side-by-side figures) instead
+// of starting this one; "probe" figures (D1 rows) are ours only and are skipped.
 //
 // Adding a section: create scripts/bench/sections/<name>.mjs exporting
 //   export default { name, title, server: "real" | "probe" | undefined, maxMs, async run(ctx) {...} }
@@ -11,6 +15,8 @@
 //   server    the started TestServer ({ baseUrl, serverName, port, ... }) for the kind asked for
 //             ("real" = workers/index.ts; "probe" = scripts/bench/probe-worker.ts, which adds
 //             D1 rows read/written per response in x-bench-d1-* headers)
+//   serverFor(kind)  another server ("real" or "probe"), started once and shared; null for
+//             "probe" under --against
 //   deadline  ms since epoch when the section must stop looping (maxMs from its start)
 //   figure(label, text, data?)  print one figure (data goes into --json output)
 //   note(text)                  print a remark
@@ -38,7 +44,13 @@ if (args.includes("--list")) {
   for (const s of SECTIONS) console.log(`${s.name.padEnd(20)} ${s.title}`);
   process.exit(0);
 }
-const wanted = args.filter((a) => !a.startsWith("--"));
+const againstAt = args.indexOf("--against");
+const against = againstAt >= 0 ? args[againstAt + 1] : undefined;
+if (againstAt >= 0 && !/^https?:\/\/[^/]+$/.test(against ?? "")) {
+  console.error("--against needs a base URL such as http://127.0.0.1:18008");
+  process.exit(2);
+}
+const wanted = args.filter((a, i) => !a.startsWith("--") && !(againstAt >= 0 && i === againstAt + 1));
 for (const w of wanted) {
   if (!SECTIONS.some((s) => s.name === w)) {
     console.error(`unknown section ${w}; --list shows them`);
@@ -50,6 +62,7 @@ const selected = wanted.length ? SECTIONS.filter((s) => wanted.includes(s.name))
 const ENTRYPOINTS = { real: undefined, probe: join(REPO_ROOT, "scripts/bench/probe-worker.ts") };
 const servers = new Map();
 async function serverFor(kind) {
+  if (against) return kind === "real" ? { baseUrl: against, serverName: new URL(against).host, external: true } : null;
   if (!servers.has(kind)) {
     const s = await startServer({ entrypoint: ENTRYPOINTS[kind], vars: { SIGNING_KEY: BENCH_SIGNING_KEY } });
     servers.set(kind, s);
@@ -62,6 +75,7 @@ const out = {};
 const log = (line) => (asJson ? process.stderr : process.stdout).write(`${line}\n`);
 const wranglerVersion = createRequire(import.meta.url)("wrangler/package.json").version;
 log(`edge-matrix bench: node ${process.version}, ${platform()} ${arch()}, ${cpus().length} CPUs, wrangler ${wranglerVersion}, ${new Date().toISOString()}`);
+if (against) log(`against ${against} (not this server)`);
 
 let failed = false;
 try {
@@ -72,8 +86,13 @@ try {
     out[section.name] = figures;
     const started = Date.now();
     const maxMs = section.maxMs ?? 60_000;
+    if (against && section.server !== "real") {
+      log(`  (skipped: --against runs only sections on a "real" server)`);
+      continue;
+    }
     const ctx = {
       server: section.server ? await serverFor(section.server) : undefined,
+      serverFor,
       deadline: Date.now() + maxMs,
       repoRoot: REPO_ROOT,
       verbose,

@@ -84,11 +84,11 @@ export type ListFilters = z.output<typeof ListFiltersSchema>;
 export interface ListedRoom {
   roomId: string;
   membership: string;
-  /** Stream position and id of the user's membership event. */
+  /** Stream position of the user's membership event. */
   memberPos: number;
-  memberEventId: string;
-  /** Who sent the membership event (the inviter, for invites). */
-  memberSender: string;
+  /** Id and sender (the inviter) of an invite or knock: what its stripped state and the ignore list need; null otherwise. */
+  memberEventId: string | null;
+  memberSender: string | null;
   roomType: string | null;
   encrypted: boolean;
   isDm: boolean;
@@ -124,7 +124,7 @@ export function decodeRoomList(text: string): ListedRoom[] | null {
     return null;
   }
   if (!Array.isArray(rows) || !rows.every((r) => Array.isArray(r) && r.length === 15)) return null;
-  return (rows as Array<[string, string, number, string, string, string | null, boolean, boolean, number, number, string | null, string | null, string | null, number, number]>).map(
+  return (rows as Array<[string, string, number, string | null, string | null, string | null, boolean, boolean, number, number, string | null, string | null, string | null, number, number]>).map(
     (r) => ({
       roomId: r[0], membership: r[1], memberPos: r[2], memberEventId: r[3], memberSender: r[4], roomType: r[5], encrypted: r[6], isDm: r[7],
       bump: r[8], lastPos: r[9], name: r[10], avatar: r[11], canonicalAlias: r[12], joined: r[13], invited: r[14],

@@ -17,8 +17,8 @@ interface Row {
   membership: string;
   forgotten?: number;
   stream_pos: number;
-  event_id: string;
-  sender: string;
+  event_id: string | null;
+  sender: string | null;
   room_type: string | null;
   encryption: string | null;
   bump_pos: number | null;
@@ -31,7 +31,10 @@ interface Row {
 }
 
 const ROOM_COLUMNS = "r.room_type, r.encryption, r.bump_pos, r.last_stream_pos, r.name, r.avatar_url, r.canonical_alias, r.joined_members, r.invited_members";
-const MEMBER_COLUMNS = "m.room_id, m.membership, m.stream_pos, m.event_id, m.sender, m.forgotten";
+// The membership event's id and sender matter for invites and knocks only (stripped state, ignored inviters).
+const INVITE_ONLY = (col: string) => `CASE WHEN m.membership IN ('invite', 'knock') THEN m.${col} END`;
+const MEMBER_VALUES = `m.room_id, m.membership, m.stream_pos, ${INVITE_ONLY("event_id")}, ${INVITE_ONLY("sender")}, m.forgotten`;
+const MEMBER_COLUMNS = `m.room_id, m.membership, m.stream_pos, ${INVITE_ONLY("event_id")} AS event_id, ${INVITE_ONLY("sender")} AS sender, m.forgotten`;
 
 /**
  * Rooms listed most recent first (bump_stamp, then room id for a stable order).
@@ -59,7 +62,7 @@ export async function loadRoomList(
       db
         .prepare(
           // Every room of the user as one JSON text: a thousand rows cost one row to hand over, not a thousand objects.
-          `SELECT json_group_array(json_array(${MEMBER_COLUMNS}, ${ROOM_COLUMNS})) AS rows FROM room_memberships m LEFT JOIN rooms r ON r.room_id = m.room_id ` +
+          `SELECT json_group_array(json_array(${MEMBER_VALUES}, ${ROOM_COLUMNS})) AS rows FROM room_memberships m LEFT JOIN rooms r ON r.room_id = m.room_id ` +
             "WHERE m.user_id = ?1 AND (m.membership IN ('join', 'invite', 'knock') OR (m.membership IN ('leave', 'ban') AND m.stream_pos > ?2 AND m.forgotten = 0))",
         )
         .bind(userId, since ?? Number.MAX_SAFE_INTEGER),
@@ -112,7 +115,7 @@ export async function loadRoomList(
   const rooms: ListedRoom[] = [];
   for (const room of byId.values()) {
     // Spec "Ignoring Users": invites from them are not sent.
-    if (room.membership === "invite" && ignoredUsers.has(room.memberSender)) continue;
+    if (room.membership === "invite" && room.memberSender !== null && ignoredUsers.has(room.memberSender)) continue;
     room.isDm = dmRooms.has(room.roomId);
     rooms.push(room);
   }
@@ -120,10 +123,10 @@ export async function loadRoomList(
   return { upTo, rooms };
 }
 
-/** The rows of the aggregated membership query (MEMBER_COLUMNS then ROOM_COLUMNS in each array). */
+/** The rows of the aggregated membership query (MEMBER_VALUES then ROOM_COLUMNS in each array). */
 function fromArrays(text: string | undefined): Row[] {
   if (!text) return [];
-  return (JSON.parse(text) as Array<[string, string, number, string, string, number, ...Array<string | number | null>]>).map((a) => ({
+  return (JSON.parse(text) as Array<[string, string, number, string | null, string | null, number, ...Array<string | number | null>]>).map((a) => ({
     room_id: a[0], membership: a[1], stream_pos: a[2], event_id: a[3], sender: a[4], forgotten: a[5],
     room_type: a[6] as string | null, encryption: a[7] as string | null, bump_pos: a[8] as number | null, last_stream_pos: a[9] as number | null,
     name: a[10] as string | null, avatar_url: a[11] as string | null, canonical_alias: a[12] as string | null,
