@@ -80,39 +80,37 @@ export type RoomConfig = z.output<typeof RoomConfigSchema>;
 export type ListConfig = z.output<typeof ListSchema>;
 export type ListFilters = z.output<typeof ListFiltersSchema>;
 
-/** One room of a user as lists rank and filter it (workers/sliding-sync/room-list.ts); kept per connection. */
+/**
+ * One room of a user as lists rank and filter it (workers/sliding-sync/room-list.ts);
+ * kept per connection. What a response shows of a room (name, avatar, counts) is
+ * read for the rooms it sends only.
+ */
 export interface ListedRoom {
   roomId: string;
   membership: string;
   /** Stream position of the user's membership event. */
   memberPos: number;
-  /** Id and sender (the inviter) of an invite or knock: what its stripped state and the ignore list need; null otherwise. */
-  memberEventId: string | null;
+  /** Who sent an invite (its inviter may be ignored); null for other memberships. */
   memberSender: string | null;
   roomType: string | null;
   encrypted: boolean;
   isDm: boolean;
-  /** MSC4186 bump_stamp: the latest bump event for joined rooms, the membership change otherwise. */
-  bump: number;
   /** Latest event of the room (or the membership, if not joined): what a delta is measured against. */
   lastPos: number;
-  name: string | null;
-  avatar: string | null;
-  canonicalAlias: string | null;
-  joined: number;
-  invited: number;
+  /** MSC4186 bump_stamp: the latest bump event for joined rooms, the membership change otherwise. */
+  bump: number;
 }
+
+type EncodedRoom = [string, string, number, string | null, string | null, boolean, boolean, number, number];
 
 /**
  * A connection's kept room list as one string: each room a JSON array in field
- * order, a third the size of objects, and one string to hand to the User Durable
- * Object and back (cheaper than a thousand objects, both ways). Field by field,
- * not through a list of names: this runs over every room of the user.
+ * order, and one string to hand to the User Durable Object and back (cheaper
+ * than a thousand objects, both ways). Field by field, not through a list of
+ * names: this runs over every room of the user.
  */
 export function encodeRoomList(rooms: ListedRoom[]): string {
-  return JSON.stringify(
-    rooms.map((r) => [r.roomId, r.membership, r.memberPos, r.memberEventId, r.memberSender, r.roomType, r.encrypted, r.isDm, r.bump, r.lastPos, r.name, r.avatar, r.canonicalAlias, r.joined, r.invited]),
-  );
+  return JSON.stringify(rooms.map((r): EncodedRoom => [r.roomId, r.membership, r.memberPos, r.memberSender, r.roomType, r.encrypted, r.isDm, r.lastPos, r.bump]));
 }
 
 /** The list encodeRoomList wrote, or null when it is not one (kept by an older version): the caller reads it afresh. */
@@ -123,13 +121,10 @@ export function decodeRoomList(text: string): ListedRoom[] | null {
   } catch {
     return null;
   }
-  if (!Array.isArray(rows) || !rows.every((r) => Array.isArray(r) && r.length === 15)) return null;
-  return (rows as Array<[string, string, number, string | null, string | null, string | null, boolean, boolean, number, number, string | null, string | null, string | null, number, number]>).map(
-    (r) => ({
-      roomId: r[0], membership: r[1], memberPos: r[2], memberEventId: r[3], memberSender: r[4], roomType: r[5], encrypted: r[6], isDm: r[7],
-      bump: r[8], lastPos: r[9], name: r[10], avatar: r[11], canonicalAlias: r[12], joined: r[13], invited: r[14],
-    }),
-  );
+  if (!Array.isArray(rows) || !rows.every((r) => Array.isArray(r) && r.length === 9)) return null;
+  return (rows as EncodedRoom[]).map((r) => ({
+    roomId: r[0], membership: r[1], memberPos: r[2], memberSender: r[3], roomType: r[4], encrypted: r[5], isDm: r[6], lastPos: r[7], bump: r[8],
+  }));
 }
 
 /** Events that move a room up the list (MSC4186 `bump_stamp`). */

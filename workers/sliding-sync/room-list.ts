@@ -15,26 +15,23 @@ export type { ListedRoom };
 interface Row {
   room_id: string;
   membership: string;
-  forgotten?: number;
   stream_pos: number;
-  event_id: string | null;
   sender: string | null;
+  forgotten: number;
   room_type: string | null;
-  encryption: string | null;
+  encrypted: number | null;
   bump_pos: number | null;
   last_stream_pos: number | null;
-  name: string | null;
-  avatar_url: string | null;
-  canonical_alias: string | null;
-  joined_members: number | null;
-  invited_members: number | null;
 }
 
-const ROOM_COLUMNS = "r.room_type, r.encryption, r.bump_pos, r.last_stream_pos, r.name, r.avatar_url, r.canonical_alias, r.joined_members, r.invited_members";
-// The membership event's id and sender matter for invites and knocks only (stripped state, ignored inviters).
-const INVITE_ONLY = (col: string) => `CASE WHEN m.membership IN ('invite', 'knock') THEN m.${col} END`;
-const MEMBER_VALUES = `m.room_id, m.membership, m.stream_pos, ${INVITE_ONLY("event_id")}, ${INVITE_ONLY("sender")}, m.forgotten`;
-const MEMBER_COLUMNS = `m.room_id, m.membership, m.stream_pos, ${INVITE_ONLY("event_id")} AS event_id, ${INVITE_ONLY("sender")} AS sender, m.forgotten`;
+// What ranks and filters a room, nothing more: this is read for every room of the user. An invite's sender
+// matters (an ignored inviter's invites are left out); other memberships' is not read.
+const MEMBER_VALUES = ["m.room_id", "m.membership", "m.stream_pos", "CASE WHEN m.membership = 'invite' THEN m.sender END", "m.forgotten"];
+const ROOM_VALUES = ["r.room_type", "COALESCE(r.encryption, '') != ''", "r.bump_pos", "r.last_stream_pos"];
+/** The same values as named columns (Row), for the queries that return few rows. */
+const named = (values: string[], names: string[]) => values.map((v, i) => `${v} AS ${names[i]}`).join(", ");
+const MEMBER_COLUMNS = named(MEMBER_VALUES, ["room_id", "membership", "stream_pos", "sender", "forgotten"]);
+const ROOM_COLUMNS = named(ROOM_VALUES, ["room_type", "encrypted", "bump_pos", "last_stream_pos"]);
 
 /**
  * Rooms listed most recent first (bump_stamp, then room id for a stable order).
@@ -62,7 +59,7 @@ export async function loadRoomList(
       db
         .prepare(
           // Every room of the user as one JSON text: a thousand rows cost one row to hand over, not a thousand objects.
-          `SELECT json_group_array(json_array(${MEMBER_VALUES}, ${ROOM_COLUMNS})) AS rows FROM room_memberships m LEFT JOIN rooms r ON r.room_id = m.room_id ` +
+          `SELECT json_group_array(json_array(${[...MEMBER_VALUES, ...ROOM_VALUES].join(", ")})) AS rows FROM room_memberships m LEFT JOIN rooms r ON r.room_id = m.room_id ` +
             "WHERE m.user_id = ?1 AND (m.membership IN ('join', 'invite', 'knock') OR (m.membership IN ('leave', 'ban') AND m.stream_pos > ?2 AND m.forgotten = 0))",
         )
         .bind(userId, since ?? Number.MAX_SAFE_INTEGER),
@@ -106,7 +103,6 @@ export async function loadRoomList(
       roomId: r.room_id,
       membership: r.membership,
       memberPos: r.stream_pos,
-      memberEventId: r.event_id,
       memberSender: r.sender,
       isDm: false,
       ...(r.membership === "join" ? roomFields(r, r.stream_pos) : { ...roomFields(r, r.stream_pos), bump: r.stream_pos, lastPos: r.stream_pos }),
@@ -123,29 +119,21 @@ export async function loadRoomList(
   return { upTo, rooms };
 }
 
-/** The rows of the aggregated membership query (MEMBER_VALUES then ROOM_COLUMNS in each array). */
+/** The rows of the aggregated membership query (MEMBER_VALUES then ROOM_VALUES in each array). */
 function fromArrays(text: string | undefined): Row[] {
   if (!text) return [];
-  return (JSON.parse(text) as Array<[string, string, number, string | null, string | null, number, ...Array<string | number | null>]>).map((a) => ({
-    room_id: a[0], membership: a[1], stream_pos: a[2], event_id: a[3], sender: a[4], forgotten: a[5],
-    room_type: a[6] as string | null, encryption: a[7] as string | null, bump_pos: a[8] as number | null, last_stream_pos: a[9] as number | null,
-    name: a[10] as string | null, avatar_url: a[11] as string | null, canonical_alias: a[12] as string | null,
-    joined_members: a[13] as number | null, invited_members: a[14] as number | null,
+  return (JSON.parse(text) as Array<[string, string, number, string | null, number, string | null, number, number | null, number | null]>).map((a) => ({
+    room_id: a[0], membership: a[1], stream_pos: a[2], sender: a[3], forgotten: a[4], room_type: a[5], encrypted: a[6], bump_pos: a[7], last_stream_pos: a[8],
   }));
 }
 
-/** What a list shows of the room itself, from its `rooms` row; a joined room's bump and last event fall back to the join. */
-function roomFields(r: Row, memberPos: number): Omit<ListedRoom, "roomId" | "membership" | "memberPos" | "memberEventId" | "memberSender" | "isDm"> {
+/** How the room ranks and filters, from its `rooms` row; a joined room's bump and last event fall back to the join. */
+function roomFields(r: Row, memberPos: number): Pick<ListedRoom, "roomType" | "encrypted" | "bump" | "lastPos"> {
   return {
     roomType: r.room_type,
-    encrypted: r.encryption !== null && r.encryption !== "",
+    encrypted: r.encrypted === 1,
     bump: Math.max(r.bump_pos ?? 0, 0) || memberPos,
     lastPos: Math.max(r.last_stream_pos ?? 0, memberPos),
-    name: r.name,
-    avatar: r.avatar_url,
-    canonicalAlias: r.canonical_alias,
-    joined: r.joined_members ?? 0,
-    invited: r.invited_members ?? 0,
   };
 }
 

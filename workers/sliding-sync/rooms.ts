@@ -88,23 +88,26 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
   // One round trip in the common case: visibility, summaries (heroes), stripped state of invites, and each
   // member room's latest events read as if all were visible, with the required state they need.
   const stmts: D1PreparedStatement[] = [];
-  if (memberIds.length) stmts.push(...visibilityStatements(db, ctx.userId, memberIds), ...summaryStatements(db, ctx.userId, memberIds));
+  if (memberIds.length) stmts.push(...visibilityStatements(db, ctx.userId, memberIds));
+  const summaryAt = stmts.length;
+  stmts.push(...summaryStatements(db, ctx.userId, send.map((t) => t.room.roomId)));
   const timelineAt = stmts.length;
   const timelineReads = latestEventsStatements(db, members.map((t, i) => ({ roomId: t.room.roomId, ...windows[i]! })));
   stmts.push(...timelineReads.map((r) => r.statement));
   const stateAt = stmts.length;
   members.forEach((t, i) => stmts.push(stateStatement(db, ctx.userId, t, windows[i]!, null)));
   const strippedAt = stmts.length;
-  for (const t of invites) stmts.push(strippedStatement(db, t.room));
+  for (const t of invites) stmts.push(strippedStatement(db, t.room.roomId, ctx.userId));
   const unreadAt = stmts.length;
   if (joinedIds.length) stmts.push(...unreadStatements(db, ctx.userId, joinedIds));
   const results = await db.batch(stmts);
   // The unread counts need at most one more query (from the read positions just read): beside the rest.
   const counts = unreadCountsFrom(db, ctx.userId, joinedIds, ctx.upTo, results.slice(unreadAt));
   const visibility = memberIds.length ? readVisibility(memberIds, results[0], results[1]) : new Map();
-  const summaries = memberIds.length ? readSummaries(ctx.userId, results[2], results[3]) : new Map();
+  // Name, avatar and counts of every room sent, and heroes for those without a name.
+  const summaries = readSummaries(ctx.userId, results[summaryAt], results[summaryAt + 1]);
   invites.forEach((t, i) => {
-    out[t.room.roomId] = inviteRoom(t, (results[strippedAt + i]?.results ?? []) as Array<{ json: string }>);
+    out[t.room.roomId] = inviteRoom(t, summaries.get(t.room.roomId)?.room.name ?? null, (results[strippedAt + i]?.results ?? []) as Array<{ json: string }>);
   });
 
   // Where history visibility hides some of the latest events, that room's page is read range by range
@@ -158,13 +161,14 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
     if (!t.full) state = latestStatePerKey(state);
     const room: JsonObject = {};
     const summary = summaries.get(t.room.roomId);
-    if (t.room.name) room.name = t.room.name;
-    if (t.room.avatar) room.avatar = t.room.avatar;
+    const details = summary?.room ?? { name: null, avatarUrl: null, joined: 0, invited: 0 };
+    if (details.name) room.name = details.name;
+    if (details.avatarUrl) room.avatar = details.avatarUrl;
     // Absent means unchanged to clients (ruma JsOption): a removal since the room was last sent is null.
     else if (!t.full && stateRows.some((s) => s.type === "m.room.avatar" && s.state_key === "" && s.stream_pos > t.prev!.upTo)) room.avatar = null;
     if (t.full) room.initial = true;
     if (t.room.isDm) room.is_dm = true;
-    if (!t.room.name && summary?.heroes.length) {
+    if (!details.name && summary?.heroes.length) {
       room.heroes = summary.heroes.map((h: string) => {
         const p = summary.profiles.get(h);
         const hero: JsonObject = { user_id: h };
@@ -185,8 +189,8 @@ export async function buildRooms(ctx: RoomsContext, send: RoomToSend[]): Promise
     // bumped into the window by a new event is initial with that event live). A new connection has none.
     const since = ctx.since;
     room.num_live = since === null ? 0 : rows.filter((r) => r.stream_pos > since).length;
-    room.joined_count = t.room.joined;
-    room.invited_count = t.room.invited;
+    room.joined_count = details.joined;
+    room.invited_count = details.invited;
     if (t.room.membership === "join") {
       const c = syncFields(unread.get(t.room.roomId), false).unread_notifications;
       room.notification_count = c.notification_count;
@@ -203,7 +207,7 @@ function isOwnMembership(t: RoomTarget, s: EventRow, me: string): boolean {
   return t.room.membership !== "join" && s.type === "m.room.member" && s.state_key === me;
 }
 
-function inviteRoom(t: RoomTarget & { full: boolean }, rows: Array<{ json: string }>): JsonObject {
+function inviteRoom(t: RoomTarget & { full: boolean }, name: string | null, rows: Array<{ json: string }>): JsonObject {
   const stripped = rows.map((r) => {
     const ev = JSON.parse(r.json) as JsonObject;
     return { type: ev.type!, state_key: ev.state_key!, content: ev.content!, sender: ev.sender! } as JsonObject;
@@ -211,17 +215,18 @@ function inviteRoom(t: RoomTarget & { full: boolean }, rows: Array<{ json: strin
   const room: JsonObject = { invite_state: stripped as unknown as JsonValue, bump_stamp: t.room.bump };
   if (t.full) room.initial = true;
   if (t.room.isDm) room.is_dm = true;
-  if (t.room.name) room.name = t.room.name;
+  if (name) room.name = name;
   return room;
 }
 
-function strippedStatement(db: D1Database, room: ListedRoom): D1PreparedStatement {
+/** An invite's or knock's stripped state: the room's stripped state types and the user's own member event. */
+function strippedStatement(db: D1Database, roomId: string, me: string): D1PreparedStatement {
   return db
     .prepare(
-      "SELECT e.json FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ? AND s.type IN (SELECT value FROM json_each(?)) AND s.state_key = '' " +
-        "UNION ALL SELECT e.json FROM room_events e WHERE e.event_id = ?",
+      "SELECT e.json FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.type IN (SELECT value FROM json_each(?2)) AND s.state_key = '' " +
+        "UNION ALL SELECT e.json FROM room_memberships m JOIN room_events e ON e.event_id = m.event_id WHERE m.room_id = ?1 AND m.user_id = ?3",
     )
-    .bind(room.roomId, JSON.stringify(STRIPPED_TYPES), room.memberEventId);
+    .bind(roomId, JSON.stringify(STRIPPED_TYPES), me);
 }
 
 interface TimelineWindow {

@@ -14,12 +14,14 @@ export interface RoomSummaryPart {
   heroes: string[];
   /** The heroes' current display names and avatars (sliding sync sends them). */
   profiles: Map<string, { displayname: string | null; avatar_url: string | null }>;
+  /** The room's name, avatar and member counts (the `rooms` read model). */
+  room: { name: string | null; avatarUrl: string | null; joined: number; invited: number };
 }
 
 export function summaryStatements(db: D1Database, userId: string, roomIds: string[]): D1PreparedStatement[] {
   const rooms = JSON.stringify(roomIds);
   return [
-    db.prepare("SELECT room_id, name, canonical_alias, joined_members, invited_members FROM rooms WHERE room_id IN (SELECT value FROM json_each(?))").bind(rooms),
+    db.prepare("SELECT room_id, name, avatar_url, canonical_alias, joined_members, invited_members FROM rooms WHERE room_id IN (SELECT value FROM json_each(?))").bind(rooms),
     db
       .prepare(
         "SELECT room_id, user_id, membership, stream_pos, display_name, avatar_url FROM (" +
@@ -36,6 +38,7 @@ export function summaryStatements(db: D1Database, userId: string, roomIds: strin
 interface RoomRow {
   room_id: string;
   name: string | null;
+  avatar_url: string | null;
   canonical_alias: string | null;
   joined_members: number;
   invited_members: number;
@@ -68,7 +71,7 @@ export function readSummaries(userId: string, roomsResult: D1Result | undefined,
     );
     const heroes = Array.isArray(summary["m.heroes"]) ? (summary["m.heroes"] as string[]) : [];
     const own = new Map(heroes.map((h) => [h, profiles.get(`${r.room_id}\u0000${h}`) ?? { displayname: null, avatar_url: null }]));
-    out.set(r.room_id, { summary, heroes, profiles: own });
+    out.set(r.room_id, { summary, heroes, profiles: own, room: { name: r.name, avatarUrl: r.avatar_url, joined: r.joined_members, invited: r.invited_members } });
   }
   return out;
 }
