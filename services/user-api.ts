@@ -12,6 +12,12 @@ export interface SlidingSyncRoomSent {
   timelineLimit: number;
 }
 
+/** A connection position as `pos` carries it (src/sliding-sync.ts formatPos). */
+export interface SlidingSyncPos {
+  nonce: string;
+  n: number;
+}
+
 export interface SlidingSyncConnection {
   nonce: string;
   /** The connection position the state is as of (0 for a new connection). */
@@ -30,16 +36,18 @@ export interface UserApi extends Rpc.DurableObjectBranded {
   notify(pos: number): Promise<void>;
   /** A position past `since` as soon as one is notified, or `since` after `timeoutMs`. */
   waitForChange(since: number, timeoutMs: number): Promise<number>;
-  /** Sliding sync: a new connection (no pos), or the state as of `pos` (null: unknown pos). */
-  slidingSyncOpen(deviceId: string, connId: string, pos: { nonce: string; n: number } | null): Promise<SlidingSyncConnection | null>;
-  /** Sliding sync: records a response issued from position `parent`; the new position, or null if the connection is gone. */
+  /** Sliding sync: the connection's state as of `pos` (null: unknown pos). */
+  slidingSyncResume(deviceId: string, connId: string, pos: SlidingSyncPos): Promise<SlidingSyncConnection | null>;
+  /**
+   * Sliding sync: records a response issued from `from`, or the first response of a new connection (`from`
+   * null: whatever was kept under this conn_id is dropped); the new position, or null if the connection is gone.
+   */
   slidingSyncCommit(
     deviceId: string,
     connId: string,
-    nonce: string,
-    parent: number,
+    from: SlidingSyncPos | null,
     streamPos: number,
     rooms: Record<string, SlidingSyncRoomSent>,
     list: string,
-  ): Promise<number | null>;
+  ): Promise<SlidingSyncPos | null>;
 }

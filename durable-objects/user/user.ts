@@ -1,6 +1,6 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../../services/env.js";
-import type { SlidingSyncConnection, SlidingSyncRoomSent, UserApi } from "../../services/user-api.js";
+import type { SlidingSyncConnection, SlidingSyncPos, SlidingSyncRoomSent, UserApi } from "../../services/user-api.js";
 import { applySchema } from "../sql-schema.js";
 import { PresenceTimer } from "./presence-timer.js";
 import { SLIDING_SYNC_SCHEMA, SlidingSyncConnections } from "./sliding-sync-connections.js";
@@ -36,23 +36,24 @@ export class User extends DurableObject<Env> implements UserApi {
     this.connections = new SlidingSyncConnections(ctx.storage.sql);
   }
 
-  async slidingSyncOpen(deviceId: string, connId: string, pos: { nonce: string; n: number } | null): Promise<SlidingSyncConnection | null> {
-    const now = Date.now();
-    return this.ctx.storage.transactionSync(() =>
-      pos ? this.connections.resume(deviceId, connId, pos.nonce, pos.n, now) : this.connections.open(deviceId, connId, now),
-    );
+  async slidingSyncResume(deviceId: string, connId: string, pos: SlidingSyncPos): Promise<SlidingSyncConnection | null> {
+    return this.ctx.storage.transactionSync(() => this.connections.resume(deviceId, connId, pos.nonce, pos.n, Date.now()));
   }
 
   async slidingSyncCommit(
     deviceId: string,
     connId: string,
-    nonce: string,
-    parent: number,
+    from: SlidingSyncPos | null,
     streamPos: number,
     rooms: Record<string, SlidingSyncRoomSent>,
     list: string,
-  ): Promise<number | null> {
-    return this.ctx.storage.transactionSync(() => this.connections.commit(deviceId, connId, nonce, parent, streamPos, rooms, list));
+  ): Promise<SlidingSyncPos | null> {
+    return this.ctx.storage.transactionSync(() => {
+      // A new connection is opened with its first response: one call, nothing to read before building it.
+      const base = from ?? this.connections.open(deviceId, connId, Date.now());
+      const n = this.connections.commit(deviceId, connId, base.nonce, base.n, streamPos, rooms, list);
+      return n === null ? null : { nonce: base.nonce, n };
+    });
   }
 
   /** Presence timeout for this user (./presence-timer.ts). */

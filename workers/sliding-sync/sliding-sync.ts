@@ -42,6 +42,8 @@ export interface SlidingSyncParams {
 
 const unknownPos = () => new MatrixError("M_UNKNOWN_POS", "Unknown position", 400);
 
+const NEW_CONNECTION: SlidingSyncConnection = { nonce: "", n: 0, streamPos: null, rooms: {}, list: null };
+
 export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonObject> {
   const connId = p.body.conn_id ?? "";
   let parsedPos: { nonce: string; n: number } | null = null;
@@ -52,17 +54,19 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
   const user = env.USER.getByName(p.userId);
   // The rooms, unread counts and extensions of a response read D1 side by side: one round trip for all of them.
   const db = coalescedD1(env.DB);
-  // A new connection's room list needs nothing from the connection: read it while the connection opens.
-  let roomList = parsedPos ? null : loadRoomList(db, p.userId, null, null);
-  const [conn] = await Promise.all([user.slidingSyncOpen(p.deviceId, connId, parsedPos), applySetPresence(env, p.userId, p.setPresence), roomList]);
+  // A new connection needs nothing from the User DO before its first response (it is opened when that is
+  // recorded); a resumed one needs what it was sent, and its kept room list.
+  const [conn] = await Promise.all([
+    parsedPos ? user.slidingSyncResume(p.deviceId, connId, parsedPos) : NEW_CONNECTION,
+    applySetPresence(env, p.userId, p.setPresence),
+  ]);
   if (!conn) throw unknownPos();
   // A new connection answers at once, whatever the timeout (MSC4186: "Ignored when no pos is set").
   const deadline = Date.now() + (parsedPos ? Math.min(Math.max(p.timeoutMs, 0), MAX_TIMEOUT_MS) : 0);
   for (;;) {
-    const plan = planOnce(p, conn, await (roomList ?? loadRoomList(db, p.userId, conn.streamPos, conn.list === null ? null : decodeRoomList(conn.list))));
-    roomList = null;
+    const plan = planOnce(p, conn, await loadRoomList(db, p.userId, conn.streamPos, conn.list === null ? null : decodeRoomList(conn.list)));
     // A response that will be sent whatever the extensions find is recorded while it is built.
-    const commit = () => user.slidingSyncCommit(p.deviceId, connId, conn.nonce, conn.n, plan.upTo, plan.sent, encodeRoomList(plan.rooms));
+    const commit = () => user.slidingSyncCommit(p.deviceId, connId, parsedPos && { nonce: conn.nonce, n: conn.n }, plan.upTo, plan.sent, encodeRoomList(plan.rooms));
     const early = plan.send.length > 0 || deadline <= Date.now() ? commit() : null;
     const [rooms, ext] = await Promise.all([
       buildRooms({ db, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo: plan.upTo, now: Date.now() }, plan.send),
@@ -74,9 +78,9 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
     ]);
     // A list's count moves only with a room joining, leaving or being invited, which puts that room in `rooms`.
     if (early || Object.keys(rooms).length > 0 || ext.hasNews || deadline <= Date.now()) {
-      const n = await (early ?? commit());
-      if (n === null) throw unknownPos();
-      const body: JsonObject = { pos: formatPos(conn.nonce, n), lists: plan.lists, rooms, extensions: ext.extensions };
+      const pos = await (early ?? commit());
+      if (pos === null) throw unknownPos();
+      const body: JsonObject = { pos: formatPos(pos.nonce, pos.n), lists: plan.lists, rooms, extensions: ext.extensions };
       if (p.body.txn_id !== undefined) body.txn_id = p.body.txn_id;
       return body;
     }
