@@ -27,6 +27,8 @@ export interface SlidingSyncConnection {
   rooms: Record<string, SlidingSyncRoomSent>;
   /** The ranked room list as of that response, as src/sliding-sync.ts encodeRoomList wrote it (null for a new connection). */
   list: string | null;
+  /** Each list's count in that response (null for a new connection). */
+  counts: Record<string, number> | null;
 }
 
 export interface UserApi extends Rpc.DurableObjectBranded {
@@ -49,5 +51,6 @@ export interface UserApi extends Rpc.DurableObjectBranded {
     streamPos: number,
     rooms: Record<string, SlidingSyncRoomSent>,
     list: string,
+    counts: Record<string, number>,
   ): Promise<SlidingSyncPos | null>;
 }

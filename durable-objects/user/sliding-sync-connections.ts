@@ -29,6 +29,9 @@ export const SLIDING_SYNC_SCHEMA: readonly string[] = [
   `CREATE TABLE IF NOT EXISTS ss_list (device_id TEXT NOT NULL, conn_id TEXT NOT NULL, n INTEGER NOT NULL, list TEXT NOT NULL, PRIMARY KEY (device_id, conn_id, n))`,
 ];
 
+/** Each list's count as last sent, so a response whose counts moved is news even with no room in it (user.ts step 3). */
+export const SLIDING_SYNC_COUNTS = "ALTER TABLE ss_pos ADD COLUMN counts TEXT";
+
 function randomNonce(): string {
   const b = new Uint8Array(9);
   crypto.getRandomValues(b);
@@ -44,7 +47,7 @@ export class SlidingSyncConnections {
     this.expire(now);
     const nonce = randomNonce();
     this.sql.exec("INSERT INTO ss_conn (device_id, conn_id, nonce, last_used) VALUES (?, ?, ?, ?)", deviceId, connId, nonce, now);
-    return { nonce, n: 0, streamPos: null, rooms: {}, list: null };
+    return { nonce, n: 0, streamPos: null, rooms: {}, list: null, counts: null };
   }
 
   /** The state as of an issued position, or null if it is unknown (M_UNKNOWN_POS). */
@@ -55,7 +58,9 @@ export class SlidingSyncConnections {
       this.forget(deviceId, connId);
       return null;
     }
-    const at = this.sql.exec<{ stream_pos: number }>("SELECT stream_pos FROM ss_pos WHERE device_id = ? AND conn_id = ? AND n = ?", deviceId, connId, n).toArray()[0];
+    const at = this.sql
+      .exec<{ stream_pos: number; counts: string | null }>("SELECT stream_pos, counts FROM ss_pos WHERE device_id = ? AND conn_id = ? AND n = ?", deviceId, connId, n)
+      .toArray()[0];
     if (!at) return null;
     // The client accepted n: answers it never used are dropped, and n's ancestors become the base.
     const chain = new Set([n]);
@@ -82,7 +87,7 @@ export class SlidingSyncConnections {
       rooms[r.room_id] = JSON.parse(r.sent) as SlidingSyncRoomSent;
     }
     const list = this.sql.exec<{ list: string }>("SELECT list FROM ss_list WHERE device_id = ? AND conn_id = ? AND n = ?", deviceId, connId, n).toArray()[0];
-    return { nonce, n, streamPos: at.stream_pos, rooms, list: list?.list ?? null };
+    return { nonce, n, streamPos: at.stream_pos, rooms, list: list?.list ?? null, counts: at.counts === null ? null : (JSON.parse(at.counts) as Record<string, number>) };
   }
 
   /** Records a response: a new position after `parent` and what each room in it was sent with. Returns the new position. */
@@ -94,12 +99,21 @@ export class SlidingSyncConnections {
     streamPos: number,
     rooms: Record<string, SlidingSyncRoomSent>,
     list: string,
+    counts: Record<string, number>,
   ): number | null {
     const conn = this.sql.exec<{ nonce: string; last_n: number }>("SELECT nonce, last_n FROM ss_conn WHERE device_id = ? AND conn_id = ?", deviceId, connId).toArray()[0];
     if (!conn || conn.nonce !== nonce) return null;
     const n = Math.max(conn.last_n, parent) + 1;
     this.sql.exec("UPDATE ss_conn SET last_n = ? WHERE device_id = ? AND conn_id = ?", n, deviceId, connId);
-    this.sql.exec("INSERT INTO ss_pos (device_id, conn_id, n, parent, stream_pos) VALUES (?, ?, ?, ?, ?)", deviceId, connId, n, parent, streamPos);
+    this.sql.exec(
+      "INSERT INTO ss_pos (device_id, conn_id, n, parent, stream_pos, counts) VALUES (?, ?, ?, ?, ?, ?)",
+      deviceId,
+      connId,
+      n,
+      parent,
+      streamPos,
+      JSON.stringify(counts),
+    );
     this.sql.exec("INSERT INTO ss_list (device_id, conn_id, n, list) VALUES (?, ?, ?, ?)", deviceId, connId, n, list);
     for (const [roomId, sent] of Object.entries(rooms)) {
       this.sql.exec("INSERT INTO ss_room (device_id, conn_id, n, room_id, sent) VALUES (?, ?, ?, ?, ?)", deviceId, connId, n, roomId, JSON.stringify(sent));

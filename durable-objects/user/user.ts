@@ -3,11 +3,12 @@ import type { Env } from "../../services/env.js";
 import type { SlidingSyncConnection, SlidingSyncPos, SlidingSyncRoomSent, UserApi } from "../../services/user-api.js";
 import { applySchema } from "../sql-schema.js";
 import { PresenceTimer } from "./presence-timer.js";
-import { SLIDING_SYNC_SCHEMA, SlidingSyncConnections } from "./sliding-sync-connections.js";
+import { SLIDING_SYNC_COUNTS, SLIDING_SYNC_SCHEMA, SlidingSyncConnections } from "./sliding-sync-connections.js";
 
 const SCHEMA: readonly string[] = [
   `CREATE TABLE user_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)`,
   SLIDING_SYNC_SCHEMA.join(";\n"),
+  SLIDING_SYNC_COUNTS,
 ];
 
 interface Waiter {
@@ -47,11 +48,12 @@ export class User extends DurableObject<Env> implements UserApi {
     streamPos: number,
     rooms: Record<string, SlidingSyncRoomSent>,
     list: string,
+    counts: Record<string, number>,
   ): Promise<SlidingSyncPos | null> {
     return this.ctx.storage.transactionSync(() => {
       // A new connection is opened with its first response: one call, nothing to read before building it.
       const base = from ?? this.connections.open(deviceId, connId, Date.now());
-      const n = this.connections.commit(deviceId, connId, base.nonce, base.n, streamPos, rooms, list);
+      const n = this.connections.commit(deviceId, connId, base.nonce, base.n, streamPos, rooms, list, counts);
       return n === null ? null : { nonce: base.nonce, n };
     });
   }

@@ -155,6 +155,30 @@ describe("sliding sync", () => {
     expect(woke.rooms[roomId]!.timeline!.map((e) => e.event_id)).toEqual([ev]);
   });
 
+  it("a parked request wakes when only a list's count moves (a room outside the window starts matching its filter)", async () => {
+    const alice = await registerUser();
+    const later = await createRoom(alice, { name: "plain, older" });
+    const shown = await createRoom(alice, {
+      name: "encrypted, newer",
+      initial_state: [{ type: "m.room.encryption", state_key: "", content: { algorithm: "m.megolm.v1.aes-sha2" } }],
+    });
+    const body = { conn_id: "enc", lists: { enc: { ranges: [[0, 0]], timeline_limit: 1, filters: { is_encrypted: true } } } };
+    const first = await ok(alice, body);
+    expect(first.lists.enc!.count).toBe(1);
+    expect(Object.keys(first.rooms)).toEqual([shown]);
+    // Nothing moves into the window and no extension is on: only the count says something happened.
+    // Without the wake-up the request would hold its 120 s, past this test's time limit.
+    const waiting = ok(alice, body, { pos: first.pos, timeout: "120000" });
+    await new Promise((r) => setTimeout(r, 300));
+    await setState(alice, later, "m.room.encryption", "", { algorithm: "m.megolm.v1.aes-sha2" });
+    const woke = await waiting;
+    expect(woke.lists.enc!.count).toBe(2);
+    expect(woke.rooms).toEqual({});
+    // And then it waits again: the moved count was news once.
+    const again = await ok(alice, body, { pos: woke.pos, timeout: "300" });
+    expect(again.lists.enc!.count).toBe(2);
+  });
+
   it("room subscriptions outside the window; a larger timeline expands it", async () => {
     const alice = await registerUser();
     const quiet = await createRoom(alice, { name: "quiet" });

@@ -42,7 +42,7 @@ export interface SlidingSyncParams {
 
 const unknownPos = () => new MatrixError("M_UNKNOWN_POS", "Unknown position", 400);
 
-const NEW_CONNECTION: SlidingSyncConnection = { nonce: "", n: 0, streamPos: null, rooms: {}, list: null };
+const NEW_CONNECTION: SlidingSyncConnection = { nonce: "", n: 0, streamPos: null, rooms: {}, list: null, counts: null };
 
 export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonObject> {
   const connId = p.body.conn_id ?? "";
@@ -66,7 +66,7 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
   for (;;) {
     const plan = planOnce(p, conn, await loadRoomList(db, p.userId, conn.streamPos, conn.list === null ? null : decodeRoomList(conn.list)));
     // A response that will be sent whatever the extensions find is recorded while it is built.
-    const commit = () => user.slidingSyncCommit(p.deviceId, connId, parsedPos && { nonce: conn.nonce, n: conn.n }, plan.upTo, plan.sent, encodeRoomList(plan.rooms));
+    const commit = () => user.slidingSyncCommit(p.deviceId, connId, parsedPos && { nonce: conn.nonce, n: conn.n }, plan.upTo, plan.sent, encodeRoomList(plan.rooms), plan.counts);
     const early = plan.send.length > 0 || deadline <= Date.now() ? commit() : null;
     const [rooms, ext] = await Promise.all([
       buildRooms({ db, userId: p.userId, deviceId: p.deviceId, since: conn.streamPos, upTo: plan.upTo, now: Date.now() }, plan.send),
@@ -76,8 +76,7 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
       ),
       early,
     ]);
-    // A list's count moves only with a room joining, leaving or being invited, which puts that room in `rooms`.
-    if (early || Object.keys(rooms).length > 0 || ext.hasNews || deadline <= Date.now()) {
+    if (early || Object.keys(rooms).length > 0 || ext.hasNews || countsMoved(conn.counts, plan.counts) || deadline <= Date.now()) {
       const pos = await (early ?? commit());
       if (pos === null) throw unknownPos();
       const body: JsonObject = { pos: formatPos(pos.nonce, pos.n), lists: plan.lists, rooms, extensions: ext.extensions };
@@ -89,11 +88,19 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
   }
 }
 
+/** A list's count changed, or the lists did (a room's filter fields can change without a room to send). */
+function countsMoved(before: Record<string, number> | null, now: Record<string, number>): boolean {
+  if (before === null) return true;
+  const names = Object.keys(now);
+  return names.length !== Object.keys(before).length || names.some((n) => before[n] !== now[n]);
+}
+
 interface Plan {
   upTo: number;
   /** The listed rooms, ranked: kept by the connection so the next response reads only what changed. */
   rooms: ListedRoom[];
   lists: JsonObject;
+  counts: Record<string, number>;
   listRooms: Map<string, string[]>;
   subscribed: string[];
   send: RoomToSend[];
@@ -105,6 +112,7 @@ interface Plan {
 function planOnce(p: SlidingSyncParams, conn: SlidingSyncConnection, { upTo, rooms }: { upTo: number; rooms: ListedRoom[] }): Plan {
   const byId = new Map(rooms.map((r) => [r.roomId, r]));
   const lists: JsonObject = {};
+  const counts: Record<string, number> = {};
   const listRooms = new Map<string, string[]>();
   const configs = new Map<string, RoomConfig[]>();
   const want = (roomId: string, c: RoomConfig) => {
@@ -115,6 +123,7 @@ function planOnce(p: SlidingSyncParams, conn: SlidingSyncConnection, { upTo, roo
   for (const [name, list] of Object.entries(p.body.lists ?? {})) {
     const kept = filterRooms(rooms, list.filters);
     lists[name] = { count: kept.length };
+    counts[name] = kept.length;
     const window = selectedIndexes(list.ranges as Array<[number, number]> | undefined, kept.length).map((i) => kept[i]!.roomId);
     listRooms.set(name, window);
     for (const roomId of window) want(roomId, list);
@@ -131,5 +140,5 @@ function planOnce(p: SlidingSyncParams, conn: SlidingSyncConnection, { upTo, roo
     sent[t.room.roomId] = { upTo: roomUpTo(t.room, upTo), config: configKey(t.config), membership: t.room.membership, timelineLimit: t.config.timelineLimit };
   }
   const initialRooms = new Set(send.filter((t) => t.full).map((t) => t.room.roomId));
-  return { upTo, rooms, lists, listRooms, subscribed, send, initialRooms, sent };
+  return { upTo, rooms, lists, counts, listRooms, subscribed, send, initialRooms, sent };
 }
