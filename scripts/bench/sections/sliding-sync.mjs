@@ -63,6 +63,7 @@ export default {
       first.push(last.ms);
     }
     const s = stats(first);
+    if (verbose) note(`first responses in order: ${first.map((ms) => fmt(ms)).join(", ")} ms`);
     figure(
       `first response of a new connection, ${rooms.length} rooms`,
       `p50 ${fmt(s.p50)} ms, min ${fmt(s.min)}, max ${fmt(s.max)} (${s.n} connections; ${Object.keys(last.body.rooms).length} rooms sent, count ${last.body.lists.all_rooms.count})`,
