@@ -5,7 +5,7 @@
  * joined to the user's memberships), so its cost follows what changed, not how
  * many rooms the user is in.
  */
-import { type RoomEventFilter, eventMatches, roomAllowed } from "../../src/filter.js";
+import { type Filter, type RoomEventFilter, eventMatches, roomAllowed } from "../../src/filter.js";
 import { ignoredUserIds } from "../../src/account-data.js";
 import type { JsonObject } from "../../src/json.js";
 import type { SyncBaseInputs } from "./context.js";
@@ -154,9 +154,8 @@ function planRooms(o: RoomsOptions, base: { memberships: MembershipRow[]; ignore
 export async function syncRooms(
   o: RoomsOptions,
   base: { memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[]; ignored: Set<string> },
-): Promise<{ rooms: RoomsSection; hasNews: boolean; allJoined: string[] }> {
+): Promise<{ rooms: RoomsSection; hasNews: boolean }> {
   const out: RoomsSection = { join: {}, invite: {}, knock: {}, leave: {} };
-  const memberships = base.memberships;
   const db = o.env.DB;
   const incremental = o.since !== null && !o.fullState;
   const timelineFilter = o.filter.room?.timeline;
@@ -175,23 +174,26 @@ export async function syncRooms(
   const { visibility, summaries } = await loadRoomHeads(db, o.userId, fullRooms, summaryRooms);
   const ranges = new Map<string, PosRange[]>();
 
-  for (const p of plans) {
-    const roomId = p.m.room_id;
-    if (p.kind === "invite" || p.kind === "knock") {
-      const stripped = await strippedState(db, roomId, p.m.event_id);
-      if (p.kind === "invite") out.invite[roomId] = { invite_state: { events: stripped } };
-      else out.knock[roomId] = { knock_state: { events: stripped } };
-    } else if (p.kind === "incremental") {
-      out.join[roomId] = await incrementalRoom(o, p.events, timelineFilter, now);
-    } else {
-      const visible = visibleRanges(visibility.get(roomId) ?? { visibility: [], memberships: [] }, p.upTo);
-      ranges.set(roomId, visible);
-      const heroes = summaries.get(roomId)?.heroes ?? [];
-      out[p.section][roomId] = await fullRoom(o, roomId, p.upTo, timelineFilter, now, visible, heroes);
-    }
-    const summary = summaries.get(roomId);
-    if (summary && out.join[roomId]) out.join[roomId]!.summary = summary.summary;
-  }
+  // The rooms side by side: through a coalescing D1 (sync.ts) their reads share round trips.
+  await Promise.all(
+    plans.map(async (p) => {
+      const roomId = p.m.room_id;
+      if (p.kind === "invite" || p.kind === "knock") {
+        const stripped = await strippedState(db, roomId, p.m.event_id);
+        if (p.kind === "invite") out.invite[roomId] = { invite_state: { events: stripped } };
+        else out.knock[roomId] = { knock_state: { events: stripped } };
+      } else if (p.kind === "incremental") {
+        out.join[roomId] = await incrementalRoom(o, p.events, timelineFilter, now);
+      } else {
+        const visible = visibleRanges(visibility.get(roomId) ?? { visibility: [], memberships: [] }, p.upTo);
+        ranges.set(roomId, visible);
+        const heroes = summaries.get(roomId)?.heroes ?? [];
+        out[p.section][roomId] = await fullRoom(o, roomId, p.upTo, timelineFilter, now, visible, heroes);
+      }
+      const summary = summaries.get(roomId);
+      if (summary && out.join[roomId]) out.join[roomId]!.summary = summary.summary;
+    }),
+  );
   // Children of the timelines' events are bundled only where the user may see them
   // (a room left shows nothing after the leave).
   const visibleChild = (pos: number, roomId: string) => {
@@ -200,12 +202,17 @@ export async function syncRooms(
   };
   await bundleSyncTimelines(db, o, [out.join, out.leave], now, visibleChild);
   const hasNews = Object.keys(out.join).length + Object.keys(out.invite).length + Object.keys(out.knock).length + Object.keys(out.leave).length > 0;
-  // Joined rooms the extensions look at: all of them on an initial sync; on an
-  // incremental one, those with anything new (events, membership, typing,
-  // receipts, room account data), so no part of the sync reads every room.
-  const joinedRows = memberships.filter((m) => m.membership === "join" && m.stream_pos <= o.upTo && roomAllowed(o.filter, m.room_id)).map((m) => m.room_id);
-  const allJoined = [...new Set([...joinedRows, ...base.candidateRooms.filter((r) => roomAllowed(o.filter, r))])];
-  return { rooms: out, hasNews, allJoined };
+  return { rooms: out, hasNews };
+}
+
+/**
+ * Joined rooms the extensions look at: all of them on an initial sync; on an
+ * incremental one, those with anything new (events, membership, typing,
+ * receipts, room account data), so no part of the sync reads every room.
+ */
+export function extensionRooms(o: { filter: Filter; upTo: number }, base: { memberships: MembershipRow[]; candidateRooms: string[] }): string[] {
+  const joinedRows = base.memberships.filter((m) => m.membership === "join" && m.stream_pos <= o.upTo && roomAllowed(o.filter, m.room_id)).map((m) => m.room_id);
+  return [...new Set([...joinedRows, ...base.candidateRooms.filter((r) => roomAllowed(o.filter, r))])];
 }
 
 async function loadRoomHeads(

@@ -8,12 +8,13 @@ import { type Filter, FilterSchema } from "../../src/filter.js";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import { assertJsonLimits } from "../../src/json-limits.js";
+import { coalescedD1 } from "../../services/d1/coalesce.js";
 import { loadFilterJson } from "../../services/d1/filters.js";
 import type { Env } from "../../services/env.js";
 import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
 import type { SyncBaseInputs, SyncContext } from "./context.js";
 import { SYNC_EXTENSIONS, SYNC_FINISHERS } from "./extensions.js";
-import { loadSyncBase, syncRooms } from "./rooms.js";
+import { extensionRooms, loadSyncBase, syncRooms } from "./rooms.js";
 
 /** Longest long-poll we hold (clients usually ask for 30 s). */
 export const MAX_SYNC_TIMEOUT_MS = 120_000;
@@ -69,11 +70,13 @@ export async function resolveFilter(db: D1Database, userId: string, param: strin
   return parsed.data;
 }
 
-async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncParams): Promise<{ body: JsonObject; hasNews: boolean; upTo: number }> {
+async function buildOnce(plainEnv: Env, userId: string, deviceId: string, p: SyncParams): Promise<{ body: JsonObject; hasNews: boolean; upTo: number }> {
+  // The rooms and the extensions read D1 side by side: through one coalescing binding their reads share round trips.
+  const env: Env = { ...plainEnv, DB: coalescedD1(plainEnv.DB) };
   const base = await loadSyncBase(env.DB, userId, p.fullState ? null : p.since);
   const upTo = base.upTo;
   const common: SyncBaseInputs = { env, userId, deviceId, since: p.since, upTo, filter: p.filter, fullState: p.fullState };
-  const { rooms, hasNews: roomNews, allJoined } = await syncRooms({ ...common, useStateAfter: p.useStateAfter, ignored: base.ignored }, base);
+  const allJoined = extensionRooms(common, base);
   const joinedSet = new Set(allJoined);
   const newlyJoinedRooms =
     p.since === null ? [] : base.memberships.filter((m) => m.membership === "join" && m.stream_pos > p.since! && joinedSet.has(m.room_id)).map((m) => m.room_id);
@@ -83,6 +86,11 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
     newlyJoinedRooms,
     setPresence: p.setPresence,
   };
+  // Extensions read independent data: run them side by side, and beside the rooms.
+  const [{ rooms, hasNews: roomNews }, parts] = await Promise.all([
+    syncRooms({ ...common, useStateAfter: p.useStateAfter, ignored: base.ignored }, base),
+    Promise.all(SYNC_EXTENSIONS.map((ext) => ext(ctx))),
+  ]);
   const body: JsonObject = {
     next_batch: `s${upTo}`,
     rooms: rooms as unknown as JsonObject,
@@ -92,14 +100,11 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
     device_lists: { changed: [], left: [] },
   };
   let hasNews = roomNews;
-  const joined = new Set(allJoined);
-  // Extensions read independent data: run them side by side.
-  const parts = await Promise.all(SYNC_EXTENSIONS.map((ext) => ext(ctx)));
   for (const part of parts) {
     hasNews ||= part.hasNews;
     Object.assign(body, part.top ?? {});
     for (const [roomId, extra] of Object.entries(part.rooms ?? {})) {
-      if (!joined.has(roomId)) continue;
+      if (!joinedSet.has(roomId)) continue;
       rooms.join[roomId] ??= { timeline: { events: [], limited: false, prev_batch: `s${upTo}` } };
       Object.assign(rooms.join[roomId]!, extra);
     }
