@@ -1,6 +1,7 @@
 import type { FederationApi } from "./federation-api.js";
 import type { RoomApi } from "./room-api.js";
 import type { UserApi } from "./user-api.js";
+import type { WakeApi } from "./wake-api.js";
 
 /**
  * Bindings and vars from wrangler.toml (and secrets set with `wrangler secret put`),
@@ -12,6 +13,8 @@ export interface Env {
   ROOM: DurableObjectNamespace<RoomApi>;
   USER: DurableObjectNamespace<UserApi>;
   FEDERATION: DurableObjectNamespace<FederationApi>;
+  /** Long-poll wake-ups, sharded by user (durable-objects/wake/wake.ts, services/wake.ts). */
+  WAKE: DurableObjectNamespace<WakeApi>;
   DB: D1Database;
   MEDIA: R2Bucket;
   /** Per-client-IP request limiter for the client and federation APIs. */

@@ -34,10 +34,6 @@ export interface SlidingSyncConnection {
 export interface UserApi extends Rpc.DurableObjectBranded {
   /** Presence timeout for this user. */
   schedulePresenceCheck(userId: string, at: number): Promise<void>;
-  /** Something for this user was written at stream position `pos`: wake every waiter behind it. */
-  notify(pos: number): Promise<void>;
-  /** A position past `since` as soon as one is notified, or `since` after `timeoutMs`. */
-  waitForChange(since: number, timeoutMs: number): Promise<number>;
   /** Sliding sync: the connection's state as of `pos` (null: unknown pos). */
   slidingSyncResume(deviceId: string, connId: string, pos: SlidingSyncPos): Promise<SlidingSyncConnection | null>;
   /**

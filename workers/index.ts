@@ -7,6 +7,7 @@ import { preflightResponse, withCors } from "./middleware/cors.js";
 export { Federation } from "../durable-objects/federation/federation.js";
 export { Room } from "../durable-objects/room/room.js";
 export { User } from "../durable-objects/user/user.js";
+export { Wake } from "../durable-objects/wake/wake.js";
 
 const app = createApp();
 

@@ -14,7 +14,7 @@ import type { JsonObject } from "../../src/json.js";
 import { redactEvent } from "../../src/redaction.js";
 import type { RoomVersion } from "../../src/room-versions.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/notify.js";
+import { notifyUsers } from "../../services/wake.js";
 import { deliverPushes } from "../../services/push/gateway.js";
 import { type PublishItem, publishStatements } from "./publish.js";
 import { planPushActions } from "./push-actions.js";

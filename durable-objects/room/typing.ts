@@ -25,7 +25,7 @@
 import { MatrixError } from "../../src/errors.js";
 import { type TypingMap, applyTyping, expireTyping, nextTypingExpiry, typingUsers } from "../../src/typing.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/notify.js";
+import { notifyUsers } from "../../services/wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 import { alarmNoLaterThan } from "../alarm.js";
 

@@ -3,7 +3,7 @@
  * (src/presence.ts has the rules). Presence is written to D1 by the Worker; each
  * write of a state other than offline arms this object's alarm for when the user
  * would time out. When it fires, the row is read again: still silent and no sync
- * in flight (the object holds the user's long-polls) → offline, announced to
+ * in flight (asked of the user's Wake shard) → offline, announced to
  * everyone sharing a room; otherwise it re-arms for the new deadline. No timer
  * runs for users who are offline.
  */
@@ -18,8 +18,8 @@ export class PresenceTimer {
   constructor(
     private readonly ctx: DurableObjectState,
     private readonly env: Env,
-    /** Whether a /sync of the user is waiting in this object right now. */
-    private readonly syncInFlight: () => boolean,
+    /** Whether a sync of the user is waiting right now (services/wake.ts). */
+    private readonly syncInFlight: (userId: string) => Promise<boolean>,
   ) {}
 
   /** Arms the alarm for `at` (the object does not know its own name, so the user id is kept). */
@@ -33,7 +33,7 @@ export class PresenceTimer {
     if (!userId) return;
     const row = await readPresence(this.env.DB, userId);
     const now = Date.now();
-    const verdict = presenceTimeout(row, now, this.syncInFlight());
+    const verdict = presenceTimeout(row, now, await this.syncInFlight(userId));
     if ("offline" in verdict) {
       // Lost a race with a sync that refreshed the row: look again at its new deadline.
       if (!(await markOffline(this.env, userId, verdict.offline.last_seen_ts))) await alarmNoLaterThan(this.ctx.storage, now + 1_000);

@@ -6,7 +6,7 @@
  */
 import { OFFLINE_AFTER_MS, type PresenceRow, type PresenceUpdate } from "../../src/presence.js";
 import type { Env } from "../env.js";
-import { notifyUsers } from "../notify.js";
+import { notifyUsers } from "../wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../stream.js";
 
 /** Most presence events one /sync carries; a bound, not a page. */

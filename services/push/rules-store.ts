@@ -17,7 +17,7 @@ import {
   isPushRuleKind,
 } from "../../src/push-rules.js";
 import type { Env } from "../env.js";
-import { notifyUsers } from "../notify.js";
+import { notifyUsers } from "../wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../stream.js";
 
 interface Row {

@@ -1,5 +1,6 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { waitForChange } from "../../services/wake.js";
 import { ackToDevice, e2eeSync, e2eeSyncExtension } from "../../workers/e2ee/sync-extension.js";
 import type { SyncContext } from "../../workers/sync/context.js";
 import { put, streamPos, uploadDevice } from "./e2ee-helpers.js";
@@ -100,7 +101,7 @@ describe("PUT /sendToDevice", () => {
     const alice = await registerUser();
     const bob = await registerUser();
     const since = await streamPos();
-    const waiting = env.USER.getByName(bob.userId).waitForChange(since, 10_000);
+    const waiting = waitForChange(env, bob.userId, since, 10_000);
     await send(alice, "m.test", { [bob.userId]: { [bob.deviceId]: {} } });
     expect(await waiting).toBeGreaterThan(since);
   });

@@ -1,6 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
+import { wakeShard } from "../../services/wake.js";
 import { eventually } from "./ephemeral-helpers.js";
 import { callJson, registerUser, type TestUser } from "./helpers.js";
 
@@ -76,10 +77,10 @@ describe("/sync", () => {
     const poll = syncOf(alice, `?since=${s.next_batch}&timeout=${TIMEOUT_MS}`).finally(() => {
       returned = true;
     });
-    // Send only once the poll sleeps in the User DO (workers/sync/sync.ts), so the event
+    // Send only once the poll waits on its user's Wake shard (services/wake.ts), so the event
     // must reach it by the wake-up and not by the poll's first read of D1.
-    const userDo = env.USER.getByName(alice.userId);
-    const parked = () => runInDurableObject(userDo, (o) => (o as unknown as { waiters: ReadonlySet<unknown> }).waiters.size);
+    const shard = env.WAKE.getByName(wakeShard(alice.userId));
+    const parked = () => runInDurableObject(shard, (_o, state) => state.getWebSockets(alice.userId).length);
     await eventually(async () => ((await parked()) > 0 ? true : undefined), 20_000);
     expect(returned).toBe(false);
     const eventId = await send(alice, roomId, "wake up");
@@ -87,7 +88,7 @@ describe("/sync", () => {
     expect(woke.rooms.join[roomId]!.timeline.events.map((e) => [e.event_id, e.content.body])).toEqual([[eventId, "wake up"]]);
     expect(woke.next_batch).not.toBe(s.next_batch);
     // Woken, not timed out: it returned well before its timeout (a bound on which
-    // path ended the poll, not a speed figure), and no longer waits in the DO.
+    // path ended the poll, not a speed figure), and no longer waits on the shard.
     expect(Date.now() - started).toBeLessThan(TIMEOUT_MS / 2);
     expect(await parked()).toBe(0);
   }, 90_000);

@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from "../../src/json.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/notify.js";
+import { notifyUsers } from "../../services/wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 
 /** '' is the global scope. */

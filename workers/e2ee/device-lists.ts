@@ -1,6 +1,6 @@
 import { userIdDomain } from "../../src/identifiers.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/notify.js";
+import { notifyUsers } from "../../services/wake.js";
 import { STREAM_POS } from "../../services/stream.js";
 
 /**

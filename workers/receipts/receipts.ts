@@ -6,7 +6,7 @@
 import { MatrixError } from "../../src/errors.js";
 import { type ReceiptRow, type RelationInfo, receiptFitsThread, receiptMovesForward, resolveThread } from "../../src/receipts.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/notify.js";
+import { notifyUsers } from "../../services/wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 
 /** Most receipts one /sync carries (newest first); a bound, not a page. */

@@ -9,7 +9,7 @@ import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { claimToDeviceTxnStatement, pruneToDeviceTxnsStatement, queueToDeviceMessagesStatement, type ToDeviceMessage } from "../../services/d1/to-device.js";
 import { rowsOf } from "../../services/d1/rows.js";
-import { notifyUsers } from "../../services/notify.js";
+import { notifyUsers } from "../../services/wake.js";
 import { advanceStream, streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 

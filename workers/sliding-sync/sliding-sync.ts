@@ -22,6 +22,7 @@ import {
 } from "../../src/sliding-sync.js";
 import { coalescedD1 } from "../../services/d1/coalesce.js";
 import type { Env } from "../../services/env.js";
+import { waitForChange } from "../../services/wake.js";
 import type { SlidingSyncConnection, SlidingSyncRoomSent } from "../../services/user-api.js";
 import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
 import { buildExtensions } from "./extensions.js";
@@ -83,7 +84,7 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
       if (p.body.txn_id !== undefined) body.txn_id = p.body.txn_id;
       return body;
     }
-    await user.waitForChange(plan.upTo, deadline - Date.now());
+    await waitForChange(env, p.userId, plan.upTo, deadline - Date.now());
     await refreshPresence(env, p.userId, p.setPresence);
   }
 }

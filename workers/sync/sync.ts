@@ -11,6 +11,7 @@ import { assertJsonLimits } from "../../src/json-limits.js";
 import { coalescedD1 } from "../../services/d1/coalesce.js";
 import { loadFilterJson } from "../../services/d1/filters.js";
 import type { Env } from "../../services/env.js";
+import { waitForChange } from "../../services/wake.js";
 import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
 import type { SyncBaseInputs, SyncContext } from "./context.js";
 import { SYNC_EXTENSIONS, SYNC_FINISHERS } from "./extensions.js";
@@ -125,8 +126,8 @@ export async function sync(env: Env, userId: string, deviceId: string, p: SyncPa
     if (p.since !== null && p.since > upTo) throw new MatrixError("M_INVALID_PARAM", "since token is from the future", 400);
     const remaining = deadline - Date.now();
     if (p.since === null || p.fullState || hasNews || remaining <= 0) return body;
-    // Nothing new: sleep on the User DO until something for this user is published.
-    await env.USER.getByName(userId).waitForChange(upTo, remaining);
+    // Nothing new: the Worker waits (off the Durable Object clock) until something for this user is published.
+    await waitForChange(env, userId, upTo, remaining);
     await refreshPresence(env, userId, p.setPresence);
   }
 }

@@ -5,6 +5,8 @@ import { fmt, http, registerUser, repeat, stats } from "../lib.mjs";
 const SEQUENTIAL = 100;
 const SENDERS = 10;
 const PER_SENDER = 30;
+/** services/wake.ts WAKE_SHARDS: a write's wake-ups cost at most this many calls. */
+const WAKE_SHARDS = 16;
 
 export async function createRoom(baseUrl, token, body = {}) {
   const r = await http(baseUrl, "/_matrix/client/v3/createRoom", { json: body, token });
@@ -79,12 +81,13 @@ export default {
       seconds: elapsed,
     });
     figure("latency under that load p50 / p95", `${fmt(c.p50)} ms / ${fmt(c.p95)} ms`, c);
-    // Worker → Room DO: one RPC (send). Room DO → User DO: one notify per local member
-    // (joined, invited or knocking) to wake their long-polls. Nothing else is called.
+    // Worker → Room DO: one RPC (send). Room DO → Wake shards: one notify per shard holding any
+    // local member (joined, invited or knocking), at most WAKE_SHARDS. Nothing else is called.
     const members = SENDERS + 1;
-    figure("Durable Object calls per message", `1 Room DO RPC + ${members} User DO wake-ups (1 per local member; this room has ${members})`, {
+    const wakeCalls = Math.min(members, WAKE_SHARDS);
+    figure("Durable Object calls per message", `1 Room DO RPC + at most ${wakeCalls} Wake shard calls (${members} local members over ${WAKE_SHARDS} shards)`, {
       roomRpc: 1,
-      userNotifies: members,
+      wakeCallsAtMost: wakeCalls,
     });
     note("wake-ups go out after the D1 publish and are not on the sender's critical path (waitUntil)");
   },

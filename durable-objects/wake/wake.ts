@@ -1,0 +1,81 @@
+/**
+ * Wake-ups for long-polling syncs, off the Durable Object clock
+ * (../shared/design PLATFORM.md §2.5, §7, §10.1). A waiting /sync or sliding
+ * sync is held by the Worker, which bills CPU time only; it opens a hibernatable
+ * WebSocket to the shard of its user (services/wake.ts) and waits for one message.
+ * This object keeps no request open: between events it hibernates, sockets and
+ * all, and is billed only while it handles a connect or a notify.
+ *
+ * Users are spread over a fixed number of shards, so a message in a room with a
+ * thousand local members wakes everyone in at most that many calls, not one per
+ * member. Each socket is tagged with its user and carries the stream position the
+ * sync has read up to; a notify at a later position sends that position and
+ * closes the socket (one wake per wait).
+ *
+ * A notify that lands between the sync's read and its socket is caught by the
+ * last position notified per user, kept in memory: it is lost only if the object
+ * hibernated in that gap of milliseconds (it needs seconds idle to do so), and
+ * then the wait ends at its timeout instead — a late answer, never a lost event,
+ * since every sync reads D1.
+ */
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../../services/env.js";
+import type { WakeApi } from "../../services/wake-api.js";
+
+interface Attachment {
+  since: number;
+}
+
+export class Wake extends DurableObject<Env> implements WakeApi {
+  private readonly latest = new Map<string, number>();
+
+  /** `GET /wait?user=…&since=…` with `Upgrade: websocket`: the socket a waiting sync listens on. */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const user = url.searchParams.get("user");
+    const since = Number(url.searchParams.get("since"));
+    if (request.headers.get("Upgrade") !== "websocket" || !user || !Number.isSafeInteger(since)) return new Response("expected a websocket upgrade", { status: 400 });
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server, [user]);
+    server.serializeAttachment({ since } satisfies Attachment);
+    const latest = this.latest.get(user) ?? 0;
+    if (latest > since) wake(server, latest);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  async notify(userIds: string[], pos: number): Promise<void> {
+    for (const user of userIds) {
+      if ((this.latest.get(user) ?? 0) < pos) this.latest.set(user, pos);
+      for (const ws of this.ctx.getWebSockets(user)) {
+        const a = ws.deserializeAttachment() as Attachment | null;
+        if (!a || a.since < pos) wake(ws, pos);
+      }
+    }
+  }
+
+  async isWaiting(userId: string): Promise<boolean> {
+    return this.ctx.getWebSockets(userId).length > 0;
+  }
+
+  override async webSocketMessage(): Promise<void> {
+    // Waiters only listen.
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    // The sync ended its wait (timeout, or its client went away): finish the close handshake.
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, "done");
+    } catch {
+      /* already closed */
+    }
+  }
+}
+
+function wake(ws: WebSocket, pos: number): void {
+  try {
+    ws.send(String(pos));
+    ws.close(1000, "woken");
+  } catch {
+    /* the sync already stopped waiting */
+  }
+}

@@ -1,0 +1,82 @@
+/**
+ * Long-poll wake-ups (durable-objects/wake/wake.ts): the Worker waits, a shard of
+ * the Wake Durable Object wakes it. `waitForChange` holds a sync until something
+ * for the user is written past `since` or the timeout passes; `notifyUsers` is
+ * called after every such write, one call per shard that has any of the users.
+ */
+import type { Env } from "./env.js";
+
+/** How many Wake objects users are spread over: the most calls one write's wake-ups cost. */
+export const WAKE_SHARDS = 16;
+
+/** The shard of a user: FNV-1a of the user id, so it is the same in every isolate. */
+export function wakeShard(userId: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < userId.length; i++) {
+    h ^= userId.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return `wake-${(h >>> 0) % WAKE_SHARDS}`;
+}
+
+/**
+ * Wakes the long-polls of local users after a write at stream position `pos`
+ * concerns them. Failures only delay a wake-up (the wait ends at its timeout and
+ * the next sync still reads D1).
+ */
+export async function notifyUsers(env: Env, userIds: Iterable<string>, pos: number): Promise<void> {
+  const byShard = new Map<string, string[]>();
+  for (const u of new Set(userIds)) {
+    const shard = wakeShard(u);
+    const list = byShard.get(shard);
+    if (list) list.push(u);
+    else byShard.set(shard, [u]);
+  }
+  await Promise.all(
+    [...byShard].map(([shard, users]) =>
+      env.WAKE.getByName(shard)
+        .notify(users, pos)
+        .catch((e: unknown) => console.error(`wake-up of ${users.length} users on ${shard} failed`, e)),
+    ),
+  );
+}
+
+/** Whether a sync of the user is waiting right now. */
+export function isWaiting(env: Env, userId: string): Promise<boolean> {
+  return env.WAKE.getByName(wakeShard(userId)).isWaiting(userId);
+}
+
+/**
+ * Waits until something for `userId` is written past stream position `since`, or
+ * `timeoutMs` passes: the position notified, or `since` at the timeout. Callers
+ * re-read D1 either way: this is only a wake-up.
+ */
+export async function waitForChange(env: Env, userId: string, since: number, timeoutMs: number): Promise<number> {
+  if (timeoutMs <= 0) return since;
+  const res = await env.WAKE.getByName(wakeShard(userId)).fetch(
+    `https://wake/wait?${new URLSearchParams({ user: userId, since: String(since) })}`,
+    { headers: { Upgrade: "websocket" } },
+  );
+  const ws = res.webSocket;
+  if (!ws) throw new Error(`wake-up socket refused: ${res.status}`);
+  ws.accept();
+  return new Promise<number>((resolve) => {
+    const done = (pos: number) => {
+      clearTimeout(timer);
+      try {
+        ws.close(1000, "done");
+      } catch {
+        /* already closed */
+      }
+      resolve(pos);
+    };
+    const timer = setTimeout(() => done(since), timeoutMs);
+    ws.addEventListener("message", (m) => {
+      const pos = Number(m.data);
+      done(Number.isSafeInteger(pos) && pos > since ? pos : since);
+    });
+    // Closed without a message: the shard went away (a deploy, an eviction); the caller reads D1 again.
+    ws.addEventListener("close", () => done(since));
+    ws.addEventListener("error", () => done(since));
+  });
+}
