@@ -1,0 +1,62 @@
+// Long-poll wake-ups (services/wake.ts, durable-objects/wake/wake.ts): a wait held
+// by the Worker on a WebSocket to its user's Wake shard, woken by notifyUsers.
+import { env as poolEnv } from "cloudflare:workers";
+import { describe, expect, it } from "vitest";
+import type { Env } from "../../services/env.js";
+import { WAKE_SHARDS, isWaiting, notifyUsers, waitForChange, wakeShard } from "../../services/wake.js";
+
+const env = poolEnv as unknown as Env;
+let n = 0;
+const user = () => `@wake${++n}-${Date.now().toString(36)}:localhost`;
+
+describe("long-poll wake-ups", () => {
+  it("a write concerning many users costs one call per shard, never more than WAKE_SHARDS", async () => {
+    const users = Array.from({ length: 300 }, user);
+    const shards = new Set(users.map(wakeShard));
+    expect(shards.size).toBeLessThanOrEqual(WAKE_SHARDS);
+    expect(shards.size).toBeGreaterThan(WAKE_SHARDS / 2); // spread, not piled on one shard
+    expect(wakeShard(users[0]!)).toBe(wakeShard(users[0]!));
+    const called: string[] = [];
+    const counting = { ...env, WAKE: { getByName: (name: string) => (called.push(name), env.WAKE.getByName(name)) } } as unknown as Env;
+    await notifyUsers(counting, users, 5);
+    expect(called.sort()).toEqual([...shards].sort());
+  });
+
+  it("wakes a waiting sync with the position written; a position it has read already does not", async () => {
+    const u = user();
+    const waiting = waitForChange(env, u, 100, 60_000);
+    // Its socket is open on the shard: a waiting client (presence keeps it online).
+    await expect.poll(() => isWaiting(env, u)).toBe(true);
+    await notifyUsers(env, [u], 100); // not past what it read
+    await notifyUsers(env, [user()], 500); // someone else
+    await notifyUsers(env, [u], 101);
+    expect(await waiting).toBe(101);
+    await expect.poll(() => isWaiting(env, u)).toBe(false);
+  });
+
+  it("a write that lands between the sync's read and its wait still wakes it at once", async () => {
+    const u = user();
+    await notifyUsers(env, [u], 42);
+    // Read up to 41 before the write: the wait ends at once (a 60 s wait would outlast this test).
+    expect(await waitForChange(env, u, 41, 60_000)).toBe(42);
+    // Read up to 42: nothing newer, so the wait runs to its timeout.
+    expect(await waitForChange(env, u, 42, 200)).toBe(42);
+    expect(await waitForChange(env, u, 42, 0)).toBe(42);
+  });
+
+  it("every waiter of a user wakes (a device's /sync and its sliding-sync connections)", async () => {
+    const u = user();
+    const waits = [waitForChange(env, u, 7, 60_000), waitForChange(env, u, 7, 60_000), waitForChange(env, u, 9, 60_000)];
+    // Sockets opened before the notify are woken by it, any opened after by the position it left.
+    await expect.poll(() => isWaiting(env, u)).toBe(true);
+    await notifyUsers(env, [u], 10);
+    expect(await Promise.all(waits)).toEqual([10, 10, 10]);
+  });
+
+  it("the shard refuses anything but a websocket upgrade with a user and a position", async () => {
+    const stub = env.WAKE.getByName(wakeShard("@x:localhost"));
+    expect((await stub.fetch("https://wake/wait?user=@x:localhost&since=1")).status).toBe(400);
+    expect((await stub.fetch("https://wake/wait?since=1", { headers: { Upgrade: "websocket" } })).status).toBe(400);
+    expect((await stub.fetch("https://wake/wait?user=@x:localhost&since=abc", { headers: { Upgrade: "websocket" } })).status).toBe(400);
+  });
+});
