@@ -15,7 +15,7 @@ import handler from "../../workers/index.js";
 import type { Env } from "../../services/env.js";
 import { countingD1, newTally, type D1Tally } from "./d1-counter.js";
 
-export { Federation, Room, User } from "../../workers/index.js";
+export { Federation, Room, User, Wake } from "../../workers/index.js";
 
 const current = new AsyncLocalStorage<D1Tally>();
 /** One wrapped env per real env, so per-isolate caches keyed on env or env.DB behave as in production. */

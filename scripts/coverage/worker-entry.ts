@@ -10,7 +10,7 @@
 import handler from "../../workers/index.js";
 import type { Env } from "../../services/env.js";
 
-export { Federation, Room, User } from "../../workers/index.js";
+export { Federation, Room, User, Wake } from "../../workers/index.js";
 
 const COVERAGE_PATH = "/_coverage/istanbul";
 
