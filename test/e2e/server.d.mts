@@ -33,6 +33,8 @@ export interface StartServerOptions {
 export interface TestServer {
   /** `http://127.0.0.1:<port>`, no trailing slash. */
   baseUrl: string;
+  /** The Worker itself, past wrangler dev's proxy (the bench measures here); baseUrl if it could not be found. */
+  directUrl: string;
   /** The server name in user ids: `@alice:<serverName>`. */
   serverName: string;
   port: number;

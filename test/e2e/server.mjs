@@ -93,6 +93,8 @@ export async function startServer(opts = {}) {
     }
 
     let worker;
+    /** @type {{ userWorkerUrl?: { protocol: string, hostname: string, port: string } } | undefined} */
+    let proxyData;
     try {
       worker = await unstable_startWorker({
         config: join(REPO_ROOT, "wrangler.toml"),
@@ -113,6 +115,15 @@ export async function startServer(opts = {}) {
           logLevel: opts.logLevel ?? /** @type {any} */ (process.env.E2E_LOG_LEVEL) ?? "error",
         },
       });
+      // Where the proxy forwards to: the Worker itself (see `directUrl` below).
+      const proxy = worker.raw?.proxy;
+      if (proxy && typeof proxy.onReloadComplete === "function") {
+        const original = proxy.onReloadComplete.bind(proxy);
+        proxy.onReloadComplete = (data) => {
+          proxyData = data?.proxyData;
+          return original(data);
+        };
+      }
       await worker.ready;
       const url = await worker.url;
       if (url.port !== String(port)) throw new Error(`worker listens on ${url.href}, expected port ${port}`);
@@ -128,8 +139,12 @@ export async function startServer(opts = {}) {
     }
 
     let stopped = false;
+    const direct = proxyData?.userWorkerUrl;
     return {
       baseUrl,
+      // wrangler dev puts a proxy Worker in front of ours (live reload, inspector); production has none.
+      // `npm run bench` measures through this URL, straight to the Worker; tests use baseUrl.
+      directUrl: direct ? `${direct.protocol}//${direct.hostname}:${direct.port}` : baseUrl,
       serverName,
       port,
       persistDir,
