@@ -127,24 +127,26 @@ async function stampDelivered(db: D1Database, upTo: number, rows: ToDeviceRow[])
 /**
  * The device's pending to-device messages up to `upTo`, oldest first (at most
  * `limit`), stamped as delivered at `upTo` the first time they are handed out.
+ * With `ackSince`, what the responses up to it carried is deleted first, in the
+ * same batch (the client has processed them).
  */
-export async function toDeviceForSync(db: D1Database, userId: string, deviceId: string, upTo: number, limit = TO_DEVICE_SYNC_LIMIT): Promise<ToDeviceEvent[]> {
-  const { results } = await toDeviceStatement(db, userId, deviceId, upTo, limit).all<ToDeviceRow>();
-  return stampDelivered(db, upTo, results);
+export async function toDeviceForSync(
+  db: D1Database,
+  userId: string,
+  deviceId: string,
+  upTo: number,
+  limit = TO_DEVICE_SYNC_LIMIT,
+  ackSince: number | null = null,
+): Promise<ToDeviceEvent[]> {
+  const stmts = ackSince === null ? [] : [ackStatement(db, userId, deviceId, ackSince)];
+  const results = await db.batch([...stmts, toDeviceStatement(db, userId, deviceId, upTo, limit)]);
+  return stampDelivered(db, upTo, (results.at(-1)?.results ?? []) as ToDeviceRow[]);
 }
 
 function ackStatement(db: D1Database, userId: string, deviceId: string, since: number): D1PreparedStatement {
   return db
     .prepare("DELETE FROM to_device_messages WHERE user_id = ? AND device_id = ? AND delivered_pos IS NOT NULL AND delivered_pos <= ?")
     .bind(userId, deviceId, since);
-}
-
-/**
- * The client synced with `since`: it has processed every response up to that
- * position, so the to-device messages those responses carried are deleted.
- */
-export async function ackToDevice(db: D1Database, userId: string, deviceId: string, since: number): Promise<void> {
-  await ackStatement(db, userId, deviceId, since).run();
 }
 
 /**
@@ -161,3 +163,11 @@ export const e2eeSyncExtension: SyncExtension = async (ctx) => {
     hasNews: r.to_device.events.length > 0 || r.device_lists.changed.length > 0 || r.device_lists.left.length > 0,
   };
 };
+
+/**
+ * The client synced with `since`: it has processed every response up to that
+ * position, so the to-device messages those responses carried are deleted.
+ */
+export async function ackToDevice(db: D1Database, userId: string, deviceId: string, since: number): Promise<void> {
+  await ackStatement(db, userId, deviceId, since).run();
+}

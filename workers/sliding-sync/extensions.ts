@@ -22,7 +22,7 @@ import type { SlidingSyncRequest } from "../../src/sliding-sync.js";
 import { loadStoredRules, pushRulesContent } from "../../services/push/rules-store.js";
 import { GLOBAL, accountDataForSync } from "../account-data/account-data.js";
 import { deviceListsFromResults, deviceListsStatements } from "../e2ee/device-lists.js";
-import { TO_DEVICE_SYNC_LIMIT, ackToDevice, deviceKeyCounts, toDeviceForSync } from "../e2ee/sync-extension.js";
+import { TO_DEVICE_SYNC_LIMIT, deviceKeyCounts, toDeviceForSync } from "../e2ee/sync-extension.js";
 import { receiptsForSync } from "../receipts/receipts.js";
 import { typingForSync } from "../typing/typing-sync.js";
 
@@ -68,8 +68,8 @@ export async function buildExtensions(ctx: ExtensionContext, ext: Ext | undefine
           out.to_device = { next_batch: cfg.since!, events: [] };
           return;
         }
-        if (since !== null) await ackToDevice(ctx.db, ctx.userId, ctx.deviceId, since);
-        const events = await toDeviceForSync(ctx.db, ctx.userId, ctx.deviceId, ctx.upTo, Math.min(cfg.limit ?? TO_DEVICE_SYNC_LIMIT, TO_DEVICE_SYNC_LIMIT));
+        // The client has processed what the responses up to `since` carried: deleted, then the rest read, in one batch.
+        const events = await toDeviceForSync(ctx.db, ctx.userId, ctx.deviceId, ctx.upTo, Math.min(cfg.limit ?? TO_DEVICE_SYNC_LIMIT, TO_DEVICE_SYNC_LIMIT), since);
         out.to_device = { next_batch: String(ctx.upTo), events: events as unknown as JsonValue };
         if (events.length) hasNews = true;
       })(),
