@@ -1,7 +1,7 @@
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { waitForChange } from "../../services/wake.js";
-import { ackToDevice, e2eeSync, e2eeSyncExtension } from "../../workers/e2ee/sync-extension.js";
+import { e2eeSync, e2eeSyncExtension } from "../../workers/e2ee/sync-extension.js";
 import type { SyncContext } from "../../workers/sync/context.js";
 import { put, streamPos, uploadDevice } from "./e2ee-helpers.js";
 import { callJson, login, registerUser, type TestUser } from "./helpers.js";
@@ -36,14 +36,11 @@ describe("PUT /sendToDevice", () => {
     // Not acknowledged yet: a retried sync from the old token gets them again, plus newer ones.
     await send(alice, "m.test", { [bob.userId]: { [bob.deviceId]: { n: 3 } } });
     const p2 = await streamPos();
-    await ackToDevice(env.DB, bob.userId, bob.deviceId, start);
-    const retry = await e2eeSync(env, bob.userId, bob.deviceId, start, p2);
+    const retry = await e2eeSync(env, bob.userId, bob.deviceId, start, p2, { ack: true });
     expect(retry.to_device.events.map((e) => e.content.n)).toEqual([0, 1, 2, 3]);
     // Syncing with since = p1 acknowledges the first response: those three go, the fourth stays.
-    await ackToDevice(env.DB, bob.userId, bob.deviceId, p1);
-    expect((await e2eeSync(env, bob.userId, bob.deviceId, p1, p2)).to_device.events.map((e) => e.content.n)).toEqual([3]);
-    await ackToDevice(env.DB, bob.userId, bob.deviceId, p2);
-    expect((await e2eeSync(env, bob.userId, bob.deviceId, p2, await streamPos())).to_device.events).toEqual([]);
+    expect((await e2eeSync(env, bob.userId, bob.deviceId, p1, p2, { ack: true })).to_device.events.map((e) => e.content.n)).toEqual([3]);
+    expect((await e2eeSync(env, bob.userId, bob.deviceId, p2, await streamPos(), { ack: true })).to_device.events).toEqual([]);
     expect(await pending(bob)).toBe(0);
   });
 
@@ -62,11 +59,9 @@ describe("PUT /sendToDevice", () => {
     const p = await streamPos();
     const first = await e2eeSync(env, bob.userId, bob.deviceId, null, p, { toDeviceLimit: 2 });
     expect(first.to_device.events.map((e) => e.content.n)).toEqual([0, 1]);
-    await ackToDevice(env.DB, bob.userId, bob.deviceId, p);
-    const second = await e2eeSync(env, bob.userId, bob.deviceId, p, p, { toDeviceLimit: 2 });
+    const second = await e2eeSync(env, bob.userId, bob.deviceId, p, p, { toDeviceLimit: 2, ack: true });
     expect(second.to_device.events.map((e) => e.content.n)).toEqual([2, 3]);
-    await ackToDevice(env.DB, bob.userId, bob.deviceId, p);
-    expect((await e2eeSync(env, bob.userId, bob.deviceId, p, p)).to_device.events.map((e) => e.content.n)).toEqual([4]);
+    expect((await e2eeSync(env, bob.userId, bob.deviceId, p, p, { ack: true })).to_device.events.map((e) => e.content.n)).toEqual([4]);
   });
 
   it("'*' reaches every device of the user; unknown devices get nothing", async () => {

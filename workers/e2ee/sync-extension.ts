@@ -13,9 +13,9 @@ import { deviceListsFromResults, deviceListsStatements } from "./device-lists.js
  * `s<upTo>` returns the device's oldest pending messages (at most `limit`, in
  * arrival order) and stamps each, the first time, with `delivered_pos = upTo`.
  * When the client later syncs with `since >= delivered_pos` it has processed that
- * response, so `ackToDevice` deletes the message; until then it is delivered
- * again. Messages beyond the limit are not stamped, so a capped response never
- * loses any.
+ * response, so that sync's acknowledgement (`ackStatement`) deletes the message;
+ * until then it is delivered again. Messages beyond the limit are not stamped, so
+ * a capped response never loses any.
  */
 
 export interface ToDeviceEvent {
@@ -41,7 +41,7 @@ export const TO_DEVICE_SYNC_LIMIT = 100;
  * The E2EE part of one sync response for `userId`'s `deviceId`, covering stream
  * positions (since, upTo], in one D1 batch (plus one write when new to-device
  * messages are handed out). With `ack`, the batch first acknowledges what earlier
- * responses up to `since` delivered (what `ackToDevice` does on its own).
+ * responses up to `since` delivered (toDeviceForSync does the same with `ackSince`).
  */
 export async function e2eeSync(
   env: Env,
@@ -163,11 +163,3 @@ export const e2eeSyncExtension: SyncExtension = async (ctx) => {
     hasNews: r.to_device.events.length > 0 || r.device_lists.changed.length > 0 || r.device_lists.left.length > 0,
   };
 };
-
-/**
- * The client synced with `since`: it has processed every response up to that
- * position, so the to-device messages those responses carried are deleted.
- */
-export async function ackToDevice(db: D1Database, userId: string, deviceId: string, since: number): Promise<void> {
-  await ackStatement(db, userId, deviceId, since).run();
-}
