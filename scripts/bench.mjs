@@ -68,7 +68,7 @@ async function serverFor(kind) {
     const started = await startServer({ entrypoint: ENTRYPOINTS[kind], vars: { SIGNING_KEY: BENCH_SIGNING_KEY } });
     // Requests go straight to the Worker, past the proxy wrangler dev puts in front of it (a dev-only hop
     // of about 4 ms per request on this machine; production has none, and Synapse is measured directly too).
-    const s = { ...started, baseUrl: started.directUrl, proxyUrl: started.baseUrl, stop: () => started.stop() };
+    const s = { ...started, baseUrl: started.directUrl, proxyUrl: started.baseUrl };
     servers.set(kind, s);
     log(`  (${kind} server ${s.baseUrl} started in ${(s.startupMs / 1000).toFixed(1)} s${s.baseUrl === s.proxyUrl ? "" : `; wrangler dev's proxy at ${s.proxyUrl} is not used`})`);
   }

@@ -80,7 +80,9 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
     if (early || Object.keys(rooms).length > 0 || ext.hasNews || countsMoved(conn.counts, plan.counts) || deadline <= Date.now()) {
       const pos = await (early ?? commit());
       if (pos === null) throw unknownPos();
-      const body: JsonObject = { pos: formatPos(pos.nonce, pos.n), lists: plan.lists, rooms, extensions: ext.extensions };
+      const lists: JsonObject = {};
+      for (const [name, count] of Object.entries(plan.counts)) lists[name] = { count };
+      const body: JsonObject = { pos: formatPos(pos.nonce, pos.n), lists, rooms, extensions: ext.extensions };
       if (p.body.txn_id !== undefined) body.txn_id = p.body.txn_id;
       return body;
     }
@@ -100,7 +102,7 @@ interface Plan {
   upTo: number;
   /** The listed rooms, ranked: kept by the connection so the next response reads only what changed. */
   rooms: ListedRoom[];
-  lists: JsonObject;
+  /** Each list's filtered count, in request order (the response's `lists`). */
   counts: Record<string, number>;
   listRooms: Map<string, string[]>;
   subscribed: string[];
@@ -112,7 +114,6 @@ interface Plan {
 /** Each list's count and window, the subscribed rooms, and which rooms go out and how: no I/O. */
 function planOnce(p: SlidingSyncParams, conn: SlidingSyncConnection, { upTo, rooms }: { upTo: number; rooms: ListedRoom[] }): Plan {
   const byId = new Map(rooms.map((r) => [r.roomId, r]));
-  const lists: JsonObject = {};
   const counts: Record<string, number> = {};
   const listRooms = new Map<string, string[]>();
   const configs = new Map<string, RoomConfig[]>();
@@ -123,7 +124,6 @@ function planOnce(p: SlidingSyncParams, conn: SlidingSyncConnection, { upTo, roo
   };
   for (const [name, list] of Object.entries(p.body.lists ?? {})) {
     const kept = filterRooms(rooms, list.filters);
-    lists[name] = { count: kept.length };
     counts[name] = kept.length;
     const window = selectedIndexes(list.ranges as Array<[number, number]> | undefined, kept.length).map((i) => kept[i]!.roomId);
     listRooms.set(name, window);
@@ -141,5 +141,5 @@ function planOnce(p: SlidingSyncParams, conn: SlidingSyncConnection, { upTo, roo
     sent[t.room.roomId] = { upTo: roomUpTo(t.room, upTo), config: configKey(t.config), membership: t.room.membership, timelineLimit: t.config.timelineLimit };
   }
   const initialRooms = new Set(send.filter((t) => t.full).map((t) => t.room.roomId));
-  return { upTo, rooms, lists, counts, listRooms, subscribed, send, initialRooms, sent };
+  return { upTo, rooms, counts, listRooms, subscribed, send, initialRooms, sent };
 }
