@@ -34,9 +34,10 @@ import passwordLogin from "./bench/sections/password-login.mjs";
 import roomsSend from "./bench/sections/rooms-send.mjs";
 import sync500 from "./bench/sections/sync-500-rooms.mjs";
 import syncWakeup from "./bench/sections/sync-wakeup.mjs";
+import syncIdle from "./bench/sections/sync-idle.mjs";
 import slidingSync from "./bench/sections/sliding-sync.mjs";
 
-const SECTIONS = [passwordLogin, d1Rows, roomsSend, syncWakeup, sync500, slidingSync];
+const SECTIONS = [passwordLogin, d1Rows, roomsSend, syncWakeup, syncIdle, sync500, slidingSync];
 
 const args = process.argv.slice(2);
 const asJson = args.includes("--json");
