@@ -36,8 +36,9 @@ import sync500 from "./bench/sections/sync-500-rooms.mjs";
 import syncWakeup from "./bench/sections/sync-wakeup.mjs";
 import syncIdle from "./bench/sections/sync-idle.mjs";
 import slidingSync from "./bench/sections/sliding-sync.mjs";
+import cost from "./bench/sections/cost.mjs";
 
-const SECTIONS = [passwordLogin, d1Rows, roomsSend, syncWakeup, syncIdle, sync500, slidingSync];
+const SECTIONS = [passwordLogin, d1Rows, roomsSend, syncWakeup, syncIdle, sync500, slidingSync, cost];
 
 const args = process.argv.slice(2);
 const asJson = args.includes("--json");

@@ -73,6 +73,8 @@ export interface Env {
   FEDERATION_KEY_REFETCH_MS?: string;
   /** Timeout per outbound federation request, ms. */
   FEDERATION_TIMEOUT_MS?: string;
+  /** How many Wake Durable Objects long-polls are spread over (services/wake.ts, default 4). */
+  WAKE_SHARDS?: string;
   /** Secret: `ed25519 <version> <unpadded base64 seed>` (Synapse's signing key file format). */
   SIGNING_KEY?: string;
 }

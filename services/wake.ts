@@ -6,17 +6,29 @@
  */
 import type { Env } from "./env.js";
 
-/** How many Wake objects users are spread over: the most calls one write's wake-ups cost. */
-export const WAKE_SHARDS = 16;
+/**
+ * How many Wake objects users are spread over unless `WAKE_SHARDS` says otherwise:
+ * the most calls one write's wake-ups cost. Every call is a billed Durable Object
+ * request, and a room's members fall on nearly every shard, so fewer shards make
+ * each message cheaper; more spread the connects and notifies of a large server.
+ */
+export const DEFAULT_WAKE_SHARDS = 4;
+const MAX_WAKE_SHARDS = 256;
+
+/** The configured shard count (changing it on a running server only delays the waits then open to their timeout). */
+export function wakeShards(env: Pick<Env, "WAKE_SHARDS">): number {
+  const n = Number(env.WAKE_SHARDS ?? DEFAULT_WAKE_SHARDS);
+  return Number.isInteger(n) && n >= 1 && n <= MAX_WAKE_SHARDS ? n : DEFAULT_WAKE_SHARDS;
+}
 
 /** The shard of a user: FNV-1a of the user id, so it is the same in every isolate. */
-export function wakeShard(userId: string): string {
+export function wakeShard(userId: string, shards: number): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < userId.length; i++) {
     h ^= userId.charCodeAt(i);
     h = Math.imul(h, 0x01000193);
   }
-  return `wake-${(h >>> 0) % WAKE_SHARDS}`;
+  return `wake-${(h >>> 0) % shards}`;
 }
 
 /**
@@ -26,8 +38,9 @@ export function wakeShard(userId: string): string {
  */
 export async function notifyUsers(env: Env, userIds: Iterable<string>, pos: number): Promise<void> {
   const byShard = new Map<string, string[]>();
+  const shards = wakeShards(env);
   for (const u of new Set(userIds)) {
-    const shard = wakeShard(u);
+    const shard = wakeShard(u, shards);
     const list = byShard.get(shard);
     if (list) list.push(u);
     else byShard.set(shard, [u]);
@@ -43,7 +56,7 @@ export async function notifyUsers(env: Env, userIds: Iterable<string>, pos: numb
 
 /** Whether a sync of the user is waiting right now. */
 export function isWaiting(env: Env, userId: string): Promise<boolean> {
-  return env.WAKE.getByName(wakeShard(userId)).isWaiting(userId);
+  return env.WAKE.getByName(wakeShard(userId, wakeShards(env))).isWaiting(userId);
 }
 
 /**
@@ -53,7 +66,7 @@ export function isWaiting(env: Env, userId: string): Promise<boolean> {
  */
 export async function waitForChange(env: Env, userId: string, since: number, timeoutMs: number): Promise<number> {
   if (timeoutMs <= 0) return since;
-  const res = await env.WAKE.getByName(wakeShard(userId)).fetch(
+  const res = await env.WAKE.getByName(wakeShard(userId, wakeShards(env))).fetch(
     `https://wake/wait?${new URLSearchParams({ user: userId, since: String(since) })}`,
     { headers: { Upgrade: "websocket" } },
   );

@@ -7,7 +7,12 @@
  *   x-bench-d1-queries (JSON: [{sql, rowsRead, rowsWritten}] for the first 40 statements, sql on one line, cut to 200 chars)
  *
  * Work the request hands to waitUntil() is awaited and counted before the response
- * is returned. Durable Objects' own D1 use is not counted (they get the plain env).
+ * is returned. Durable Objects' own D1 use is not in these headers.
+ *
+ * Beside them, everything the server does is metered for the `cost` section
+ * (scripts/bench/cost-meter.ts: Worker and Durable Object requests, active time,
+ * D1 and SQLite rows, R2 operations): `GET /__bench/cost` reads the totals,
+ * `POST /__bench/cost/reset` starts over.
  * Only `npm run bench` starts this entry point; it is never deployed.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
@@ -15,7 +20,13 @@ import handler from "../../workers/index.js";
 import type { Env } from "../../services/env.js";
 import { countingD1, newTally, type D1Tally } from "./d1-counter.js";
 
-export { Federation, Room, User, Wake } from "../../workers/index.js";
+import { Federation as RealFederation, Room as RealRoom, User as RealUser, Wake as RealWake } from "../../workers/index.js";
+import { costs, countWorkerRequest, meteredDurableObject, meteredEnv, resetCosts } from "./cost-meter.js";
+
+export const Room = meteredDurableObject(RealRoom, "Room");
+export const User = meteredDurableObject(RealUser, "User");
+export const Wake = meteredDurableObject(RealWake, "Wake");
+export const Federation = meteredDurableObject(RealFederation, "Federation");
 
 const current = new AsyncLocalStorage<D1Tally>();
 /** One wrapped env per real env, so per-isolate caches keyed on env or env.DB behave as in production. */
@@ -24,7 +35,8 @@ const wrappedEnvs = new WeakMap<Env, Env>();
 function wrapEnv(env: Env): Env {
   let w = wrappedEnvs.get(env);
   if (!w) {
-    w = { ...env, DB: countingD1(env.DB, () => current.getStore()) };
+    const metered = meteredEnv(env);
+    w = { ...metered, DB: countingD1(metered.DB, () => current.getStore()) };
     wrappedEnvs.set(env, w);
   }
   return w;
@@ -32,6 +44,13 @@ function wrapEnv(env: Env): Env {
 
 export default {
   async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+    const path = new URL(request.url).pathname;
+    if (path === "/__bench/cost") return Response.json(costs());
+    if (path === "/__bench/cost/reset" && request.method === "POST") {
+      resetCosts();
+      return new Response(null, { status: 204 });
+    }
+    countWorkerRequest();
     const tally = newTally();
     const pending: Promise<unknown>[] = [];
     const probeCtx = new Proxy(ctx, {

@@ -1,7 +1,7 @@
 import { runInDurableObject } from "cloudflare:test";
 import { env } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
-import { wakeShard } from "../../services/wake.js";
+import { wakeShard, wakeShards } from "../../services/wake.js";
 import { eventually } from "./ephemeral-helpers.js";
 import { callJson, registerUser, type TestUser } from "./helpers.js";
 
@@ -79,7 +79,7 @@ describe("/sync", () => {
     });
     // Send only once the poll waits on its user's Wake shard (services/wake.ts), so the event
     // must reach it by the wake-up and not by the poll's first read of D1.
-    const shard = env.WAKE.getByName(wakeShard(alice.userId));
+    const shard = env.WAKE.getByName(wakeShard(alice.userId, wakeShards(env)));
     const parked = () => runInDurableObject(shard, (_o, state) => state.getWebSockets(alice.userId).length);
     await eventually(async () => ((await parked()) > 0 ? true : undefined), 20_000);
     expect(returned).toBe(false);

@@ -3,23 +3,32 @@
 import { env as poolEnv } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../services/env.js";
-import { WAKE_SHARDS, isWaiting, notifyUsers, waitForChange, wakeShard } from "../../services/wake.js";
+import { isWaiting, notifyUsers, waitForChange, wakeShard, wakeShards } from "../../services/wake.js";
 
 const env = poolEnv as unknown as Env;
 let n = 0;
 const user = () => `@wake${++n}-${Date.now().toString(36)}:localhost`;
 
 describe("long-poll wake-ups", () => {
-  it("a write concerning many users costs one call per shard, never more than WAKE_SHARDS", async () => {
+  it("a write concerning many users costs one call per shard, never more than the configured count", async () => {
     const users = Array.from({ length: 300 }, user);
-    const shards = new Set(users.map(wakeShard));
-    expect(shards.size).toBeLessThanOrEqual(WAKE_SHARDS);
-    expect(shards.size).toBeGreaterThan(WAKE_SHARDS / 2); // spread, not piled on one shard
-    expect(wakeShard(users[0]!)).toBe(wakeShard(users[0]!));
-    const called: string[] = [];
-    const counting = { ...env, WAKE: { getByName: (name: string) => (called.push(name), env.WAKE.getByName(name)) } } as unknown as Env;
-    await notifyUsers(counting, users, 5);
-    expect(called.sort()).toEqual([...shards].sort());
+    for (const count of [wakeShards(env), 16]) {
+      const shards = new Set(users.map((u) => wakeShard(u, count)));
+      expect(shards.size).toBeLessThanOrEqual(count);
+      expect(shards.size).toBeGreaterThan(count / 2); // spread, not piled on one shard
+      expect(wakeShard(users[0]!, count)).toBe(wakeShard(users[0]!, count));
+      const called: string[] = [];
+      const counting = { ...env, WAKE_SHARDS: String(count), WAKE: { getByName: (name: string) => (called.push(name), env.WAKE.getByName(name)) } } as unknown as Env;
+      await notifyUsers(counting, users, 5);
+      expect(called.sort()).toEqual([...shards].sort());
+    }
+  });
+
+  it("the shard count comes from WAKE_SHARDS, and a value out of range falls back to the default", () => {
+    expect(wakeShards({})).toBe(4);
+    expect(wakeShards({ WAKE_SHARDS: "1" })).toBe(1);
+    expect(wakeShards({ WAKE_SHARDS: "64" })).toBe(64);
+    for (const bad of ["0", "-2", "1.5", "abc", "100000"]) expect(wakeShards({ WAKE_SHARDS: bad })).toBe(4);
   });
 
   it("wakes a waiting sync with the position written; a position it has read already does not", async () => {
@@ -54,7 +63,7 @@ describe("long-poll wake-ups", () => {
   });
 
   it("the shard refuses anything but a websocket upgrade with a user and a position", async () => {
-    const stub = env.WAKE.getByName(wakeShard("@x:localhost"));
+    const stub = env.WAKE.getByName(wakeShard("@x:localhost", wakeShards(env)));
     expect((await stub.fetch("https://wake/wait?user=@x:localhost&since=1")).status).toBe(400);
     expect((await stub.fetch("https://wake/wait?since=1", { headers: { Upgrade: "websocket" } })).status).toBe(400);
     expect((await stub.fetch("https://wake/wait?user=@x:localhost&since=abc", { headers: { Upgrade: "websocket" } })).status).toBe(400);
