@@ -155,6 +155,23 @@ describe("sliding sync", () => {
     expect(woke.rooms[roomId]!.timeline!.map((e) => e.event_id)).toEqual([ev]);
   });
 
+  it("a long-poll that runs out with nothing new answers with the pos it was given, which still resumes", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice, { name: "quiet" });
+    const first = await ok(alice, roomList(9));
+    const started = Date.now();
+    const idle = await ok(alice, roomList(9), { pos: first.pos, timeout: "400" });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    // Nothing changed, so nothing was recorded (as Synapse): the same position, an empty delta.
+    expect(idle.pos).toBe(first.pos);
+    expect(idle.rooms).toEqual({});
+    expect(idle.lists.all_rooms!.count).toBe(1);
+    const ev = await text(alice, roomId, "after the quiet");
+    const next = await ok(alice, roomList(9), { pos: idle.pos, timeout: "0" });
+    expect(next.pos).not.toBe(first.pos);
+    expect(next.rooms[roomId]!.timeline!.map((e) => e.event_id)).toEqual([ev]);
+  });
+
   it("a parked request wakes when only a list's count moves (a room outside the window starts matching its filter)", async () => {
     const alice = await registerUser();
     const later = await createRoom(alice, { name: "plain, older" });

@@ -77,16 +77,22 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
       ),
       early,
     ]);
-    if (early || Object.keys(rooms).length > 0 || ext.hasNews || countsMoved(conn.counts, plan.counts) || deadline <= Date.now()) {
-      const pos = await (early ?? commit());
-      if (pos === null) throw unknownPos();
+    const respond = (pos: { nonce: string; n: number }): JsonObject => {
       const lists: JsonObject = {};
       for (const [name, count] of Object.entries(plan.counts)) lists[name] = { count };
       const body: JsonObject = { pos: formatPos(pos.nonce, pos.n), lists, rooms, extensions: ext.extensions };
       if (p.body.txn_id !== undefined) body.txn_id = p.body.txn_id;
       return body;
+    };
+    if (early || Object.keys(rooms).length > 0 || ext.hasNews || countsMoved(conn.counts, plan.counts) || deadline <= Date.now()) {
+      const pos = await (early ?? commit());
+      if (pos === null) throw unknownPos();
+      return respond(pos);
     }
-    await waitForChange(env, p.userId, plan.upTo, deadline - Date.now());
+    const woken = await waitForChange(env, p.userId, plan.upTo, deadline - Date.now());
+    // The wait ran out with nothing written for the user: this build is the answer, at the position the
+    // client sent (nothing changed to record, as Synapse does) — no second build, no User DO call.
+    if (woken <= plan.upTo && deadline <= Date.now()) return respond(parsedPos!);
     await refreshPresence(env, p.userId, p.setPresence);
   }
 }

@@ -127,7 +127,9 @@ export async function sync(env: Env, userId: string, deviceId: string, p: SyncPa
     const remaining = deadline - Date.now();
     if (p.since === null || p.fullState || hasNews || remaining <= 0) return body;
     // Nothing new: the Worker waits (off the Durable Object clock) until something for this user is published.
-    await waitForChange(env, userId, upTo, remaining);
+    const woken = await waitForChange(env, userId, upTo, remaining);
+    // The wait ran out with nothing written for the user: the response just built is still the answer.
+    if (woken <= upTo && Date.now() >= deadline) return body;
     await refreshPresence(env, userId, p.setPresence);
   }
 }
