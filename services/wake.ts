@@ -32,11 +32,31 @@ export function wakeShard(userId: string, shards: number): string {
 }
 
 /**
- * Wakes the long-polls of local users after a write at stream position `pos`
- * concerns them. Failures only delay a wake-up (the wait ends at its timeout and
- * the next sync still reads D1).
+ * What a write is about, so a wait wakes only for what it would send: Element X's
+ * `encryption` connection (to-device and device lists) sleeps through room
+ * messages, which would otherwise wake it, have it read D1 for nothing and wait
+ * again. A bit set; /sync waits on all of them.
  */
-export async function notifyUsers(env: Env, userIds: Iterable<string>, pos: number): Promise<void> {
+export const Topic = {
+  /** Room events and memberships, receipts, typing, room account data. */
+  ROOMS: 1,
+  TO_DEVICE: 2,
+  /** Device and cross-signing key changes, and joins and leaves (device_lists.changed / left). */
+  DEVICE_LISTS: 4,
+  /** Global account data, push rules. */
+  ACCOUNT_DATA: 8,
+  PRESENCE: 16,
+} as const;
+export const ALL_TOPICS = 31;
+/** How many topic bits there are (durable-objects/wake/wake.ts keeps one position per topic). */
+export const TOPIC_COUNT = 5;
+
+/**
+ * Wakes the long-polls of local users, waiting on one of `topics`, after a write
+ * at stream position `pos` concerns them. Failures only delay a wake-up (the wait
+ * ends at its timeout and the next sync still reads D1).
+ */
+export async function notifyUsers(env: Env, userIds: Iterable<string>, pos: number, topics: number): Promise<void> {
   const byShard = new Map<string, string[]>();
   const shards = wakeShards(env);
   for (const u of new Set(userIds)) {
@@ -48,7 +68,7 @@ export async function notifyUsers(env: Env, userIds: Iterable<string>, pos: numb
   await Promise.all(
     [...byShard].map(([shard, users]) =>
       env.WAKE.getByName(shard)
-        .notify(users, pos)
+        .notify(users, pos, topics)
         .catch((e: unknown) => console.error(`wake-up of ${users.length} users on ${shard} failed`, e)),
     ),
   );
@@ -60,14 +80,14 @@ export function isWaiting(env: Env, userId: string): Promise<boolean> {
 }
 
 /**
- * Waits until something for `userId` is written past stream position `since`, or
- * `timeoutMs` passes: the position notified, or `since` at the timeout. Callers
- * re-read D1 either way: this is only a wake-up.
+ * Waits until something for `userId` on one of `topics` is written past stream
+ * position `since`, or `timeoutMs` passes: the position notified, or `since` at the
+ * timeout. Callers re-read D1 either way: this is only a wake-up.
  */
-export async function waitForChange(env: Env, userId: string, since: number, timeoutMs: number): Promise<number> {
+export async function waitForChange(env: Env, userId: string, since: number, timeoutMs: number, topics: number = ALL_TOPICS): Promise<number> {
   if (timeoutMs <= 0) return since;
   const res = await env.WAKE.getByName(wakeShard(userId, wakeShards(env))).fetch(
-    `https://wake/wait?${new URLSearchParams({ user: userId, since: String(since) })}`,
+    `https://wake/wait?${new URLSearchParams({ user: userId, since: String(since), topics: String(topics) })}`,
     { headers: { Upgrade: "websocket" } },
   );
   const ws = res.webSocket;

@@ -14,7 +14,7 @@ import type { JsonObject } from "../../src/json.js";
 import { redactEvent } from "../../src/redaction.js";
 import type { RoomVersion } from "../../src/room-versions.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/wake.js";
+import { Topic, notifyUsers } from "../../services/wake.js";
 import { deliverPushes } from "../../services/push/gateway.js";
 import { type PublishItem, publishStatements } from "./publish.js";
 import { planPushActions } from "./push-actions.js";
@@ -117,11 +117,14 @@ export class Outbox {
     const local = (u: string) => u.endsWith(`:${server}`);
     const users = new Set<string>();
     for (const m of this.store.membersWith(["join", "invite", "knock"])) if (m.state_key && local(m.state_key)) users.add(m.state_key);
+    let topics: number = Topic.ROOMS;
     for (const it of items) {
       const sk = it.event.type === "m.room.member" ? it.event.state_key : undefined;
       if (sk && local(sk)) users.add(sk);
+      // Joins and leaves change who shares a room: device_lists.changed / left.
+      if (sk !== undefined) topics |= Topic.DEVICE_LISTS;
     }
-    this.ctx.waitUntil(notifyUsers(this.env, users, pos));
+    this.ctx.waitUntil(notifyUsers(this.env, users, pos, topics));
   }
 }
 

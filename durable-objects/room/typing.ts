@@ -25,7 +25,7 @@
 import { MatrixError } from "../../src/errors.js";
 import { type TypingMap, applyTyping, expireTyping, nextTypingExpiry, typingUsers } from "../../src/typing.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/wake.js";
+import { Topic, notifyUsers } from "../../services/wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 import { alarmNoLaterThan } from "../alarm.js";
 
@@ -139,7 +139,7 @@ export class RoomTyping {
           .bind(this.room.roomId(), json),
       ]);
       this.published = json;
-      this.ctx.waitUntil(notifyUsers(this.env, this.room.localJoinedMembers(), streamPosOf(results)));
+      this.ctx.waitUntil(notifyUsers(this.env, this.room.localJoinedMembers(), streamPosOf(results), Topic.ROOMS));
     } catch (e) {
       // Typing is best effort: answer the client, retry from the alarm (see schedule()).
       console.error(`room ${this.room.roomId()}: typing publish failed, will retry`, e);

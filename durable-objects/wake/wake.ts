@@ -12,8 +12,11 @@
  * sync has read up to; a notify at a later position sends that position and
  * closes the socket (one wake per wait).
  *
+ * A wait names the topics it would answer for (services/wake.ts Topic) and is
+ * woken only by a notify on one of them.
+ *
  * A notify that lands between the sync's read and its socket is caught by the
- * last position notified per user, kept in memory: it is lost only if the object
+ * last position notified per user and topic, kept in memory: it is lost only if the object
  * hibernated in that gap of milliseconds (it needs seconds idle to do so), and
  * then the wait ends at its timeout instead — a late answer, never a lost event,
  * since every sync reads D1.
@@ -21,34 +24,49 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../../services/env.js";
 import type { WakeApi } from "../../services/wake-api.js";
+import { ALL_TOPICS, TOPIC_COUNT } from "../../services/wake.js";
 
 interface Attachment {
   since: number;
+  topics: number;
+}
+
+/** The latest position notified on any of `topics`. */
+function latestOn(latest: number[] | undefined, topics: number): number {
+  let pos = 0;
+  if (latest) for (let t = 0; t < TOPIC_COUNT; t++) if (topics & (1 << t) && latest[t]! > pos) pos = latest[t]!;
+  return pos;
 }
 
 export class Wake extends DurableObject<Env> implements WakeApi {
-  private readonly latest = new Map<string, number>();
+  /** Per user, the latest position notified on each topic (index: the topic's bit). */
+  private readonly latest = new Map<string, number[]>();
 
-  /** `GET /wait?user=…&since=…` with `Upgrade: websocket`: the socket a waiting sync listens on. */
+  /** `GET /wait?user=…&since=…&topics=…` with `Upgrade: websocket`: the socket a waiting sync listens on. */
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
     const user = url.searchParams.get("user");
     const since = Number(url.searchParams.get("since"));
-    if (request.headers.get("Upgrade") !== "websocket" || !user || !Number.isSafeInteger(since)) return new Response("expected a websocket upgrade", { status: 400 });
+    const topics = Number(url.searchParams.get("topics") ?? ALL_TOPICS);
+    if (request.headers.get("Upgrade") !== "websocket" || !user || !Number.isSafeInteger(since) || !Number.isInteger(topics)) {
+      return new Response("expected a websocket upgrade", { status: 400 });
+    }
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [user]);
-    server.serializeAttachment({ since } satisfies Attachment);
-    const latest = this.latest.get(user) ?? 0;
+    server.serializeAttachment({ since, topics } satisfies Attachment);
+    const latest = latestOn(this.latest.get(user), topics);
     if (latest > since) wake(server, latest);
     return new Response(null, { status: 101, webSocket: client });
   }
 
-  async notify(userIds: string[], pos: number): Promise<void> {
+  async notify(userIds: string[], pos: number, topics: number): Promise<void> {
     for (const user of userIds) {
-      if ((this.latest.get(user) ?? 0) < pos) this.latest.set(user, pos);
+      let latest = this.latest.get(user);
+      if (!latest) this.latest.set(user, (latest = new Array<number>(TOPIC_COUNT).fill(0)));
+      for (let t = 0; t < TOPIC_COUNT; t++) if (topics & (1 << t) && latest[t]! < pos) latest[t] = pos;
       for (const ws of this.ctx.getWebSockets(user)) {
-        const a = ws.deserializeAttachment() as Attachment | null;
-        if (!a || a.since < pos) wake(ws, pos);
+        const a = ws.deserializeAttachment() as Partial<Attachment> | null;
+        if (!a || ((a.since ?? 0) < pos && ((a.topics ?? ALL_TOPICS) & topics) !== 0)) wake(ws, pos);
       }
     }
   }

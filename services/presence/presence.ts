@@ -6,7 +6,7 @@
  */
 import { OFFLINE_AFTER_MS, type PresenceRow, type PresenceUpdate } from "../../src/presence.js";
 import type { Env } from "../env.js";
-import { notifyUsers } from "../wake.js";
+import { Topic, notifyUsers } from "../wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../stream.js";
 
 /** Most presence events one /sync carries; a bound, not a page. */
@@ -59,7 +59,7 @@ export async function writePresence(env: Env, update: PresenceUpdate, defer: (p:
       db.prepare(`SELECT DISTINCT user_id FROM (${CO_MEMBERS}) LIMIT ?`).bind(r.user_id, MAX_AUDIENCE),
     ]);
     const audience = ((results[2]?.results ?? []) as { user_id: string }[]).map((m) => m.user_id).filter((u) => u.endsWith(`:${env.SERVER_NAME}`));
-    defer(notifyUsers(env, [r.user_id, ...audience], streamPosOf(results)));
+    defer(notifyUsers(env, [r.user_id, ...audience], streamPosOf(results), Topic.PRESENCE));
   } else {
     // A row always exists here (a first write always notifies), so stream_pos is kept.
     await db.prepare(UPSERT.replace(STREAM_POS, "0")).bind(...values).run();
@@ -88,7 +88,7 @@ export async function markOffline(env: Env, userId: string, seenTs: number): Pro
   ]);
   if (!results[1]?.results.length) return false;
   const audience = ((results[2]?.results ?? []) as { user_id: string }[]).map((m) => m.user_id).filter((u) => u.endsWith(`:${env.SERVER_NAME}`));
-  await notifyUsers(env, [userId, ...audience], streamPosOf(results));
+  await notifyUsers(env, [userId, ...audience], streamPosOf(results), Topic.PRESENCE);
   return true;
 }
 

@@ -17,7 +17,7 @@ import {
   isPushRuleKind,
 } from "../../src/push-rules.js";
 import type { Env } from "../env.js";
-import { notifyUsers } from "../wake.js";
+import { Topic, notifyUsers } from "../wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../stream.js";
 
 interface Row {
@@ -96,7 +96,7 @@ export async function commitRulesChange(env: Env, userId: string, change: RulesC
       )
       .bind(userId, JSON.stringify(content)),
   ]);
-  await notifyUsers(env, [userId], streamPosOf(results));
+  await notifyUsers(env, [userId], streamPosOf(results), Topic.ACCOUNT_DATA);
 }
 
 export function upsertRuleStatement(db: D1Database, userId: string, kind: PushRuleKind, r: StoredPushRule): D1PreparedStatement {

@@ -6,8 +6,12 @@
  * without ruma's lax sync v5 deserialization, so one wrongly typed known field
  * fails the whole response. Unknown keys are allowed (ruma ignores them).
  */
+import { runInDurableObject } from "cloudflare:test";
+import { env as poolEnv } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
+import type { Env } from "../../services/env.js";
+import { Topic, wakeShard, wakeShards } from "../../services/wake.js";
 import { callJson, registerUser, type TestUser } from "./helpers.js";
 import { createRoom, enc, invite, membership, setState, text, v3 } from "./room-reads-helpers.js";
 import { DEFAULT_REQUIRED_STATE } from "./sliding-sync-helpers.js";
@@ -330,5 +334,31 @@ describe("Element X's sliding sync requests", () => {
     // Each connection's pos is its own.
     const cross = await callJson<{ errcode: string }>(`${PATH}?pos=${enc(e2.pos)}&timeout=0`, { method: "POST", token: alice.accessToken, json: roomList([[0, 19]]) });
     expect([cross.status, cross.body.errcode]).toEqual([400, "M_UNKNOWN_POS"]);
+  });
+
+  it("a parked encryption connection sleeps through room messages and wakes for a to-device message", async () => {
+    const env = poolEnv as unknown as Env;
+    const alice = await registerUser();
+    const bob = await registerUser();
+    const roomId = await createRoom(alice, { name: "chat", invite: [bob.userId] });
+    await membership(bob, roomId, "join");
+    const enc1 = await sync(alice, encryption());
+    let done = false;
+    const parked = sync(alice, encryption(enc1.extensions!.to_device!.next_batch), { pos: enc1.pos, timeout: "60000" }).finally(() => (done = true));
+    // It waits on its shard for to-device messages and device-list changes only (services/wake.ts Topic).
+    const shard = env.WAKE.getByName(wakeShard(alice.userId, wakeShards(env)));
+    const waits = () => runInDurableObject(shard, (_o, state) => state.getWebSockets(alice.userId).map((ws) => (ws.deserializeAttachment() as { topics: number }).topics));
+    await expect.poll(waits, { timeout: 20_000 }).toEqual([Topic.TO_DEVICE | Topic.DEVICE_LISTS]);
+    await text(bob, roomId, "not for the encryption connection");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(done).toBe(false);
+    const sent = await callJson(`/_matrix/client/v3/sendToDevice/m.test/${Date.now()}`, {
+      method: "PUT",
+      token: bob.accessToken,
+      json: { messages: { [alice.userId]: { [alice.deviceId]: { hello: "alice" } } } },
+    });
+    expect(sent.status).toBe(200);
+    const woke = await parked;
+    expect(woke.extensions!.to_device!.events!.map((e) => [e.sender, e.type, e.content])).toEqual([[bob.userId, "m.test", { hello: "alice" }]]);
   });
 });

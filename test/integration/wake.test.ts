@@ -3,7 +3,7 @@
 import { env as poolEnv } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import type { Env } from "../../services/env.js";
-import { isWaiting, notifyUsers, waitForChange, wakeShard, wakeShards } from "../../services/wake.js";
+import { Topic, isWaiting, notifyUsers, waitForChange, wakeShard, wakeShards } from "../../services/wake.js";
 
 const env = poolEnv as unknown as Env;
 let n = 0;
@@ -19,7 +19,7 @@ describe("long-poll wake-ups", () => {
       expect(wakeShard(users[0]!, count)).toBe(wakeShard(users[0]!, count));
       const called: string[] = [];
       const counting = { ...env, WAKE_SHARDS: String(count), WAKE: { getByName: (name: string) => (called.push(name), env.WAKE.getByName(name)) } } as unknown as Env;
-      await notifyUsers(counting, users, 5);
+      await notifyUsers(counting, users, 5, Topic.ROOMS);
       expect(called.sort()).toEqual([...shards].sort());
     }
   });
@@ -36,16 +36,16 @@ describe("long-poll wake-ups", () => {
     const waiting = waitForChange(env, u, 100, 60_000);
     // Its socket is open on the shard: a waiting client (presence keeps it online).
     await expect.poll(() => isWaiting(env, u)).toBe(true);
-    await notifyUsers(env, [u], 100); // not past what it read
-    await notifyUsers(env, [user()], 500); // someone else
-    await notifyUsers(env, [u], 101);
+    await notifyUsers(env, [u], 100, Topic.ROOMS); // not past what it read
+    await notifyUsers(env, [user()], 500, Topic.ROOMS); // someone else
+    await notifyUsers(env, [u], 101, Topic.ROOMS);
     expect(await waiting).toBe(101);
     await expect.poll(() => isWaiting(env, u)).toBe(false);
   });
 
   it("a write that lands between the sync's read and its wait still wakes it at once", async () => {
     const u = user();
-    await notifyUsers(env, [u], 42);
+    await notifyUsers(env, [u], 42, Topic.ROOMS);
     // Read up to 41 before the write: the wait ends at once (a 60 s wait would outlast this test).
     expect(await waitForChange(env, u, 41, 60_000)).toBe(42);
     // Read up to 42: nothing newer, so the wait runs to its timeout.
@@ -53,12 +53,32 @@ describe("long-poll wake-ups", () => {
     expect(await waitForChange(env, u, 42, 0)).toBe(42);
   });
 
+  it("a wait wakes only for the topics it names, also for a write that landed before its socket", async () => {
+    const u = user();
+    const encryption = waitForChange(env, u, 10, 60_000, Topic.TO_DEVICE | Topic.DEVICE_LISTS);
+    const roomList = waitForChange(env, u, 10, 60_000, Topic.ROOMS);
+    await expect.poll(() => isWaiting(env, u)).toBe(true);
+    await notifyUsers(env, [u], 11, Topic.ROOMS); // a message: the room list wakes, the encryption wait sleeps on
+    expect(await roomList).toBe(11);
+    let encryptionDone = false;
+    void encryption.then(() => (encryptionDone = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(encryptionDone).toBe(false);
+    await notifyUsers(env, [u], 12, Topic.DEVICE_LISTS | Topic.ROOMS); // a join: both kinds of wait
+    expect(await encryption).toBe(12);
+    // Opened after the writes: each topic's own latest position decides.
+    await notifyUsers(env, [u], 13, Topic.ROOMS);
+    expect(await waitForChange(env, u, 12, 60_000, Topic.TO_DEVICE | Topic.DEVICE_LISTS | Topic.ROOMS)).toBe(13);
+    expect(await waitForChange(env, u, 12, 200, Topic.TO_DEVICE)).toBe(12);
+    expect(await waitForChange(env, u, 11, 60_000, Topic.DEVICE_LISTS)).toBe(12);
+  });
+
   it("every waiter of a user wakes (a device's /sync and its sliding-sync connections)", async () => {
     const u = user();
     const waits = [waitForChange(env, u, 7, 60_000), waitForChange(env, u, 7, 60_000), waitForChange(env, u, 9, 60_000)];
     // Sockets opened before the notify are woken by it, any opened after by the position it left.
     await expect.poll(() => isWaiting(env, u)).toBe(true);
-    await notifyUsers(env, [u], 10);
+    await notifyUsers(env, [u], 10, Topic.ROOMS);
     expect(await Promise.all(waits)).toEqual([10, 10, 10]);
   });
 

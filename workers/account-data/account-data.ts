@@ -5,7 +5,7 @@
  */
 import type { JsonObject } from "../../src/json.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/wake.js";
+import { Topic, notifyUsers } from "../../services/wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 
 /** '' is the global scope. */
@@ -14,9 +14,9 @@ export const GLOBAL = "";
 /** Most account data events one /sync carries; a bound, not a page. */
 export const MAX_SYNC_ACCOUNT_DATA = 2_000;
 
-async function written(env: Env, userId: string, results: D1Result[]): Promise<boolean> {
+async function written(env: Env, userId: string, roomId: string, results: D1Result[]): Promise<boolean> {
   if (!results[1]?.results.length) return false;
-  await notifyUsers(env, [userId], streamPosOf(results));
+  await notifyUsers(env, [userId], streamPosOf(results), roomId === GLOBAL ? Topic.ACCOUNT_DATA : Topic.ROOMS);
   return true;
 }
 
@@ -32,7 +32,7 @@ export async function putAccountData(env: Env, userId: string, roomId: string, t
       )
       .bind(userId, roomId, type, JSON.stringify(content)),
   ]);
-  await written(env, userId, results);
+  await written(env, userId, roomId, results);
 }
 
 /** The content of an entry, or null when there is none (or it was deleted). */
@@ -65,7 +65,7 @@ export async function deleteAccountData(env: Env, userId: string, roomId: string
       .prepare(`UPDATE account_data SET content = '{}', deleted = 1, stream_pos = ${STREAM_POS} WHERE user_id = ? AND room_id = ? AND type = ? AND deleted = 0 RETURNING stream_pos`)
       .bind(userId, roomId, type),
   ]);
-  await written(env, userId, results);
+  await written(env, userId, roomId, results);
 }
 
 /**
@@ -94,7 +94,7 @@ export async function patchAccountData(
       )
       .bind(userId, roomId, type, JSON.stringify(clear), JSON.stringify(patch)),
   ]);
-  return written(env, userId, results);
+  return written(env, userId, roomId, results);
 }
 
 export interface AccountDataRow {

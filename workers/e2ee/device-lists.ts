@@ -1,6 +1,6 @@
 import { userIdDomain } from "../../src/identifiers.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/wake.js";
+import { Topic, notifyUsers } from "../../services/wake.js";
 import { STREAM_POS } from "../../services/stream.js";
 
 /**
@@ -114,7 +114,7 @@ export async function localUsersSharingRoomsWith(env: Env, userId: string): Prom
 export async function notifyDeviceListChange(env: Env, userId: string, pos: number, onlyFor?: string): Promise<void> {
   try {
     const users = onlyFor !== undefined ? [onlyFor] : await localUsersSharingRoomsWith(env, userId);
-    await notifyUsers(env, users, pos);
+    await notifyUsers(env, users, pos, Topic.DEVICE_LISTS);
   } catch (e) {
     console.error(`device-list notify for ${userId} failed`, e);
   }

@@ -6,7 +6,7 @@
 import { MatrixError } from "../../src/errors.js";
 import { type ReceiptRow, type RelationInfo, receiptFitsThread, receiptMovesForward, resolveThread } from "../../src/receipts.js";
 import type { Env } from "../../services/env.js";
-import { notifyUsers } from "../../services/wake.js";
+import { Topic, notifyUsers } from "../../services/wake.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 
 /** Most receipts one /sync carries (newest first); a bound, not a page. */
@@ -96,7 +96,7 @@ export async function postReceipt(env: Env, r: ReceiptInput, defer: (p: Promise<
   if (!results[1]?.results.length) return;
   const pos = streamPosOf(results);
   const members = isPrivate ? [r.userId] : ((results[2]?.results ?? []) as { user_id: string }[]).map((m) => m.user_id).filter((u) => isLocal(env, u));
-  defer(notifyUsers(env, members, pos));
+  defer(notifyUsers(env, members, pos, Topic.ROOMS));
 }
 
 /**

@@ -9,7 +9,7 @@ import { jsonBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { claimToDeviceTxnStatement, pruneToDeviceTxnsStatement, queueToDeviceMessagesStatement, type ToDeviceMessage } from "../../services/d1/to-device.js";
 import { rowsOf } from "../../services/d1/rows.js";
-import { notifyUsers } from "../../services/wake.js";
+import { Topic, notifyUsers } from "../../services/wake.js";
 import { advanceStream, streamPosOf } from "../../services/stream.js";
 import { clientV3 } from "./paths.js";
 
@@ -89,6 +89,6 @@ toDeviceRoutes.put(clientV3("/sendToDevice/:eventType/:txnId"), requireAuth({ al
     queue,
   ]);
   const recipients = new Set(rowsOf(queue, results[3]).map((r) => r.user_id));
-  if (recipients.size) c.executionCtx.waitUntil(notifyUsers(c.env, recipients, streamPosOf(results)));
+  if (recipients.size) c.executionCtx.waitUntil(notifyUsers(c.env, recipients, streamPosOf(results), Topic.TO_DEVICE));
   return c.json({});
 });

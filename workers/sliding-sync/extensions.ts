@@ -25,6 +25,7 @@ import { deviceListsFromResults, deviceListsStatements } from "../e2ee/device-li
 import { TO_DEVICE_SYNC_LIMIT, deviceKeyCounts, toDeviceForSync } from "../e2ee/sync-extension.js";
 import { receiptsForSync } from "../receipts/receipts.js";
 import { typingForSync } from "../typing/typing-sync.js";
+import { Topic } from "../../services/wake.js";
 
 export interface ExtensionContext {
   db: D1Database;
@@ -52,10 +53,21 @@ function scope(ctx: ExtensionContext, cfg: { lists?: string[] | undefined; rooms
   return [...out];
 }
 
+const on = (e: { enabled?: boolean | undefined } | undefined): e is { enabled?: boolean } => e?.enabled === true;
+
+/** The writes (services/wake.ts Topic) that can give the enabled extensions something to send. */
+export function extensionTopics(ext: Ext | undefined): number {
+  let topics = 0;
+  if (on(ext?.to_device)) topics |= Topic.TO_DEVICE;
+  if (on(ext?.e2ee)) topics |= Topic.DEVICE_LISTS;
+  if (on(ext?.account_data)) topics |= Topic.ACCOUNT_DATA | Topic.ROOMS;
+  if (on(ext?.receipts) || on(ext?.typing)) topics |= Topic.ROOMS;
+  return topics;
+}
+
 export async function buildExtensions(ctx: ExtensionContext, ext: Ext | undefined): Promise<{ extensions: JsonObject; hasNews: boolean }> {
   const out: JsonObject = {};
   let hasNews = false;
-  const on = (e: { enabled?: boolean | undefined } | undefined): e is { enabled?: boolean } => e?.enabled === true;
   const tasks: Array<Promise<void>> = [];
 
   if (on(ext?.to_device)) {

@@ -22,10 +22,10 @@ import {
 } from "../../src/sliding-sync.js";
 import { coalescedD1 } from "../../services/d1/coalesce.js";
 import type { Env } from "../../services/env.js";
-import { waitForChange } from "../../services/wake.js";
+import { Topic, waitForChange } from "../../services/wake.js";
 import type { SlidingSyncConnection, SlidingSyncRoomSent } from "../../services/user-api.js";
 import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
-import { buildExtensions } from "./extensions.js";
+import { buildExtensions, extensionTopics } from "./extensions.js";
 import { type ListedRoom, filterRooms, loadRoomList } from "./room-list.js";
 import { type RoomTarget, type RoomToSend, buildRooms, roomUpTo, roomsToSend } from "./rooms.js";
 
@@ -64,6 +64,9 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
   if (!conn) throw unknownPos();
   // A new connection answers at once, whatever the timeout (MSC4186: "Ignored when no pos is set").
   const deadline = Date.now() + (parsedPos ? Math.min(Math.max(p.timeoutMs, 0), MAX_TIMEOUT_MS) : 0);
+  // Waits wake only for writes this request would answer (Element X's encryption connection sleeps through messages).
+  const hasRooms = Object.keys(p.body.lists ?? {}).length + Object.keys(p.body.room_subscriptions ?? {}).length > 0;
+  const topics = (hasRooms ? Topic.ROOMS : 0) | extensionTopics(p.body.extensions);
   for (;;) {
     const plan = planOnce(p, conn, await loadRoomList(db, p.userId, conn.streamPos, conn.list === null ? null : decodeRoomList(conn.list)));
     // A response that will be sent whatever the extensions find is recorded while it is built.
@@ -89,7 +92,7 @@ export async function slidingSync(env: Env, p: SlidingSyncParams): Promise<JsonO
       if (pos === null) throw unknownPos();
       return respond(pos);
     }
-    const woken = await waitForChange(env, p.userId, plan.upTo, deadline - Date.now());
+    const woken = await waitForChange(env, p.userId, plan.upTo, deadline - Date.now(), topics);
     // The wait ran out with nothing written for the user: this build is the answer, at the position the
     // client sent (nothing changed to record, as Synapse does) — no second build, no User DO call.
     if (woken <= plan.upTo && deadline <= Date.now()) return respond(parsedPos!);
