@@ -37,8 +37,9 @@ import syncWakeup from "./bench/sections/sync-wakeup.mjs";
 import syncIdle from "./bench/sections/sync-idle.mjs";
 import slidingSync from "./bench/sections/sliding-sync.mjs";
 import cost from "./bench/sections/cost.mjs";
+import syncScale from "./bench/sections/sync-scale.mjs";
 
-const SECTIONS = [passwordLogin, d1Rows, roomsSend, syncWakeup, syncIdle, sync500, slidingSync, cost];
+const SECTIONS = [passwordLogin, d1Rows, roomsSend, syncWakeup, syncIdle, sync500, slidingSync, syncScale, cost];
 
 const args = process.argv.slice(2);
 const asJson = args.includes("--json");

@@ -3,6 +3,7 @@ import type { AppEnv } from "./app-env.js";
 import { ensureMigrated } from "./d1-migrate.js";
 import { onError } from "./middleware/errors.js";
 import { makeNotFoundHandler } from "./middleware/method-not-allowed.js";
+import { routingPath } from "./routes/paths.js";
 import { clientIp, enforceRateLimit } from "./middleware/rate-limit.js";
 import { accountRoutes } from "./routes/account.js";
 import { accountDataRoutes } from "./routes/account-data.js";
@@ -52,7 +53,7 @@ import { spaceHierarchyRoutes } from "./routes/space-hierarchy.js";
 const REQUESTS_PERIOD_MS = 60_000;
 
 export function createApp(): Hono<AppEnv> {
-  const app = new Hono<AppEnv>();
+  const app = new Hono<AppEnv>({ getPath: routingPath });
 
   app.use("*", async (c, next) => {
     c.set("requestId", c.req.header("cf-ray") ?? crypto.randomUUID());

@@ -93,18 +93,21 @@ const RequestTokenBody = z.looseObject({ client_secret: z.string(), send_attempt
 /** GET /_matrix/client/v3/account/3pid */
 accountRoutes.get(clientV3("/account/3pid"), requireAuth(), (c) => c.json({ threepids: [] }));
 
-/** POST /_matrix/client/v3/account/3pid/{email,msisdn}/requestToken */
-accountRoutes.post(clientV3("/account/3pid/:medium{email|msisdn}/requestToken"), requireAuth(), jsonBody(RequestTokenBody), () => {
-  throw new MatrixError("M_THREEPID_MEDIUM_NOT_SUPPORTED", "This server does not verify third-party identifiers", 400);
-});
+// One static route per medium: a parameter beside static siblings keeps Hono's RegExpRouter from taking the routes (workers/routes/paths.ts).
+for (const medium of ["email", "msisdn"] as const) {
+  /** POST /_matrix/client/v3/account/3pid/{email,msisdn}/requestToken */
+  accountRoutes.post(clientV3(`/account/3pid/${medium}/requestToken`), requireAuth(), jsonBody(RequestTokenBody), () => {
+    throw new MatrixError("M_THREEPID_MEDIUM_NOT_SUPPORTED", "This server does not verify third-party identifiers", 400);
+  });
 
-/** POST /_matrix/client/v3/{register,account/password}/{email,msisdn}/requestToken (unauthenticated) */
-accountRoutes.post(clientV3("/register/:medium{email|msisdn}/requestToken"), jsonBody(RequestTokenBody), () => {
-  throw new MatrixError("M_THREEPID_DENIED", "Third-party identifiers are not accepted at registration on this server", 403);
-});
-accountRoutes.post(clientV3("/account/password/:medium{email|msisdn}/requestToken"), jsonBody(RequestTokenBody), () => {
-  throw new MatrixError("M_THREEPID_NOT_FOUND", "No account is associated with this third-party identifier", 400);
-});
+  /** POST /_matrix/client/v3/{register,account/password}/{email,msisdn}/requestToken (unauthenticated) */
+  accountRoutes.post(clientV3(`/register/${medium}/requestToken`), jsonBody(RequestTokenBody), () => {
+    throw new MatrixError("M_THREEPID_DENIED", "Third-party identifiers are not accepted at registration on this server", 403);
+  });
+  accountRoutes.post(clientV3(`/account/password/${medium}/requestToken`), jsonBody(RequestTokenBody), () => {
+    throw new MatrixError("M_THREEPID_NOT_FOUND", "No account is associated with this third-party identifier", 400);
+  });
+}
 
 const AddThreepidBody = uiaBody({ client_secret: z.string(), sid: z.string() });
 
@@ -126,6 +129,6 @@ accountRoutes.post(clientV3("/account/3pid/bind"), requireAuth(), jsonBody(BindT
 const ThreepidBody = z.object({ medium: z.enum(["email", "msisdn"]), address: z.string(), id_server: z.string().optional() });
 
 /** POST /_matrix/client/v3/account/3pid/{delete,unbind}: nothing is bound, so nothing to unbind. */
-accountRoutes.post(clientV3("/account/3pid/:op{delete|unbind}"), requireAuth(), jsonBody(ThreepidBody), (c) => {
-  return c.json({ id_server_unbind_result: "no-support" });
-});
+for (const op of ["delete", "unbind"] as const) {
+  accountRoutes.post(clientV3(`/account/3pid/${op}`), requireAuth(), jsonBody(ThreepidBody), (c) => c.json({ id_server_unbind_result: "no-support" }));
+}

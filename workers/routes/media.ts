@@ -69,7 +69,7 @@ export const mediaRoutes = new Hono<AppEnv>();
 // --- Uploads (still under /_matrix/media in spec v1.11+) ---
 
 /** POST /_matrix/media/v3/upload */
-mediaRoutes.post("/_matrix/media/:v{v3|r0}/upload", requireAuth(), async (c) => {
+mediaRoutes.post("/_matrix/media/v3/upload", requireAuth(), async (c) => {
   const content = await receiveUpload(c, newMediaId());
   try {
     await insertUploadedMedia(c.env.DB, c.get("auth").userId, content);
@@ -94,7 +94,7 @@ mediaRoutes.post("/_matrix/media/v1/create", requireAuth(), jsonBody(CreateBody,
 });
 
 /** PUT /_matrix/media/v3/upload/{serverName}/{mediaId} */
-mediaRoutes.put("/_matrix/media/:v{v3|r0}/upload/:serverName/:mediaId", requireAuth(), async (c) => {
+mediaRoutes.put("/_matrix/media/v3/upload/:serverName/:mediaId", requireAuth(), async (c) => {
   const { userId } = c.get("auth");
   const mediaId = c.req.param("mediaId");
   if (c.req.param("serverName") !== getConfig(c.env).serverName || !isValidMediaId(mediaId)) throw notFound("Unknown media ID");
@@ -120,8 +120,8 @@ mediaRoutes.get("/_matrix/client/v1/media/preview_url", requireAuth(), preview);
 
 // --- Deprecated unauthenticated media (frozen, see above) ---
 
-mediaRoutes.get("/_matrix/media/:v{v3|r0}/config", requireAuth({ allowGuest: true }), mediaConfig);
-mediaRoutes.get("/_matrix/media/:v{v3|r0}/download/:serverName/:mediaId", (c) => download(c, true));
-mediaRoutes.get("/_matrix/media/:v{v3|r0}/download/:serverName/:mediaId/:fileName", (c) => download(c, true));
-mediaRoutes.get("/_matrix/media/:v{v3|r0}/thumbnail/:serverName/:mediaId", (c) => thumbnail(c, true));
-mediaRoutes.get("/_matrix/media/:v{v3|r0}/preview_url", requireAuth(), preview);
+mediaRoutes.get("/_matrix/media/v3/config", requireAuth({ allowGuest: true }), mediaConfig);
+mediaRoutes.get("/_matrix/media/v3/download/:serverName/:mediaId", (c) => download(c, true));
+mediaRoutes.get("/_matrix/media/v3/download/:serverName/:mediaId/:fileName", (c) => download(c, true));
+mediaRoutes.get("/_matrix/media/v3/thumbnail/:serverName/:mediaId", (c) => thumbnail(c, true));
+mediaRoutes.get("/_matrix/media/v3/preview_url", requireAuth(), preview);
