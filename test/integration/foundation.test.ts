@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { call, callJson } from "./helpers.js";
+import { createApp } from "../../workers/app.js";
+import { call, callJson, registerUser } from "./helpers.js";
 
 function b64decode(s: string): Uint8Array {
   const bin = atob(s.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (s.length % 4)) % 4));
@@ -194,5 +195,23 @@ describe("CORS", () => {
     const res = await call("/_matrix/client/v3/unknown");
     expect(res.status).toBe(404);
     expect(res.headers.get("access-control-allow-origin")).toBe("*");
+  });
+});
+
+describe("routing", () => {
+  it("every route fits Hono's RegExpRouter (a parameter beside static siblings would drop every request to the slower trie router)", () => {
+    const app = createApp();
+    app.router.match("GET", "/_matrix/client/v3/sync");
+    expect((app.router as unknown as { activeRouter: { name: string } }).activeRouter.name).toBe("RegExpRouter");
+  });
+
+  it("/r0/ paths are served as their /v3/ twins, client and media", async () => {
+    const u = await registerUser();
+    expect((await callJson<{ user_id: string }>("/_matrix/client/r0/account/whoami", { token: u.accessToken })).body.user_id).toBe(u.userId);
+    const config = await callJson<{ "m.upload.size": number }>("/_matrix/media/r0/config", { token: u.accessToken });
+    expect(config.status).toBe(200);
+    expect(config.body["m.upload.size"]).toBeGreaterThan(0);
+    // Only the version segment is mapped: an unknown version is not a route.
+    expect((await call("/_matrix/client/r1/account/whoami", { token: u.accessToken })).status).toBe(404);
   });
 });
