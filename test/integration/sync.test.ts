@@ -142,6 +142,25 @@ describe("/sync", () => {
     expect(sa.filter((e) => e.type === "m.room.member").length).toBeGreaterThanOrEqual(2);
   });
 
+  it("a remembered token starts the first reads beside its check, and the check still decides", async () => {
+    const alice = await registerUser();
+    const roomId = await createRoom(alice);
+    const first = await syncOf(alice); // this isolate now remembers whose token it is (workers/auth/token-hints.ts)
+    const eventId = await send(alice, roomId, "hello");
+    const next = await syncOf(alice, `?since=${first.next_batch}`);
+    expect(next.rooms.join[roomId]!.timeline.events.map((e) => e.event_id)).toEqual([eventId]);
+    // A bad parameter is answered after the token check.
+    const bad = await callJson<{ errcode: string }>(`/_matrix/client/v3/sync?since=${next.next_batch}&timeout=-1`, { token: alice.accessToken });
+    expect([bad.status, bad.body.errcode]).toEqual([400, "M_INVALID_PARAM"]);
+    expect((await callJson<{ errcode: string }>(`/_matrix/client/v3/sync?timeout=-1`, { token: "not-a-token" })).body.errcode).toBe("M_UNKNOWN_TOKEN");
+    // Logged out: the remembered token fails its check, and nothing read under the guess is answered.
+    expect((await callJson("/_matrix/client/v3/logout", { method: "POST", token: alice.accessToken, json: {} })).status).toBe(200);
+    for (const qs of [`?since=${next.next_batch}`, `?since=${next.next_batch}&timeout=-1`, ""]) {
+      const gone = await callJson<{ errcode: string }>(`/_matrix/client/v3/sync${qs}`, { token: alice.accessToken });
+      expect([gone.status, gone.body.errcode], qs).toEqual([401, "M_UNKNOWN_TOKEN"]);
+    }
+  });
+
   it("garbage and future since tokens get Matrix errors, never 500", async () => {
     const alice = await registerUser();
     for (const since of ["garbage", "s-1", "s99999999999", "t1", "s1e5"]) {

@@ -3,6 +3,7 @@ import type { AuthInfo } from "../app-env.js";
 import { deviceKeysDeletionStatements } from "../e2ee/device-cleanup.js";
 import { isCrossSigningKeyOf } from "../../services/d1/cross-signing.js";
 import { advanceStream } from "../../services/stream.js";
+import { rememberTokenUser } from "./token-hints.js";
 import { hashSecret, newDeviceId, newSecret } from "./tokens.js";
 
 /** Lifetime of an access token issued together with a refresh token. */
@@ -119,13 +120,18 @@ export interface AuthenticatedToken extends AuthInfo {
  * (spec "Soft logout").
  */
 export async function authenticateToken(db: D1Database, token: string): Promise<AuthenticatedToken> {
+  return authenticateTokenHash(db, await hashSecret(token));
+}
+
+/** `authenticateToken` for a token already hashed: its one query is issued before this returns (a coalescing D1 can batch it). */
+export async function authenticateTokenHash(db: D1Database, tokenHash: string): Promise<AuthenticatedToken> {
   const row = await db
     .prepare(
       "SELECT t.id, t.user_id, t.device_id, t.expires_ts, t.prev_token_id, u.is_guest, u.deactivated, d.last_seen_ts " +
         "FROM access_tokens t JOIN users u ON u.user_id = t.user_id " +
         "LEFT JOIN devices d ON d.user_id = t.user_id AND d.device_id = t.device_id WHERE t.token_hash = ?",
     )
-    .bind(await hashSecret(token))
+    .bind(tokenHash)
     .first<TokenRow>();
   if (!row || row.deactivated) {
     throw new MatrixError("M_UNKNOWN_TOKEN", "Unknown access token", 401, { soft_logout: false });
@@ -133,6 +139,7 @@ export async function authenticateToken(db: D1Database, token: string): Promise<
   if (row.expires_ts !== null && row.expires_ts <= Date.now()) {
     throw new MatrixError("M_UNKNOWN_TOKEN", "Access token has expired", 401, { soft_logout: true });
   }
+  rememberTokenUser(tokenHash, row.user_id);
   return {
     userId: row.user_id,
     deviceId: row.device_id,

@@ -1,7 +1,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { MatrixError } from "../../src/errors.js";
-import type { AppEnv } from "../app-env.js";
-import { authenticateToken } from "../auth/sessions.js";
+import type { AppEnv, AuthInfo } from "../app-env.js";
+import { authenticateTokenHash } from "../auth/sessions.js";
+import { hashSecret } from "../auth/tokens.js";
 import { clientIp } from "./rate-limit.js";
 
 /** How stale a device's last-seen time may get before an authenticated request refreshes it. */
@@ -26,36 +27,48 @@ export function accessTokenOf(c: Context<AppEnv>): string | undefined {
 }
 
 /**
- * Authenticates the request with one D1 read and sets `c.get("auth")`.
- * Guests are refused with M_GUEST_ACCESS_FORBIDDEN unless the endpoint allows them.
+ * Authenticates the request with one D1 read (through `db`; `tokenHash`: the
+ * token's hash when the caller has it already, so the read is issued at once) and
+ * sets `c.get("auth")`. Guests are refused with M_GUEST_ACCESS_FORBIDDEN unless
+ * the endpoint allows them.
  */
-export function requireAuth(opts: { allowGuest?: boolean } = {}): MiddlewareHandler<AppEnv> {
-  return async (c, next) => {
+export async function authenticateRequest(c: Context<AppEnv>, opts: { allowGuest?: boolean }, db = c.env.DB, tokenHash?: string): Promise<AuthInfo> {
+  let hash = tokenHash;
+  if (hash === undefined) {
     const token = accessTokenOf(c);
     if (!token) throw new MatrixError("M_MISSING_TOKEN", "Missing access token", 401);
-    const auth = await authenticateToken(c.env.DB, token);
-    if (auth.isGuest && !opts.allowGuest) {
-      throw new MatrixError("M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed for this endpoint", 403);
-    }
-    c.set("auth", { userId: auth.userId, deviceId: auth.deviceId, isGuest: auth.isGuest, tokenId: auth.tokenId });
-    const db = c.env.DB;
-    const now = Date.now();
-    const writes: D1PreparedStatement[] = [];
-    if (auth.prevTokenId !== null) {
-      // First use of a refreshed token retires the one it replaced.
-      writes.push(
-        db.prepare("DELETE FROM access_tokens WHERE id = ?").bind(auth.prevTokenId),
-        db.prepare("UPDATE access_tokens SET prev_token_id = NULL WHERE id = ?").bind(auth.tokenId),
-      );
-    }
-    if (auth.lastSeenTs === null || now - auth.lastSeenTs > LAST_SEEN_REFRESH_MS) {
-      writes.push(
-        db
-          .prepare("UPDATE devices SET last_seen_ts = ?, last_seen_ip = ?, last_seen_user_agent = ? WHERE user_id = ? AND device_id = ?")
-          .bind(now, clientIp(c.req.raw), c.req.header("user-agent") ?? null, auth.userId, auth.deviceId),
-      );
-    }
-    if (writes.length) c.executionCtx.waitUntil(db.batch(writes).catch((e: unknown) => console.error("auth bookkeeping failed", e)));
+    hash = await hashSecret(token);
+  }
+  const auth = await authenticateTokenHash(db, hash);
+  if (auth.isGuest && !opts.allowGuest) {
+    throw new MatrixError("M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed for this endpoint", 403);
+  }
+  const info: AuthInfo = { userId: auth.userId, deviceId: auth.deviceId, isGuest: auth.isGuest, tokenId: auth.tokenId };
+  c.set("auth", info);
+  const plain = c.env.DB;
+  const now = Date.now();
+  const writes: D1PreparedStatement[] = [];
+  if (auth.prevTokenId !== null) {
+    // First use of a refreshed token retires the one it replaced.
+    writes.push(
+      plain.prepare("DELETE FROM access_tokens WHERE id = ?").bind(auth.prevTokenId),
+      plain.prepare("UPDATE access_tokens SET prev_token_id = NULL WHERE id = ?").bind(auth.tokenId),
+    );
+  }
+  if (auth.lastSeenTs === null || now - auth.lastSeenTs > LAST_SEEN_REFRESH_MS) {
+    writes.push(
+      plain
+        .prepare("UPDATE devices SET last_seen_ts = ?, last_seen_ip = ?, last_seen_user_agent = ? WHERE user_id = ? AND device_id = ?")
+        .bind(now, clientIp(c.req.raw), c.req.header("user-agent") ?? null, auth.userId, auth.deviceId),
+    );
+  }
+  if (writes.length) c.executionCtx.waitUntil(plain.batch(writes).catch((e: unknown) => console.error("auth bookkeeping failed", e)));
+  return info;
+}
+
+export function requireAuth(opts: { allowGuest?: boolean } = {}): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    await authenticateRequest(c, opts);
     await next();
   };
 }

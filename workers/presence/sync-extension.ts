@@ -1,10 +1,11 @@
 /**
  * Presence in /sync (client-server-api "Presence").
  *
- * `set_presence` (default online) is applied by `applySetPresence` before the
- * sync reads its stream position — as Synapse's user_syncing does — so a change
- * it makes (say offline → online) is part of this response and not news that
- * would end the next long-poll at once. Each later pass of a long-poll (after a
+ * `set_presence` (default online) is applied by `applySetPresence` from the row
+ * the sync read beside its first reads; a change others see (say offline →
+ * online) is written and the sync reads its stream position again — as Synapse's
+ * user_syncing does — so it is part of this response and not news that would end
+ * the next long-poll at once. Each later pass of a long-poll (after a
  * wake-up) calls `refreshPresence`, which only refreshes timestamps that went
  * stale (no stream position), keeping a long-polling user from timing out:
  * src/presence.ts has the rules.
@@ -14,34 +15,50 @@
  * does.
  */
 import { eventMatches } from "../../src/filter.js";
-import { type PresenceState, effectiveState, presenceAfterSync, presenceEvent } from "../../src/presence.js";
+import { type PresenceRow, type PresenceState, effectiveState, presenceAfterSync, presenceEvent } from "../../src/presence.js";
 import type { Env } from "../../services/env.js";
 import type { SyncContribution, SyncExtension } from "../sync/context.js";
 import { presenceForSync, readPresence, writePresence } from "../../services/presence/presence.js";
 
-async function syncPresence(env: Env, userId: string, setPresence: PresenceState | undefined, allowNotify: boolean): Promise<void> {
+/**
+ * Applies `set_presence` to the user's row (`row`: as the sync read it; undefined:
+ * read it now). Returns whether it made a change others see (a stream position):
+ * the sync reads its position after that, so the change is in this response.
+ */
+async function syncPresence(env: Env, userId: string, setPresence: PresenceState | undefined, allowNotify: boolean, row?: PresenceRow | null): Promise<boolean> {
   const set = setPresence ?? "online";
-  if (set === "offline") return;
+  if (set === "offline") return false;
   try {
-    const update = presenceAfterSync(await readPresence(env.DB, userId), userId, set, Date.now());
-    if (!update || (update.notify && !allowNotify)) return;
+    const update = presenceAfterSync(row === undefined ? await readPresence(env.DB, userId) : row, userId, set, Date.now());
+    if (!update || (update.notify && !allowNotify)) return false;
     const pending: Promise<unknown>[] = [];
     await writePresence(env, update, (p) => pending.push(p));
     await Promise.all(pending);
+    return update.notify;
   } catch (e) {
     // Presence is best effort: a failed update must not fail the sync (the next one retries).
     console.error(`presence update for ${userId} failed`, e);
+    return false;
   }
 }
 
-/** Called by the sync engine before it reads the stream position (workers/sync/sync.ts). */
-export function applySetPresence(env: Env, userId: string, setPresence: PresenceState | undefined): Promise<void> {
-  return syncPresence(env, userId, setPresence, true);
+/** The user's own row, for `applySetPresence`: null for `set_presence=offline`, which writes nothing (read beside the sync's first reads). */
+export function ownPresence(db: D1Database, userId: string, setPresence: PresenceState | undefined): Promise<PresenceRow | null> {
+  return setPresence === "offline" ? Promise.resolve(null) : readPresence(db, userId);
+}
+
+/**
+ * Called by the sync engine before it builds a response, with the row `ownPresence`
+ * read (or none: read here). Returns whether a change others see was written; the
+ * caller then reads its stream position again (workers/sync/sync.ts).
+ */
+export function applySetPresence(env: Env, userId: string, setPresence: PresenceState | undefined, row?: PresenceRow | null): Promise<boolean> {
+  return syncPresence(env, userId, setPresence, true, row);
 }
 
 /** Called by the sync engine before each later pass of a long-poll: timestamps only, no notifications. */
-export function refreshPresence(env: Env, userId: string, setPresence: PresenceState | undefined): Promise<void> {
-  return syncPresence(env, userId, setPresence, false);
+export async function refreshPresence(env: Env, userId: string, setPresence: PresenceState | undefined): Promise<void> {
+  await syncPresence(env, userId, setPresence, false);
 }
 
 export const presenceSyncExtension: SyncExtension = async (ctx): Promise<SyncContribution> => {

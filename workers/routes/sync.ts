@@ -4,8 +4,11 @@ import { FilterSchema } from "../../src/filter.js";
 import type { AppEnv } from "../app-env.js";
 import { jsonBody } from "../middleware/body.js";
 import { loadFilterJson, storeFilter } from "../../services/d1/filters.js";
-import { requireAuth } from "../middleware/auth.js";
-import { parseSinceToken, resolveFilter, sync } from "../sync/sync.js";
+import { coalescedD1 } from "../../services/d1/coalesce.js";
+import { hashSecret } from "../auth/tokens.js";
+import { tokenUserHint } from "../auth/token-hints.js";
+import { accessTokenOf, authenticateRequest, requireAuth } from "../middleware/auth.js";
+import { type SyncParams, firstReads, parseSinceToken, resolveFilter, sync } from "../sync/sync.js";
 import { clientV3 } from "./paths.js";
 
 export const syncRoutes = new Hono<AppEnv>();
@@ -17,27 +20,53 @@ function boolParam(v: string | undefined, name: string): boolean {
   throw new MatrixError("M_INVALID_PARAM", `${name} must be true or false`, 400);
 }
 
-/** GET /_matrix/client/v3/sync */
-syncRoutes.get(clientV3("/sync"), requireAuth({ allowGuest: true }), async (c) => {
-  const { userId, deviceId } = c.get("auth");
-  const q = c.req.query();
+type QueryParams = Omit<SyncParams, "filter">;
+
+function syncParams(q: Record<string, string>): QueryParams {
   const timeout = q.timeout === undefined ? 0 : Number(q.timeout);
   if (!Number.isInteger(timeout) || timeout < 0) throw new MatrixError("M_INVALID_PARAM", "timeout must be a non-negative integer", 400);
   const setPresence = q.set_presence;
   if (setPresence !== undefined && !["online", "offline", "unavailable"].includes(setPresence)) {
     throw new MatrixError("M_INVALID_PARAM", "set_presence must be online, offline or unavailable", 400);
   }
-  // The "from the future" check happens against the position the sync reads (workers/sync/sync.ts).
-  const since = parseSinceToken(q.since, Number.MAX_SAFE_INTEGER);
-  const body = await sync(c.env, userId, deviceId, {
-    since,
+  return {
+    // The "from the future" check happens against the position the sync reads (workers/sync/sync.ts).
+    since: parseSinceToken(q.since, Number.MAX_SAFE_INTEGER),
     timeoutMs: timeout,
-    filter: await resolveFilter(c.env.DB, userId, q.filter),
     fullState: boolParam(q.full_state, "full_state"),
     // MSC4222 (spec v1.16): state_after instead of state.
     useStateAfter: boolParam(q.use_state_after ?? q["org.matrix.msc4222.use_state_after"], "use_state_after"),
     setPresence: setPresence as "online" | "offline" | "unavailable" | undefined,
-  });
+  };
+}
+
+/**
+ * GET /_matrix/client/v3/sync. The token check and the sync's first reads share
+ * one D1 round trip when this isolate has seen the token before: the reads start
+ * under the user it named then (workers/auth/token-hints.ts) and are used only if
+ * the check names the same user; they only read. Without a guess, they follow it.
+ */
+syncRoutes.get(clientV3("/sync"), async (c) => {
+  const token = accessTokenOf(c);
+  if (!token) throw new MatrixError("M_MISSING_TOKEN", "Missing access token", 401);
+  let params: QueryParams | MatrixError;
+  try {
+    params = syncParams(c.req.query());
+  } catch (e) {
+    if (!(e instanceof MatrixError)) throw e;
+    params = e; // answered after the token check, as before it
+  }
+  const tokenHash = await hashSecret(token);
+  // The rooms, the extensions and these first reads share this request's round trips.
+  const db = coalescedD1(c.env.DB);
+  const guess = tokenUserHint(tokenHash);
+  const checked = authenticateRequest(c, { allowGuest: true }, db, tokenHash);
+  const early = guess !== undefined && !(params instanceof MatrixError) ? firstReads(db, guess, params) : undefined;
+  early?.catch(() => {}); // a wrong guess is dropped unread
+  const { userId, deviceId } = await checked;
+  if (params instanceof MatrixError) throw params;
+  const filter = await resolveFilter(c.env.DB, userId, c.req.query("filter"));
+  const body = await sync({ ...c.env, DB: db }, userId, deviceId, { ...params, filter }, guess === userId ? early : undefined);
   return c.json(body);
 });
 

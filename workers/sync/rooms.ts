@@ -61,11 +61,15 @@ function timelineLimit(f: RoomEventFilter | undefined): number {
  * and the rooms where typing, receipts or room account data changed. Its cost
  * follows what changed since `since`, not how many rooms the user is in.
  */
-export async function loadSyncBase(
-  db: D1Database,
-  userId: string,
-  since: number | null,
-): Promise<{ upTo: number; memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[]; ignored: Set<string> }> {
+export interface SyncBase {
+  upTo: number;
+  memberships: MembershipRow[];
+  events: EventRow[];
+  candidateRooms: string[];
+  ignored: Set<string>;
+}
+
+export async function loadSyncBase(db: D1Database, userId: string, since: number | null): Promise<SyncBase> {
   const UP_TO = "(SELECT pos FROM stream_counter WHERE id = 1)";
   const joinedProbe = (alias: string) =>
     `EXISTS (SELECT 1 FROM room_memberships j WHERE j.room_id = ${alias}.room_id AND j.user_id = ?1 AND j.membership = 'join')`;

@@ -1,21 +1,21 @@
 /**
  * GET /_matrix/client/v3/sync (client-server-api "Syncing"): rooms from the D1
- * read model plus every registered extension, and a long-poll that waits on the
- * user's User DO — never by polling D1 — until something for the user is
- * written or the timeout passes.
+ * read model plus every registered extension, and a long-poll that the Worker
+ * holds on the user's Wake shard (services/wake.ts) — never by polling D1 — until
+ * something for the user is written or the timeout passes.
  */
 import { type Filter, FilterSchema } from "../../src/filter.js";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import { assertJsonLimits } from "../../src/json-limits.js";
-import { coalescedD1 } from "../../services/d1/coalesce.js";
 import { loadFilterJson } from "../../services/d1/filters.js";
 import type { Env } from "../../services/env.js";
 import { waitForChange } from "../../services/wake.js";
-import { applySetPresence, refreshPresence } from "../presence/sync-extension.js";
+import type { PresenceRow } from "../../src/presence.js";
+import { applySetPresence, ownPresence, refreshPresence } from "../presence/sync-extension.js";
 import type { SyncBaseInputs, SyncContext } from "./context.js";
 import { SYNC_EXTENSIONS, SYNC_FINISHERS } from "./extensions.js";
-import { extensionRooms, loadSyncBase, syncRooms } from "./rooms.js";
+import { type SyncBase, extensionRooms, loadSyncBase, syncRooms } from "./rooms.js";
 
 /** Longest long-poll we hold (clients usually ask for 30 s). */
 export const MAX_SYNC_TIMEOUT_MS = 120_000;
@@ -71,10 +71,23 @@ export async function resolveFilter(db: D1Database, userId: string, param: strin
   return parsed.data;
 }
 
-async function buildOnce(plainEnv: Env, userId: string, deviceId: string, p: SyncParams): Promise<{ body: JsonObject; hasNews: boolean; upTo: number }> {
-  // The rooms and the extensions read D1 side by side: through one coalescing binding their reads share round trips.
-  const env: Env = { ...plainEnv, DB: coalescedD1(plainEnv.DB) };
-  const base = await loadSyncBase(env.DB, userId, p.fullState ? null : p.since);
+/** What a sync reads first, in one round trip: the user's presence row (for set_presence) and the base (./rooms.ts). */
+export interface FirstReads {
+  presence: PresenceRow | null;
+  base: SyncBase;
+}
+
+/**
+ * Issues the first reads now, so that through a coalescing D1 they share one
+ * round trip with whatever else is issued in this turn (the route's token check).
+ */
+export function firstReads(db: D1Database, userId: string, p: Pick<SyncParams, "since" | "fullState" | "setPresence">): Promise<FirstReads> {
+  const presence = ownPresence(db, userId, p.setPresence);
+  const base = loadSyncBase(db, userId, p.fullState ? null : p.since);
+  return Promise.all([presence, base]).then(([presence, base]) => ({ presence, base }));
+}
+
+async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncParams, base: SyncBase): Promise<{ body: JsonObject; hasNews: boolean; upTo: number }> {
   const upTo = base.upTo;
   const common: SyncBaseInputs = { env, userId, deviceId, since: p.since, upTo, filter: p.filter, fullState: p.fullState };
   const allJoined = extensionRooms(common, base);
@@ -117,12 +130,20 @@ async function buildOnce(plainEnv: Env, userId: string, deviceId: string, p: Syn
   return { body, hasNews, upTo };
 }
 
-export async function sync(env: Env, userId: string, deviceId: string, p: SyncParams): Promise<JsonObject> {
+/**
+ * `env.DB` should be a coalescing D1 (services/d1/coalesce.ts) made for this
+ * request: the rooms and the extensions read side by side and share its round
+ * trips. `first`: the first reads, already issued (the route starts them beside
+ * the token check when it can guess the user; workers/routes/sync.ts).
+ */
+export async function sync(env: Env, userId: string, deviceId: string, p: SyncParams, first?: Promise<FirstReads>): Promise<JsonObject> {
   const deadline = Date.now() + Math.min(Math.max(p.timeoutMs, 0), MAX_SYNC_TIMEOUT_MS);
-  // Before the position is read, so the user's own presence change is in this response (workers/presence/sync-extension.ts).
-  await applySetPresence(env, userId, p.setPresence);
+  const reads = await (first ?? firstReads(env.DB, userId, p));
+  let base = reads.base;
+  // A presence change others see is written, then the position read again: it belongs in this response.
+  if (await applySetPresence(env, userId, p.setPresence, reads.presence)) base = await loadSyncBase(env.DB, userId, p.fullState ? null : p.since);
   for (;;) {
-    const { body, hasNews, upTo } = await buildOnce(env, userId, deviceId, p);
+    const { body, hasNews, upTo } = await buildOnce(env, userId, deviceId, p, base);
     if (p.since !== null && p.since > upTo) throw new MatrixError("M_INVALID_PARAM", "since token is from the future", 400);
     const remaining = deadline - Date.now();
     if (p.since === null || p.fullState || hasNews || remaining <= 0) return body;
@@ -130,6 +151,6 @@ export async function sync(env: Env, userId: string, deviceId: string, p: SyncPa
     const woken = await waitForChange(env, userId, upTo, remaining);
     // The wait ran out with nothing written for the user: the response just built is still the answer.
     if (woken <= upTo && Date.now() >= deadline) return body;
-    await refreshPresence(env, userId, p.setPresence);
+    [, base] = await Promise.all([refreshPresence(env, userId, p.setPresence), loadSyncBase(env.DB, userId, p.fullState ? null : p.since)]);
   }
 }
