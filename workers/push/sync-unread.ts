@@ -27,11 +27,11 @@ function wantsThreadCounts(ctx: SyncContext): boolean {
   return tl?.unread_thread_notifications === true || tl?.["org.matrix.msc3773.unread_thread_notifications"] === true;
 }
 
-export const unreadCountsFinisher: SyncFinisher = async (ctx, joinedInResponse) => {
-  const counts = await unreadCounts(ctx.env.DB, ctx.userId, joinedInResponse, ctx.upTo);
+export const unreadCountsFinisher: SyncFinisher = async (ctx) => {
+  const counts = await unreadCounts(ctx.env.DB, ctx.userId, ctx.joinedRooms, ctx.upTo);
   const threaded = wantsThreadCounts(ctx);
   const out: Record<string, Record<string, JsonValue>> = {};
-  for (const room of joinedInResponse) out[room] = syncFields(counts.get(room), threaded) as unknown as Record<string, JsonValue>;
+  for (const room of ctx.joinedRooms) out[room] = syncFields(counts.get(room), threaded) as unknown as Record<string, JsonValue>;
   return out;
 };
 

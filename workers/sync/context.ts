@@ -39,8 +39,9 @@ export interface SyncContribution {
 export type SyncExtension = (ctx: SyncContext) => Promise<SyncContribution>;
 
 /**
- * Runs after every extension has been merged, with the joined rooms the response
- * carries, and adds fields to those rooms (e.g. unread counts, which every
- * joined room in a response gets).
+ * Fields for every joined room the response carries (e.g. unread counts, which
+ * each of them gets), computed beside the rooms and the extensions, in the same
+ * round trip, over `ctx.joinedRooms` (a superset: the rooms with anything new);
+ * the engine keeps those of rooms that are in the response.
  */
-export type SyncFinisher = (ctx: SyncContext, joinedInResponse: string[]) => Promise<Record<string, Record<string, JsonValue>>>;
+export type SyncFinisher = (ctx: SyncContext) => Promise<Record<string, Record<string, JsonValue>>>;

@@ -11,5 +11,5 @@ import { ephemeralSyncExtension } from "./ephemeral.js";
  */
 export const SYNC_EXTENSIONS: SyncExtension[] = [e2eeSyncExtension, ephemeralSyncExtension, accountDataSyncExtension, presenceSyncExtension, pushRulesSyncExtension];
 
-/** Run after the extensions, over the joined rooms in the response (see SyncFinisher). */
+/** Fields for the joined rooms in the response, read beside the extensions (see SyncFinisher). */
 export const SYNC_FINISHERS: SyncFinisher[] = [unreadCountsFinisher];

@@ -100,10 +100,11 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
     newlyJoinedRooms,
     setPresence: p.setPresence,
   };
-  // Extensions read independent data: run them side by side, and beside the rooms.
-  const [{ rooms, hasNews: roomNews }, parts] = await Promise.all([
+  // Extensions and finishers read independent data: run them side by side, and beside the rooms.
+  const [{ rooms, hasNews: roomNews }, parts, finished] = await Promise.all([
     syncRooms({ ...common, useStateAfter: p.useStateAfter, ignored: base.ignored }, base),
     Promise.all(SYNC_EXTENSIONS.map((ext) => ext(ctx))),
+    Promise.all(SYNC_FINISHERS.map((finish) => finish(ctx))),
   ]);
   const body: JsonObject = {
     next_batch: `s${upTo}`,
@@ -123,9 +124,8 @@ async function buildOnce(env: Env, userId: string, deviceId: string, p: SyncPara
       Object.assign(rooms.join[roomId]!, extra);
     }
   }
-  const inResponse = Object.keys(rooms.join);
-  for (const finish of SYNC_FINISHERS) {
-    for (const [roomId, extra] of Object.entries(await finish(ctx, inResponse))) if (rooms.join[roomId]) Object.assign(rooms.join[roomId]!, extra);
+  for (const fields of finished) {
+    for (const [roomId, extra] of Object.entries(fields)) if (rooms.join[roomId]) Object.assign(rooms.join[roomId]!, extra);
   }
   return { body, hasNews, upTo };
 }
