@@ -5,8 +5,17 @@
 // lower offered rate. Figures: sends accepted, refused and their latency; the time
 // from each send to each member's /sync response carrying it; the local server's
 // memory before and after. Bounded: 20 s of sending, then at most 15 s to drain.
+//
+// Requests go on fresh connections (no keep-alive reuse), for both servers: under
+// this overload, workerd's local HTTP server closes idle keep-alive connections as
+// the client reuses them, and about a quarter of the sends then fail with
+// ECONNRESET before reaching the app (through wrangler dev's proxy they become
+// the 503s with no errcode). Without reuse there is none of that; in production
+// clients talk to Cloudflare's edge, not to workerd's socket.
+import { setMaxListeners } from "node:events";
 import { readFileSync } from "node:fs";
-import { fmt, http, registerUser, stats, workerdProcesses } from "../lib.mjs";
+import { request } from "node:http";
+import { fmt, registerUser, stats, workerdProcesses } from "../lib.mjs";
 
 const USERS = 500;
 const ROOMS = 200;
@@ -17,6 +26,28 @@ const DRAIN_MS = 15_000;
 const SETUP_CONCURRENCY = 10;
 /** Beyond this many sends in flight the client stops offering (counted, not hidden). */
 const MAX_IN_FLIGHT = 500;
+
+/** `lib.mjs` http() on a connection of its own (node:http without an agent: no keep-alive). */
+function http(baseUrl, path, { method, json, token, signal } = {}) {
+  const headers = { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(json !== undefined ? { "Content-Type": "application/json" } : {}) };
+  return new Promise((resolve, reject) => {
+    const req = request(`${baseUrl}${path}`, { method: method ?? (json === undefined ? "GET" : "POST"), headers, agent: false, signal }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d) => (text += d));
+      res.on("end", () => {
+        let body = text;
+        try {
+          body = text ? JSON.parse(text) : undefined;
+        } catch {}
+        resolve({ status: res.statusCode, body });
+      });
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end(json === undefined ? undefined : JSON.stringify(json));
+  });
+}
 
 async function pool(n, concurrency, fn) {
   let next = 0;
@@ -81,28 +112,22 @@ export default {
     const deliveries = [];
     const syncErrors = new Map();
     const ctl = new AbortController();
+    setMaxListeners(0, ctl.signal); // one listener per poll in flight
     const loops = users.map(async (p) => {
       while (!ctl.signal.aborted) {
         let res;
         try {
-          res = await fetch(`${baseUrl}/_matrix/client/v3/sync?timeout=30000&since=${encodeURIComponent(p.since)}`, {
-            headers: { Authorization: `Bearer ${p.accessToken}` },
-            signal: ctl.signal,
-          });
-        } catch {
+          res = await http(baseUrl, `/_matrix/client/v3/sync?timeout=30000&since=${encodeURIComponent(p.since)}`, { token: p.accessToken, signal: ctl.signal });
+        } catch (e) {
           if (ctl.signal.aborted) return;
-          syncErrors.set("network", (syncErrors.get("network") ?? 0) + 1);
+          const why = `network: ${e?.code ?? e?.message}`;
+          syncErrors.set(why, (syncErrors.get(why) ?? 0) + 1);
           await new Promise((r) => setTimeout(r, 500));
           continue;
         }
         const now = performance.now();
-        let body;
-        try {
-          body = await res.json();
-        } catch {
-          if (ctl.signal.aborted) return;
-        }
-        if (res.status !== 200 || !body) {
+        const body = res.body;
+        if (res.status !== 200 || typeof body !== "object") {
           syncErrors.set(res.status, (syncErrors.get(res.status) ?? 0) + 1);
           await new Promise((r) => setTimeout(r, 500));
           continue;
@@ -156,7 +181,10 @@ export default {
               expected += roomMembers.length;
             } else sentAt.delete(body);
           })
-          .catch(() => statuses.set("network", (statuses.get("network") ?? 0) + 1))
+          .catch((e) => {
+            const why = `network: ${e?.code ?? e?.message}`;
+            statuses.set(why, (statuses.get(why) ?? 0) + 1);
+          })
           .finally(() => inFlight--),
       );
     }
@@ -181,6 +209,7 @@ export default {
       statuses: Object.fromEntries(statuses),
       perSecond: accepted / sendSeconds,
     });
+    if (accepted < offered) note(`send outcomes: ${JSON.stringify(Object.fromEntries(statuses))}`);
     figure("send latency p50 / p95", `${fmt(s.p50)} / ${fmt(s.p95)} ms`, s);
     figure("delivery p50 / p95 / p99 (send → member's /sync)", `${fmt(d.p50)} / ${fmt(d.p95)} / ${fmt(p99)} ms (${d.n} of ${expected} deliveries)`, { ...d, p99, expected });
     if (syncErrors.size) figure("sync errors", JSON.stringify(Object.fromEntries(syncErrors)), Object.fromEntries(syncErrors));
