@@ -16,14 +16,17 @@
  * woken only by a notify on one of them.
  *
  * A notify that lands between the sync's read and its socket is caught by the
- * last position notified per user and topic, kept in memory: it is lost only if the object
- * hibernated in that gap of milliseconds (it needs seconds idle to do so), and
- * then the wait ends at its timeout instead — a late answer, never a lost event,
- * since every sync reads D1.
+ * last position notified per user and topic, kept in memory. An instance knows
+ * only the notifies it received: it reads the stream position when it starts
+ * (after hibernating or being evicted), and a wait from before that position is
+ * woken at once, so a sync may wait from the position its client gave without
+ * reading D1 first (workers/sync/sync.ts): the shard says whether anything for the
+ * user was written since.
  */
 import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../../services/env.js";
 import type { WakeApi } from "../../services/wake-api.js";
+import { readStreamPos } from "../../services/stream.js";
 import { ALL_TOPICS, TOPIC_COUNT } from "../../services/wake.js";
 
 interface Attachment {
@@ -41,6 +44,20 @@ function latestOn(latest: number[] | undefined, topics: number): number {
 export class Wake extends DurableObject<Env> implements WakeApi {
   /** Per user, the latest position notified on each topic (index: the topic's bit). */
   private readonly latest = new Map<string, number[]>();
+  /** The stream position when this instance started: it has seen every notify after it. */
+  private floor = 0;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    void ctx.blockConcurrencyWhile(async () => {
+      try {
+        this.floor = await readStreamPos(env.DB);
+      } catch (e) {
+        // Without it, a wait from before this start is not woken early: it ends at its timeout.
+        console.error("wake shard could not read the stream position", e);
+      }
+    });
+  }
 
   /** `GET /wait?user=…&since=…&topics=…` with `Upgrade: websocket`: the socket a waiting sync listens on. */
   override async fetch(request: Request): Promise<Response> {
@@ -54,7 +71,8 @@ export class Wake extends DurableObject<Env> implements WakeApi {
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server, [user]);
     server.serializeAttachment({ since, topics } satisfies Attachment);
-    const latest = latestOn(this.latest.get(user), topics);
+    // Written after `since` on one of its topics, or maybe written before this instance started.
+    const latest = Math.max(latestOn(this.latest.get(user), topics), this.floor);
     if (latest > since) wake(server, latest);
     return new Response(null, { status: 101, webSocket: client });
   }

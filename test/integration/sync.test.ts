@@ -93,6 +93,31 @@ describe("/sync", () => {
     expect(await parked()).toBe(0);
   }, 90_000);
 
+  it("a long-poll with nothing new in its rooms still answers at once for what else was written since its token", async () => {
+    const alice = await registerUser();
+    const bob = await registerUser();
+    await createRoom(alice); // a room, with nothing new in it
+    const s = await syncOf(alice);
+    // Written after alice's token, before her poll: a to-device message, and global account data.
+    const sent = await callJson(`/_matrix/client/v3/sendToDevice/m.test/${crypto.randomUUID()}`, {
+      method: "PUT",
+      token: bob.accessToken,
+      json: { messages: { [alice.userId]: { [alice.deviceId]: { n: 1 } } } },
+    });
+    expect(sent.status).toBe(200);
+    const started = Date.now();
+    const r = await callJson<SyncBody & { to_device: { events: Array<{ sender: string; content: unknown }> } }>(`/_matrix/client/v3/sync?since=${s.next_batch}&timeout=60000`, {
+      token: alice.accessToken,
+    });
+    expect(r.body.to_device.events.map((e) => [e.sender, e.content])).toEqual([[bob.userId, { n: 1 }]]);
+    expect(Date.now() - started).toBeLessThan(30_000); // answered, not timed out
+    await callJson(`/_matrix/client/v3/user/${encodeURIComponent(alice.userId)}/account_data/m.test.global`, { method: "PUT", token: alice.accessToken, json: { v: 2 } });
+    const a = await callJson<{ account_data: { events: Array<{ type: string; content: unknown }> } }>(`/_matrix/client/v3/sync?since=${r.body.next_batch}&timeout=60000`, {
+      token: alice.accessToken,
+    });
+    expect(a.body.account_data.events.filter((e) => e.type === "m.test.global").map((e) => e.content)).toEqual([{ v: 2 }]);
+  }, 90_000);
+
   it("a long-poll with nothing new returns after the timeout", async () => {
     const alice = await registerUser();
     const s = await syncOf(alice);

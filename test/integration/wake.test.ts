@@ -1,8 +1,9 @@
 // Long-poll wake-ups (services/wake.ts, durable-objects/wake/wake.ts): a wait held
 // by the Worker on a WebSocket to its user's Wake shard, woken by notifyUsers.
 import { env as poolEnv } from "cloudflare:workers";
-import { describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
 import type { Env } from "../../services/env.js";
+import { ensureMigrated } from "../../workers/d1-migrate.js";
 import { Topic, isWaiting, notifyUsers, waitForChange, wakeShard, wakeShards } from "../../services/wake.js";
 
 const env = poolEnv as unknown as Env;
@@ -10,6 +11,9 @@ let n = 0;
 const user = () => `@wake${++n}-${Date.now().toString(36)}:localhost`;
 
 describe("long-poll wake-ups", () => {
+  // The shards read the stream position when they start (a request through the Worker migrates D1 first).
+  beforeAll(() => ensureMigrated(env.DB));
+
   it("a write concerning many users costs one call per shard, never more than the configured count", async () => {
     const users = Array.from({ length: 300 }, user);
     for (const count of [wakeShards(env), 16]) {
@@ -71,6 +75,22 @@ describe("long-poll wake-ups", () => {
     expect(await waitForChange(env, u, 12, 60_000, Topic.TO_DEVICE | Topic.DEVICE_LISTS | Topic.ROOMS)).toBe(13);
     expect(await waitForChange(env, u, 12, 200, Topic.TO_DEVICE)).toBe(12);
     expect(await waitForChange(env, u, 11, 60_000, Topic.DEVICE_LISTS)).toBe(12);
+  });
+
+  it("a shard that started after a position wakes a wait from before it at once (it may have missed notifies)", async () => {
+    const u = user();
+    await env.DB.prepare("UPDATE stream_counter SET pos = pos + 1000 WHERE id = 1").run();
+    const { pos } = (await env.DB.prepare("SELECT pos FROM stream_counter WHERE id = 1").first<{ pos: number }>())!;
+    // A shard no wait has used yet starts now, after that position was written.
+    const fresh = env.WAKE.getByName(`wake-fresh-${Date.now()}`);
+    const res = await fresh.fetch(`https://wake/wait?${new URLSearchParams({ user: u, since: String(pos - 1), topics: String(Topic.ROOMS) })}`, { headers: { Upgrade: "websocket" } });
+    const ws = res.webSocket!;
+    ws.accept();
+    const woke = await new Promise<string>((resolve) => ws.addEventListener("message", (m) => resolve(String(m.data))));
+    expect(Number(woke)).toBe(pos);
+    ws.close(1000, "done");
+    // A wait from the position it started at sleeps until a notify.
+    expect(await waitForChange({ ...env, WAKE_SHARDS: "1" } as Env, u, pos, 200)).toBe(pos);
   });
 
   it("every waiter of a user wakes (a device's /sync and its sliding-sync connections)", async () => {

@@ -140,17 +140,32 @@ export async function sync(env: Env, userId: string, deviceId: string, p: SyncPa
   const deadline = Date.now() + Math.min(Math.max(p.timeoutMs, 0), MAX_SYNC_TIMEOUT_MS);
   const reads = await (first ?? firstReads(env.DB, userId, p));
   let base = reads.base;
+  if (p.since !== null && p.since > base.upTo) throw new MatrixError("M_INVALID_PARAM", "since token is from the future", 400);
   // A presence change others see is written, then the position read again: it belongs in this response.
   if (await applySetPresence(env, userId, p.setPresence, reads.presence)) base = await loadSyncBase(env.DB, userId, p.fullState ? null : p.since);
+  // A long-poll whose rooms have nothing new (the usual poll, sent just after the last answer) waits at once,
+  // from the client's position: the Wake shard knows whether anything else for the user (to-device, device
+  // lists, account data, presence) was written since, and wakes it at once if so. The rest is read after.
+  let waitFrom = p.since !== null && !p.fullState && p.timeoutMs > 0 && quiet(base) ? p.since : null;
+  let built: Awaited<ReturnType<typeof buildOnce>> | null = null;
   for (;;) {
-    const { body, hasNews, upTo } = await buildOnce(env, userId, deviceId, p, base);
-    if (p.since !== null && p.since > upTo) throw new MatrixError("M_INVALID_PARAM", "since token is from the future", 400);
-    const remaining = deadline - Date.now();
-    if (p.since === null || p.fullState || hasNews || remaining <= 0) return body;
+    if (waitFrom === null) {
+      built = await buildOnce(env, userId, deviceId, p, base);
+      if (p.since === null || p.fullState || built.hasNews || Date.now() >= deadline) return built.body;
+      waitFrom = built.upTo;
+    }
     // Nothing new: the Worker waits (off the Durable Object clock) until something for this user is published.
-    const woken = await waitForChange(env, userId, upTo, remaining);
-    // The wait ran out with nothing written for the user: the response just built is still the answer.
-    if (woken <= upTo && Date.now() >= deadline) return body;
+    const woken = await waitForChange(env, userId, waitFrom, deadline - Date.now());
+    if (woken <= waitFrom && Date.now() >= deadline) {
+      // The wait ran out with nothing written for the user: the response built before it (or now) is the answer.
+      return (built ?? (await buildOnce(env, userId, deviceId, p, base))).body;
+    }
     [, base] = await Promise.all([refreshPresence(env, userId, p.setPresence), loadSyncBase(env.DB, userId, p.fullState ? null : p.since)]);
+    waitFrom = null;
   }
+}
+
+/** Nothing new in the user's rooms: no membership, event, typing, receipt or room account data since `since`. */
+function quiet(base: SyncBase): boolean {
+  return base.memberships.length === 0 && base.events.length === 0 && base.candidateRooms.length === 0;
 }
