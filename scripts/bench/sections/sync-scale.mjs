@@ -109,7 +109,9 @@ export default {
     });
     const memBefore = rssMiB(server.port);
     const sentAt = new Map();
+    const ackedAt = new Map();
     const deliveries = [];
+    const sinceAck = [];
     const syncErrors = new Map();
     const ctl = new AbortController();
     setMaxListeners(0, ctl.signal); // one listener per poll in flight
@@ -137,6 +139,9 @@ export default {
           for (const ev of room.timeline?.events ?? []) {
             const t = sentAt.get(ev.content?.body);
             if (t !== undefined) deliveries.push(now - t);
+            const a = ackedAt.get(ev.content?.body);
+            // A member may have it before the sender's answer arrives: that counts as 0.
+            if (t !== undefined) sinceAck.push(a === undefined ? 0 : Math.max(0, now - a));
           }
         }
       }
@@ -177,6 +182,7 @@ export default {
           .then((res) => {
             statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
             if (res.status === 200) {
+              ackedAt.set(body, performance.now());
               sendLatency.push(performance.now() - started);
               expected += roomMembers.length;
             } else sentAt.delete(body);
@@ -212,6 +218,8 @@ export default {
     if (accepted < offered) note(`send outcomes: ${JSON.stringify(Object.fromEntries(statuses))}`);
     figure("send latency p50 / p95", `${fmt(s.p50)} / ${fmt(s.p95)} ms`, s);
     figure("delivery p50 / p95 / p99 (send → member's /sync)", `${fmt(d.p50)} / ${fmt(d.p95)} / ${fmt(p99)} ms (${d.n} of ${expected} deliveries)`, { ...d, p99, expected });
+    const w = stats(sinceAck);
+    figure("wake-up p50 / p95 (send answered → member's /sync)", `${fmt(w.p50)} / ${fmt(w.p95)} ms`, w);
     if (syncErrors.size) figure("sync errors", JSON.stringify(Object.fromEntries(syncErrors)), Object.fromEntries(syncErrors));
     if (Number.isFinite(memBefore)) figure("workerd memory (RSS) before / after", `${fmt(memBefore, 0)} / ${fmt(memAfter, 0)} MiB`, { memBefore, memAfter });
   },
