@@ -47,9 +47,9 @@ export const Topic = {
   ACCOUNT_DATA: 8,
   PRESENCE: 16,
 } as const;
-export const ALL_TOPICS = 31;
 /** How many topic bits there are (durable-objects/wake/wake.ts keeps one position per topic). */
-export const TOPIC_COUNT = 5;
+export const TOPIC_COUNT = Object.keys(Topic).length;
+export const ALL_TOPICS = (1 << TOPIC_COUNT) - 1;
 
 /**
  * Wakes the long-polls of local users, waiting on one of `topics`, after a write

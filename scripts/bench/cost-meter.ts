@@ -46,7 +46,7 @@ export function countWorkerRequest(): void {
   counts.workerRequests++;
 }
 
-/** The D1 binding counted into the global tally (and into `perRequest`'s, when it returns one). */
+/** The D1 binding, counted into the global tally (the probe wraps it again for its per-request headers). */
 export function meteredD1(db: D1Database): D1Database {
   // The global tally keeps no statement list: a day of traffic would hold every SQL string.
   return countingD1(db, () => {
