@@ -6,7 +6,7 @@ const SEQUENTIAL = 100;
 const SENDERS = 10;
 const PER_SENDER = 30;
 /** services/wake.ts DEFAULT_WAKE_SHARDS (the bench sets no WAKE_SHARDS): a write's wake-ups cost at most this many calls. */
-const WAKE_SHARDS = 4;
+const WAKE_SHARDS = 1;
 
 export async function createRoom(baseUrl, token, body = {}) {
   const r = await http(baseUrl, "/_matrix/client/v3/createRoom", { json: body, token });
