@@ -3,6 +3,7 @@
 import { env as poolEnv } from "cloudflare:workers";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Env } from "../../services/env.js";
+import { readStreamPos } from "../../services/stream.js";
 import { ensureMigrated } from "../../workers/d1-migrate.js";
 import { Topic, isWaiting, notifyUsers, waitForChange, wakeShard, wakeShards } from "../../services/wake.js";
 
@@ -80,7 +81,7 @@ describe("long-poll wake-ups", () => {
   it("a shard that started after a position wakes a wait from before it at once (it may have missed notifies)", async () => {
     const u = user();
     await env.DB.prepare("UPDATE stream_counter SET pos = pos + 1000 WHERE id = 1").run();
-    const { pos } = (await env.DB.prepare("SELECT pos FROM stream_counter WHERE id = 1").first<{ pos: number }>())!;
+    const pos = await readStreamPos(env.DB);
     // A shard no wait has used yet starts now, after that position was written.
     const fresh = env.WAKE.getByName(`wake-fresh-${Date.now()}`);
     const res = await fresh.fetch(`https://wake/wait?${new URLSearchParams({ user: u, since: String(pos - 1), topics: String(Topic.ROOMS) })}`, { headers: { Upgrade: "websocket" } });

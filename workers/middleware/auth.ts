@@ -26,6 +26,13 @@ export function accessTokenOf(c: Context<AppEnv>): string | undefined {
   return query || undefined;
 }
 
+/** The hash of the request's access token (what D1 keeps); 401 M_MISSING_TOKEN without one. */
+export async function requestTokenHash(c: Context<AppEnv>): Promise<string> {
+  const token = accessTokenOf(c);
+  if (!token) throw new MatrixError("M_MISSING_TOKEN", "Missing access token", 401);
+  return hashSecret(token);
+}
+
 /**
  * Authenticates the request with one D1 read (through `db`; `tokenHash`: the
  * token's hash when the caller has it already, so the read is issued at once) and
@@ -33,13 +40,7 @@ export function accessTokenOf(c: Context<AppEnv>): string | undefined {
  * the endpoint allows them.
  */
 export async function authenticateRequest(c: Context<AppEnv>, opts: { allowGuest?: boolean }, db = c.env.DB, tokenHash?: string): Promise<AuthInfo> {
-  let hash = tokenHash;
-  if (hash === undefined) {
-    const token = accessTokenOf(c);
-    if (!token) throw new MatrixError("M_MISSING_TOKEN", "Missing access token", 401);
-    hash = await hashSecret(token);
-  }
-  const auth = await authenticateTokenHash(db, hash);
+  const auth = await authenticateTokenHash(db, tokenHash ?? (await requestTokenHash(c)));
   if (auth.isGuest && !opts.allowGuest) {
     throw new MatrixError("M_GUEST_ACCESS_FORBIDDEN", "Guest access is not allowed for this endpoint", 403);
   }

@@ -5,9 +5,8 @@ import type { AppEnv } from "../app-env.js";
 import { jsonBody } from "../middleware/body.js";
 import { loadFilterJson, storeFilter } from "../../services/d1/filters.js";
 import { coalescedD1 } from "../../services/d1/coalesce.js";
-import { hashSecret } from "../auth/tokens.js";
 import { tokenUserHint } from "../auth/token-hints.js";
-import { accessTokenOf, authenticateRequest, requireAuth } from "../middleware/auth.js";
+import { authenticateRequest, requestTokenHash, requireAuth } from "../middleware/auth.js";
 import { type SyncParams, firstReads, parseSinceToken, resolveFilter, sync } from "../sync/sync.js";
 import { clientV3 } from "./paths.js";
 
@@ -47,8 +46,7 @@ function syncParams(q: Record<string, string>): QueryParams {
  * the check names the same user; they only read. Without a guess, they follow it.
  */
 syncRoutes.get(clientV3("/sync"), async (c) => {
-  const token = accessTokenOf(c);
-  if (!token) throw new MatrixError("M_MISSING_TOKEN", "Missing access token", 401);
+  const tokenHash = await requestTokenHash(c);
   let params: QueryParams | MatrixError;
   try {
     params = syncParams(c.req.query());
@@ -56,7 +54,6 @@ syncRoutes.get(clientV3("/sync"), async (c) => {
     if (!(e instanceof MatrixError)) throw e;
     params = e; // answered after the token check, as before it
   }
-  const tokenHash = await hashSecret(token);
   // The rooms, the extensions and these first reads share this request's round trips.
   const db = coalescedD1(c.env.DB);
   const guess = tokenUserHint(tokenHash);

@@ -53,14 +53,7 @@ function timelineLimit(f: RoomEventFilter | undefined): number {
   return Math.max(1, Math.min(l, MAX_TIMELINE_LIMIT));
 }
 
-/**
- * What a sync reads first, in one D1 batch (one round trip, one snapshot): the
- * stream position and the user's memberships; for an incremental sync only the
- * memberships changed after `since`, the events after `since` in the user's rooms
- * (driven by the stream index, each row probing the membership by primary key),
- * and the rooms where typing, receipts or room account data changed. Its cost
- * follows what changed since `since`, not how many rooms the user is in.
- */
+/** What `loadSyncBase` read: the position, the memberships and events, the rooms with ephemeral changes. */
 export interface SyncBase {
   upTo: number;
   memberships: MembershipRow[];
@@ -69,6 +62,14 @@ export interface SyncBase {
   ignored: Set<string>;
 }
 
+/**
+ * What a sync reads first, in one D1 batch (one round trip, one snapshot): the
+ * stream position and the user's memberships; for an incremental sync only the
+ * memberships changed after `since`, the events after `since` in the user's rooms
+ * (driven by the stream index, each row probing the membership by primary key),
+ * and the rooms where typing, receipts or room account data changed. Its cost
+ * follows what changed since `since`, not how many rooms the user is in.
+ */
 export async function loadSyncBase(db: D1Database, userId: string, since: number | null): Promise<SyncBase> {
   const UP_TO = "(SELECT pos FROM stream_counter WHERE id = 1)";
   const joinedProbe = (alias: string) =>
@@ -157,7 +158,7 @@ function planRooms(o: RoomsOptions, base: { memberships: MembershipRow[]; ignore
 
 export async function syncRooms(
   o: RoomsOptions,
-  base: { memberships: MembershipRow[]; events: EventRow[]; candidateRooms: string[]; ignored: Set<string> },
+  base: Omit<SyncBase, "upTo">,
 ): Promise<{ rooms: RoomsSection; hasNews: boolean }> {
   const out: RoomsSection = { join: {}, invite: {}, knock: {}, leave: {} };
   const db = o.env.DB;
