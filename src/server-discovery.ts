@@ -2,7 +2,7 @@
  * Resolving a server name to where its federation API is reached
  * (server-server-api "Resolving server names", steps 1–6). Pure: the
  * `.well-known` fetch and SRV lookups are injected, so the decision logic is
- * tested without a network; workers/federation/discovery.ts supplies them.
+ * tested without a network; services/federation/federation-fetch.ts supplies them.
  */
 import { parseServerName } from "./identifiers.js";
 import { isJsonObject } from "./json.js";

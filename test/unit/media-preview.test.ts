@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { parseHostRules } from "../../src/url-preview-policy.js";
 import { decodeHtml, extractPage } from "../../workers/media/html-extract.js";
-import { DohResolver, type Resolver } from "../../workers/net/resolver.js";
-import { PreviewRefused, safeFetch } from "../../workers/net/safe-fetch.js";
+import { DohResolver, type Resolver } from "../../services/net/resolver.js";
+import { PreviewRefused, safeFetch } from "../../services/net/safe-fetch.js";
 
 const staticResolver = (zone: Record<string, string[]>): Resolver => ({ resolve: async (h) => zone[h] ?? [] });
 

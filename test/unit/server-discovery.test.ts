@@ -8,7 +8,7 @@ import {
   type DiscoveryLookups,
   type SrvTarget,
 } from "../../src/server-discovery.js";
-import { DnsLookupFailed, DohResolver } from "../../workers/net/resolver.js";
+import { DnsLookupFailed, DohResolver } from "../../services/net/resolver.js";
 
 /** Fake lookups that record what was asked, so each step's lookups are checked too. */
 function lookups(wellKnown: Record<string, string>, srv: Record<string, SrvTarget[]>) {

@@ -13,8 +13,8 @@ import { getMediaConfig } from "../../r2/media-config.js";
 import { insertUploadedMedia } from "../../r2/media-store.js";
 import type { Env } from "../../services/env.js";
 import { decodeHtml, extractPage } from "./html-extract.js";
-import { DohResolver, type Resolver } from "../net/resolver.js";
-import { PreviewRefused, safeFetch } from "../net/safe-fetch.js";
+import { DohResolver, type Resolver } from "../../services/net/resolver.js";
+import { PreviewRefused, safeFetch } from "../../services/net/safe-fetch.js";
 
 export interface PreviewDeps {
   resolver?: Resolver;

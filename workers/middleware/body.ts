@@ -5,36 +5,7 @@ import { isJsonObject, type JsonObject } from "../../src/json.js";
 import { assertJsonLimits } from "../../src/json-limits.js";
 import { getConfig } from "../config.js";
 import type { AppEnv } from "../app-env.js";
-
-export const tooLarge = (limit: number) =>
-  new MatrixError("M_TOO_LARGE", `Request body exceeds the limit of ${limit} bytes`, 413);
-
-/** Reads the raw body, refusing anything over `limit` bytes even when no Content-Length was sent. */
-export async function readBodyBytes(req: Request | Response, limit: number): Promise<Uint8Array> {
-  const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) > limit) throw tooLarge(limit);
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > limit) {
-      await reader.cancel();
-      throw tooLarge(limit);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const ch of chunks) {
-    out.set(ch, off);
-    off += ch.byteLength;
-  }
-  return out;
-}
+import { readBodyBytes } from "../../services/http-body.js";
 
 const notJson = () => new MatrixError("M_NOT_JSON", "Content not JSON.", 400);
 

@@ -12,8 +12,9 @@ import type { JsonObject } from "../../src/json.js";
 import { parseXMatrixAuthorization, verifyRequestSignature } from "../../src/x-matrix.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
-import { KeyFetchFailed, requestVerifyKey } from "../federation/remote-keys.js";
-import { parseJsonObject, readBodyBytes } from "./body.js";
+import { KeyFetchFailed, requestVerifyKey } from "../../services/federation/remote-keys.js";
+import { readBodyBytes } from "../../services/http-body.js";
+import { parseJsonObject } from "./body.js";
 
 const MAX_CREDENTIALS = 4;
 

@@ -8,7 +8,7 @@ import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import type { Env } from "../../services/env.js";
 import { jsonBody } from "../middleware/body.js";
-import { cachedKeyResponse } from "../federation/remote-keys.js";
+import { cachedKeyResponse } from "../../services/federation/remote-keys.js";
 import { getServerKeys } from "../../services/server-keys.js";
 
 /** How long other servers may cache our keys (Synapse's default key_refresh_interval is 1 day). */

@@ -12,7 +12,7 @@
 import { parseServerName } from "../../src/identifiers.js";
 import { parseWellKnownServer, resolveServerName, wellKnownCacheMs, type ResolvedServer } from "../../src/server-discovery.js";
 import { checkResolved, checkUrl } from "../../src/url-preview-policy.js";
-import type { Env } from "../../services/env.js";
+import type { Env } from "../env.js";
 import { DohResolver } from "../net/resolver.js";
 import { safeFetch } from "../net/safe-fetch.js";
 import { getFederationConfig, type FederationConfig } from "./federation-config.js";

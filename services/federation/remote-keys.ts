@@ -15,10 +15,9 @@ import type { JsonObject } from "../../src/json.js";
 import { isJsonObject } from "../../src/json.js";
 import { jsonLimitViolation } from "../../src/json-limits.js";
 import { verifyServerKeyResponse, type ServerKeySet } from "../../src/server-key-response.js";
-import { getConfig } from "../config.js";
-import type { Env } from "../../services/env.js";
-import { readBodyBytes } from "../middleware/body.js";
-import { getServerKeys } from "../../services/server-keys.js";
+import type { Env } from "../env.js";
+import { readBodyBytes } from "../http-body.js";
+import { getServerKeys } from "../server-keys.js";
 import { FederationUnreachable, federationFetch } from "./federation-fetch.js";
 
 const MAX_KEY_RESPONSE_BYTES = 64 * 1024;
@@ -138,7 +137,7 @@ export function refreshServerKeys(env: Env, serverName: string): Promise<ServerK
  * key is unknown even after asking the server.
  */
 export async function requestVerifyKey(env: Env, serverName: string, keyId: string): Promise<string> {
-  if (serverName === getConfig(env).serverName) {
+  if (serverName === env.SERVER_NAME) {
     const own = await getServerKeys(env);
     if (own.keyId === keyId) return own.publicKey;
     throw new KeyFetchFailed(`${keyId} is not a current key of ${serverName}`);

@@ -1,5 +1,5 @@
 import { parseHostRules, type PreviewPolicy } from "../../src/url-preview-policy.js";
-import type { Env } from "../../services/env.js";
+import type { Env } from "../env.js";
 
 /** Outbound federation settings (README "Federation"). */
 export interface FederationConfig {

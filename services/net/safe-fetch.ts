@@ -13,7 +13,7 @@
  */
 import { MatrixError } from "../../src/errors.js";
 import { checkResolved, checkUrl, type PreviewPolicy } from "../../src/url-preview-policy.js";
-import { readBodyBytes } from "../middleware/body.js";
+import { readBodyBytes } from "../http-body.js";
 import type { Resolver } from "./resolver.js";
 
 export const MAX_REDIRECTS = 5;
