@@ -73,6 +73,19 @@ export interface Env {
   FEDERATION_KEY_REFETCH_MS?: string;
   /** Timeout per outbound federation request, ms. */
   FEDERATION_TIMEOUT_MS?: string;
+  /**
+   * Outbound queue (durable-objects/federation/queue-config.ts): delay after a failed
+   * transaction, doubled per further failure (default 10000 ms), up to
+   * FEDERATION_RETRY_MAX_MS (default 86400000, a day).
+   */
+  FEDERATION_RETRY_BASE_MS?: string;
+  FEDERATION_RETRY_MAX_MS?: string;
+  /** Most PDUs queued for one destination; beyond it the oldest are dropped (default 10000). */
+  FEDERATION_QUEUE_MAX_PDUS?: string;
+  /** Most EDUs queued for one destination (default 10000). */
+  FEDERATION_QUEUE_MAX_EDUS?: string;
+  /** How long an EDU waits to be sent before it is dropped, ms (default 3600000; typing at most 1 min, to-device and device lists at least 7 days). */
+  FEDERATION_EDU_MAX_AGE_MS?: string;
   /** How many Wake Durable Objects long-polls are spread over (services/wake.ts, default 4). */
   WAKE_SHARDS?: string;
   /** Secret: `ed25519 <version> <unpadded base64 seed>` (Synapse's signing key file format). */

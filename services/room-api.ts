@@ -5,7 +5,7 @@
  */
 import type { EventTemplate } from "../src/event-builder.js";
 import type { JsonObject } from "../src/json.js";
-import type { Pdu } from "../src/pdu.js";
+import type { Pdu, StoredEvent } from "../src/pdu.js";
 import type { RoomResult } from "../src/room-result.js";
 
 export interface SendInput extends EventTemplate {
@@ -22,6 +22,22 @@ export interface CreateRoomInput {
   events: EventTemplate[];
 }
 
+/** What became of a received PDU (server-server-api "Checks performed on receipt of a PDU"). */
+export type PduOutcome =
+  | { kind: "accepted" }
+  | { kind: "soft_failed"; reason: string }
+  | { kind: "rejected"; reason: string }
+  | { kind: "duplicate" }
+  /** Known only after the caller fetches these events (auth events first). */
+  | { kind: "missing"; auth: string[]; prev: string[] };
+
+/** The reads other servers make of a room (each checks the requesting server is in it). */
+export type FederationRead =
+  | { kind: "event"; eventId: string }
+  | { kind: "state"; eventId: string }
+  | { kind: "event_auth"; eventId: string }
+  | { kind: "missing"; earliest: string[]; latest: string[]; limit: number; minDepth: number };
+
 export interface RoomApi extends Rpc.DurableObjectBranded {
   createRoom(input: CreateRoomInput): Promise<RoomResult<{ roomId: string; eventIds: string[] }>>;
   send(input: SendInput): Promise<RoomResult<{ eventId: string }>>;
@@ -35,4 +51,12 @@ export interface RoomApi extends Rpc.DurableObjectBranded {
    */
   stateAt(eventId: string, only?: { types?: string[]; members?: string[] }): Promise<Array<{ type: string; stateKey: string; eventId: string }> | null>;
   setTyping(input: { userId: string; typing: boolean; timeoutMs: number }): Promise<RoomResult<null>>;
+
+  // Federation (durable-objects/room/federation-room.ts, receive.ts).
+  receive(origin: string, pdus: StoredEvent[], opts?: { outlier?: boolean; federate?: boolean }): Promise<RoomResult<{ outcomes: Record<string, PduOutcome>; extremities: string[] }>>;
+  makeMembership(origin: string, userId: string, membership: "join" | "leave" | "knock", versions: string[]): Promise<RoomResult<{ event: JsonObject; roomVersion: string }>>;
+  sendMembership(origin: string, ev: StoredEvent, membership: "join" | "leave" | "knock"): Promise<RoomResult<{ event: Pdu; state: Pdu[]; authChain: Pdu[]; strippedState: Pdu[] }>>;
+  importJoin(input: { roomId: string; roomVersion: string; join: StoredEvent; state: StoredEvent[]; authChain: StoredEvent[] }): Promise<RoomResult<{ eventId: string }>>;
+  buildForRemote(t: EventTemplate): Promise<RoomResult<{ event: StoredEvent; roomVersion: string; strippedState: Pdu[] }>>;
+  federationRead(origin: string, read: FederationRead): Promise<RoomResult<{ pdus: Pdu[]; authChain: Pdu[]; ids?: { pdus: string[]; authChain: string[] } }>>;
 }

@@ -15,6 +15,7 @@ import { typingRoutes } from "./routes/typing.js";
 import { deviceRoutes } from "./routes/devices.js";
 import { eventContextRoutes } from "./routes/event-context.js";
 import { federationMediaRoutes } from "./routes/federation-media.js";
+import { federationRoomRoutes } from "./routes/federation-rooms.js";
 import { federationVersionRoutes } from "./routes/federation-version.js";
 import { joinedRoomsRoutes } from "./routes/joined-rooms.js";
 import { keyBackupRoutes } from "./routes/key-backup.js";
@@ -77,6 +78,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", keyBackupRoutes);
   app.route("/", mediaRoutes);
   app.route("/", federationMediaRoutes);
+  app.route("/", federationRoomRoutes);
   app.route("/", roomRoutes);
   app.route("/", roomInitialSyncRoutes);
   app.route("/", openIdRoutes);

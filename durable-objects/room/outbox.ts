@@ -73,6 +73,8 @@ export class Outbox {
       const rows = this.store.pendingOutbox(OUTBOX_BATCH);
       if (rows.length === 0) return;
       const items = this.publishItems(rows);
+      // Other servers first: if this fails nothing is published yet and the retry sends again (the queue dedupes by event id).
+      await this.federate(rows);
       const { statements, positionIndexes } = publishStatements(this.env.DB, items);
       // Per-user notification rows go into the same batch as their events (push-actions.ts).
       const push = await planPushActions(this.env.DB, this.env.SERVER_NAME, this.store, this.room.version(), items);
@@ -94,6 +96,9 @@ export class Outbox {
     return rows.map((r) => {
       const row = this.store.eventByNid(r.event_nid)!;
       const event = clientEventOf(this.store, version, roomId, row);
+      // State resolution may have chosen another event for this key by the time it is published.
+      const current = row.state_key === null || this.store.currentStateEvent(row.type, row.state_key)?.nid === row.nid;
+      if (r.kind === "state") return { kind: "state", roomId, roomVersion: version.id, event, txnDevice: null, txnId: null, current, ...(row.type === "m.room.member" ? { counts: { joined, invited } } : {}) };
       if (r.kind === "redaction") {
         const by = this.store.eventById(row.redacted_by!)!;
         const redaction = toClientEvent(this.store.pduOf(by), by.event_id, roomId);
@@ -106,9 +111,36 @@ export class Outbox {
         event,
         txnDevice: r.txn_device,
         txnId: r.txn_id,
+        current,
         ...(row.type === "m.room.member" ? { counts: { joined, invited } } : {}),
       };
     });
+  }
+
+  /**
+   * Queues the events of `rows` marked for federation with every other server in
+   * the room (the joined members' servers, and the target's server of a membership
+   * change: a kicked or banned server must hear of it), one Federation DO per
+   * destination. The event's own origin already has it.
+   */
+  private async federate(rows: OutboxRow[]): Promise<void> {
+    const own = this.env.SERVER_NAME;
+    const pdus = rows.filter((r) => r.federate && r.kind === "event").map((r) => this.store.eventByNid(r.event_nid)!);
+    if (pdus.length === 0) return;
+    const joinedServers = new Set(this.store.membersWith(["join"]).flatMap((m) => (m.state_key ? [domainOf(m.state_key)] : [])));
+    const byDestination = new Map<string, Array<{ eventId: string; pdu: ReturnType<RoomStore["pduOf"]> }>>();
+    for (const row of pdus) {
+      const targets = new Set(joinedServers);
+      if (row.type === "m.room.member" && row.state_key) targets.add(domainOf(row.state_key));
+      targets.delete(own);
+      targets.delete(domainOf(row.sender));
+      for (const d of targets) {
+        let list = byDestination.get(d);
+        if (!list) byDestination.set(d, (list = []));
+        list.push({ eventId: row.event_id, pdu: this.store.pduOf(row) });
+      }
+    }
+    await Promise.all([...byDestination].map(([d, list]) => this.env.FEDERATION.getByName(d).enqueue(d, { pdus: list })));
   }
 
   /** Wakes the long-polls of local users the published events concern. */
@@ -152,4 +184,9 @@ export function clientEventOf(store: RoomStore, version: RoomVersion, roomId: st
     return toClientEvent(redacted, row.event_id, roomId, unsigned);
   }
   return toClientEvent(pdu, row.event_id, roomId, unsigned);
+}
+
+/** The server part of a user id (everything after the first colon). */
+function domainOf(userId: string): string {
+  return userId.slice(userId.indexOf(":") + 1);
 }

@@ -9,12 +9,15 @@ import type { JsonObject } from "../../src/json.js";
 import { STREAM_POS, advanceStream } from "../../services/stream.js";
 
 export interface PublishItem {
-  kind: "event" | "redaction";
+  /** "state": a current-state change by state resolution, of an event already published (no timeline entry). */
+  kind: "event" | "redaction" | "state";
   roomId: string;
   roomVersion: string;
   event: ClientEvent;
   txnDevice: string | null;
   txnId: string | null;
+  /** False for a state event that is not (or no longer) the room's current state for its key: no state rows. */
+  current?: boolean;
   /** Member counts after this event, for the rooms summary (member events only). */
   counts?: { joined: number; invited: number };
   /** For kind "redaction": the event being redacted, in its redacted client form. */
@@ -46,7 +49,7 @@ function relation(content: JsonObject): { eventId: string | null; relType: strin
 /** Statements that put one state event's effects into room_state / room_memberships / rooms. */
 function stateStatements(db: D1Database, item: PublishItem, ev: ClientEvent): D1PreparedStatement[] {
   const out: D1PreparedStatement[] = [];
-  if (ev.state_key === undefined) return out;
+  if (ev.state_key === undefined || item.current === false) return out;
   out.push(
     db
       .prepare(
@@ -108,6 +111,8 @@ export function publishStatements(db: D1Database, items: PublishItem[]): { state
         ...stateStatements(db, item, ev),
         db.prepare(`UPDATE rooms SET last_stream_pos = ${STREAM_POS} WHERE room_id = ?`).bind(item.roomId),
       );
+    } else if (item.kind === "state") {
+      statements.push(...stateStatements(db, item, item.event));
     } else if (item.redacted) {
       // A redaction rewrites the stored copy of its target (and what state tables derived from it).
       const r = item.redacted;

@@ -29,6 +29,15 @@ export const ROOM_SCHEMA: readonly string[] = [
    CREATE TABLE extremities (event_nid INTEGER PRIMARY KEY);
    CREATE TABLE txns (sender TEXT NOT NULL, device_id TEXT NOT NULL, txn_id TEXT NOT NULL, event_id TEXT NOT NULL, PRIMARY KEY (sender, device_id, txn_id));
    CREATE TABLE outbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, event_nid INTEGER NOT NULL, kind TEXT NOT NULL, txn_device TEXT, txn_id TEXT);`,
+  // Federation (server-server-api "Checks performed on receipt of a PDU"): events known only as
+  // auth or state of others are outliers (no place in the DAG); rejected events are kept so they
+  // are not fetched again, never shown and never referenced as state; soft-failed ones are in the
+  // DAG but are not extremities and are not shown. `federate` marks outbox entries other servers
+  // must be sent (our own events, and those we accepted for a remote server in a join/leave/knock).
+  `ALTER TABLE events ADD COLUMN outlier INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE events ADD COLUMN rejected TEXT;
+   ALTER TABLE events ADD COLUMN soft_failed INTEGER NOT NULL DEFAULT 0;
+   ALTER TABLE outbox ADD COLUMN federate INTEGER NOT NULL DEFAULT 0;`,
 ];
 
 /** Past this many deltas a state group is stored whole, bounding reads. */
@@ -47,14 +56,19 @@ export type EventRow = {
   state_group: number;
   redacted_by: string | null;
   stream_pos: number | null;
+  outlier: number;
+  rejected: string | null;
+  soft_failed: number;
 };
 
 export type OutboxRow = {
   seq: number;
   event_nid: number;
-  kind: "event" | "redaction";
+  /** "state": an earlier event became current state again through state resolution (no timeline entry). */
+  kind: "event" | "redaction" | "state";
   txn_device: string | null;
   txn_id: string | null;
+  federate: number;
 };
 
 export class RoomStore {
@@ -126,6 +140,11 @@ export class RoomStore {
     return out;
   }
 
+  /** Rows of the given nids (one query). */
+  eventsByNids(nids: number[]): EventRow[] {
+    return this.sql.exec<EventRow>("SELECT * FROM events WHERE nid IN (SELECT value FROM json_each(?))", JSON.stringify(nids)).toArray();
+  }
+
   /** Event ids of the given nids (one query). */
   eventIdsOf(nids: number[]): Map<number, string> {
     const out = new Map<number, string>();
@@ -180,10 +199,13 @@ export class RoomStore {
     pdu: Pdu;
     membership: string | null;
     stateGroup: number;
+    outlier?: boolean;
+    rejected?: string;
+    softFailed?: boolean;
   }): number {
     return this.sql
       .exec<{ nid: number }>(
-        "INSERT INTO events (event_id, type, state_key, sender, membership, depth, origin_server_ts, pdu, state_group) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING nid",
+        "INSERT INTO events (event_id, type, state_key, sender, membership, depth, origin_server_ts, pdu, state_group, outlier, rejected, soft_failed) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING nid",
         e.eventId,
         e.pdu.type,
         e.pdu.state_key ?? null,
@@ -193,8 +215,34 @@ export class RoomStore {
         e.pdu.origin_server_ts,
         JSON.stringify(e.pdu),
         e.stateGroup,
+        e.outlier ? 1 : 0,
+        e.rejected ?? null,
+        e.softFailed ? 1 : 0,
       )
       .one().nid;
+  }
+
+  /** An outlier becomes part of the DAG (it was fetched as auth/state first, then arrived as a timeline event). */
+  deOutlier(nid: number, stateGroup: number, softFailed: boolean): void {
+    this.sql.exec("UPDATE events SET outlier = 0, state_group = ?, soft_failed = ? WHERE nid = ?", stateGroup, softFailed ? 1 : 0, nid);
+  }
+
+  /** The create event when it is only known as an outlier (during a join's import). */
+  outlierCreate(): EventRow | undefined {
+    return this.sql.exec<EventRow>("SELECT * FROM events WHERE type = 'm.room.create' AND state_key = '' AND rejected IS NULL LIMIT 1").toArray()[0];
+  }
+
+  markRejected(nid: number, reason: string): void {
+    this.sql.exec("UPDATE events SET rejected = ? WHERE nid = ?", reason, nid);
+  }
+
+  /** Which of these event ids this room has (in any form: DAG, outlier or rejected). */
+  knownEvents(eventIds: string[]): Map<string, EventRow> {
+    const out = new Map<string, EventRow>();
+    for (const r of this.sql.exec<EventRow>("SELECT * FROM events WHERE event_id IN (SELECT value FROM json_each(?))", JSON.stringify(eventIds))) {
+      out.set(r.event_id, r);
+    }
+    return out;
   }
 
   setEventStateGroup(nid: number, group: number): void {
@@ -208,6 +256,14 @@ export class RoomStore {
       key,
       nid,
     );
+  }
+
+  clearCurrentState(): void {
+    this.sql.exec("DELETE FROM current_state");
+  }
+
+  deleteCurrentState(type: string, key: string): void {
+    this.sql.exec("DELETE FROM current_state WHERE type = ? AND state_key = ?", type, key);
   }
 
   setExtremities(nids: number[]): void {
@@ -225,13 +281,14 @@ export class RoomStore {
     this.sql.exec("INSERT INTO txns (sender, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)", sender, deviceId, txnId, eventId);
   }
 
-  enqueue(nid: number, kind: OutboxRow["kind"], txn?: { deviceId: string; txnId: string }): void {
+  enqueue(nid: number, kind: OutboxRow["kind"], txn?: { deviceId: string; txnId: string }, federate = false): void {
     this.sql.exec(
-      "INSERT INTO outbox (event_nid, kind, txn_device, txn_id) VALUES (?, ?, ?, ?)",
+      "INSERT INTO outbox (event_nid, kind, txn_device, txn_id, federate) VALUES (?, ?, ?, ?, ?)",
       nid,
       kind,
       txn?.deviceId ?? null,
       txn?.txnId ?? null,
+      federate ? 1 : 0,
     );
   }
 

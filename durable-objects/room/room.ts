@@ -8,10 +8,24 @@ import { inviteLevel, userPowerLevel } from "../../src/power-levels.js";
 import type { RoomResult } from "../../src/room-result.js";
 import { type RoomVersion, getRoomVersion } from "../../src/room-versions.js";
 import type { Env } from "../../services/env.js";
-import type { CreateRoomInput, RoomApi, SendInput } from "../../services/room-api.js";
+import type { CreateRoomInput, FederationRead, PduOutcome, RoomApi, SendInput } from "../../services/room-api.js";
 import { getServerKeys } from "../../services/server-keys.js";
 import { applySchema } from "../sql-schema.js";
 import { authorizeAgainst, checkLocalRedaction, currentAuthRows } from "./authorize.js";
+import {
+  STRIPPED_STATE_TYPES,
+  type StoredPdu,
+  acceptMembership,
+  authChain,
+  buildAuthorised,
+  forServer,
+  importJoin,
+  membershipTemplate,
+  missingEvents,
+  serverInRoom,
+  stateBefore,
+} from "./federation-room.js";
+import { receivePdu } from "./receive.js";
 import { Outbox } from "./outbox.js";
 import { type TxnRef, persistEvent } from "./persist.js";
 import { type EventRow, ROOM_SCHEMA, RoomStore } from "./room-store.js";
@@ -65,7 +79,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
           create = buildEvent(version, input.events[0]!, { roomId: input.roomId, prev: [], auth: [], key });
           input = { ...input, events: input.events.slice(1) };
         }
-        eventIds.push(persistEvent(this.store, version, create, undefined).eventId);
+        eventIds.push(persistEvent(this.store, version, create, { federate: true }).eventId);
         for (const t of input.events) eventIds.push(this.appendLocal(version, t, key).eventId);
       });
       await this.outbox.flushOrSchedule();
@@ -125,30 +139,159 @@ export class Room extends DurableObject<Env> implements RoomApi {
   async join(input: { sender: string; content: JsonObject; deviceId?: string }): Promise<RoomResult<{ eventId: string }>> {
     return this.run(async () => {
       const version = this.version();
-      const content: JsonObject = { ...input.content, membership: "join" };
-      const rules = this.store.currentStateEvent("m.room.join_rules", "");
-      const joinRule = rules ? this.store.pduOf(rules).content.join_rule : undefined;
-      const own = this.store.currentStateEvent("m.room.member", input.sender)?.membership;
-      const restricted =
-        (joinRule === "restricted" && version.restrictedJoinRule) || (joinRule === "knock_restricted" && version.knockRestrictedJoinRule);
-      if (restricted && own !== "invite" && own !== "join") {
-        const allow = rules ? this.store.pduOf(rules).content.allow : undefined;
-        const roomIds = Array.isArray(allow)
-          ? allow.flatMap((a) => (a && typeof a === "object" && !Array.isArray(a) && a.type === "m.room_membership" && typeof a.room_id === "string" ? [a.room_id] : []))
-          : [];
-        const member = roomIds.length
-          ? await this.env.DB.prepare(
-              "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join' AND room_id IN (SELECT value FROM json_each(?)) LIMIT 1",
-            )
-              .bind(input.sender, JSON.stringify(roomIds))
-              .first()
-          : null;
-        if (!member) throw new MatrixError("M_FORBIDDEN", "You do not belong to any of the required rooms or spaces to join this room.", 403);
-        const authoriser = this.localMemberWhoCanInvite(version);
-        if (!authoriser) throw new MatrixError("M_FORBIDDEN", "No member of this server can authorise your join", 403);
-        content.join_authorised_via_users_server = authoriser;
-      }
+      const content = await this.joinContent(version, input.sender, input.content);
       return (await this.sendInner({ type: "m.room.member", state_key: input.sender, sender: input.sender, content }, version));
+    });
+  }
+
+  /**
+   * A join's content. In restricted rooms a user who is not invited must be joined
+   * to one of the allowed rooms, and a local member with invite power is named in
+   * `join_authorised_via_users_server` (MSC3083) — also for other servers' users (make_join).
+   */
+  private async joinContent(version: RoomVersion, sender: string, base: JsonObject): Promise<JsonObject> {
+    const content: JsonObject = { ...base, membership: "join" };
+    const rules = this.store.currentStateEvent("m.room.join_rules", "");
+    const joinRule = rules ? this.store.pduOf(rules).content.join_rule : undefined;
+    const own = this.store.currentStateEvent("m.room.member", sender)?.membership;
+    const restricted =
+      (joinRule === "restricted" && version.restrictedJoinRule) || (joinRule === "knock_restricted" && version.knockRestrictedJoinRule);
+    if (restricted && own !== "invite" && own !== "join") {
+      const allow = rules ? this.store.pduOf(rules).content.allow : undefined;
+      const roomIds = Array.isArray(allow)
+        ? allow.flatMap((a) => (a && typeof a === "object" && !Array.isArray(a) && a.type === "m.room_membership" && typeof a.room_id === "string" ? [a.room_id] : []))
+        : [];
+      const member = roomIds.length
+        ? await this.env.DB.prepare(
+            "SELECT room_id FROM room_memberships WHERE user_id = ? AND membership = 'join' AND room_id IN (SELECT value FROM json_each(?)) LIMIT 1",
+          )
+            .bind(sender, JSON.stringify(roomIds))
+            .first()
+        : null;
+      if (!member) throw new MatrixError("M_FORBIDDEN", "You do not belong to any of the required rooms or spaces to join this room.", 403);
+      const authoriser = this.localMemberWhoCanInvite(version);
+      if (!authoriser) throw new MatrixError("M_FORBIDDEN", "No member of this server can authorise your join", 403);
+      content.join_authorised_via_users_server = authoriser;
+    }
+    return content;
+  }
+
+  // ---- federation (./federation-room.ts, ./receive.ts) ------------------------
+
+  /** Received PDUs of one room, in order (steps 4–6 of the checks on receipt; steps 1–3 were done by the caller). */
+  async receive(origin: string, pdus: StoredPdu[], opts: { outlier?: boolean; federate?: boolean } = {}): Promise<RoomResult<{ outcomes: Record<string, PduOutcome>; extremities: string[] }>> {
+    return this.run(async () => {
+      const version = this.version();
+      const roomId = this.roomId();
+      if (!opts.outlier && !opts.federate && !serverInRoom(this.store, origin)) {
+        // Events of a server with no joined member are refused unless they are its own users' joins/invites (which /send_join and /invite carry).
+        const own = pdus.every((e) => e.pdu.type === "m.room.member" && userDomain(e.pdu.sender) === origin);
+        if (!own) throw new MatrixError("M_FORBIDDEN", `${origin} is not in this room`, 403);
+      }
+      const outcomes: Record<string, PduOutcome> = {};
+      this.ctx.storage.transactionSync(() => {
+        for (const e of [...pdus].sort((a, b) => a.pdu.depth - b.pdu.depth)) outcomes[e.eventId] = receivePdu(this.store, version, roomId, e, opts);
+      });
+      await this.outbox.flushOrSchedule();
+      return { outcomes, extremities: this.store.extremities().map((r) => r.event_id) };
+    });
+  }
+
+  /** make_join / make_leave / make_knock for a user of `origin`. */
+  async makeMembership(origin: string, userId: string, membership: "join" | "leave" | "knock", versions: string[]): Promise<RoomResult<{ event: JsonObject; roomVersion: string }>> {
+    return this.run(async () => {
+      const version = this.version();
+      if (userDomain(userId) !== origin) throw new MatrixError("M_FORBIDDEN", `${userId} is not a user of ${origin}`, 403);
+      if (membership !== "leave" && !versions.includes(version.id)) {
+        throw new MatrixError("M_INCOMPATIBLE_ROOM_VERSION", `Your homeserver does not support the features required to join this room (version ${version.id})`, 400, { room_version: version.id });
+      }
+      const content = membership === "join" ? await this.joinContent(version, userId, {}) : { membership };
+      const event = membershipTemplate(this.store, version, this.roomId(), userId, content, await this.signingKey());
+      return { event, roomVersion: version.id };
+    });
+  }
+
+  /** send_join / send_leave / send_knock: the state before a join and its auth chain go back to the joining server. */
+  async sendMembership(origin: string, ev: StoredPdu, membership: "join" | "leave" | "knock"): Promise<RoomResult<{ event: Pdu; state: Pdu[]; authChain: Pdu[]; strippedState: Pdu[] }>> {
+    return this.run(async () => {
+      const version = this.version();
+      const key = await this.signingKey();
+      let accepted: StoredPdu = ev;
+      this.ctx.storage.transactionSync(() => {
+        accepted = acceptMembership(this.store, version, this.roomId(), origin, ev, membership, key).event;
+      });
+      await this.outbox.flushOrSchedule();
+      const row = this.store.eventById(accepted.eventId)!;
+      const state = membership === "join" ? stateBefore(this.store, row) : [];
+      const chain = membership === "join" ? authChain(this.store, [...state.map((s) => s.pdu), accepted.pdu]) : [];
+      const stripped = membership === "knock" ? this.strippedState() : [];
+      return { event: accepted.pdu, state: state.map((s) => s.pdu), authChain: chain.map((s) => s.pdu), strippedState: stripped };
+    });
+  }
+
+  /** One of our users joined this room on another server: its state and the join become this room here. */
+  async importJoin(input: { roomId: string; roomVersion: string; join: StoredPdu; state: StoredPdu[]; authChain: StoredPdu[] }): Promise<RoomResult<{ eventId: string }>> {
+    return this.run(async () => {
+      const version = getRoomVersion(input.roomVersion);
+      if (!version) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", `Unsupported room version ${input.roomVersion}`, 400);
+      const fresh = !this.store.exists() || !this.store.getMeta("room_id");
+      if (!fresh && this.store.getMeta("room_version") !== version.id) throw new MatrixError("M_BAD_JSON", "The room's version does not match what this server knows", 400);
+      if (fresh) applySchema(this.ctx.storage, ROOM_SCHEMA);
+      const known = fresh ? undefined : this.store.eventById(input.join.eventId);
+      if (known && !known.outlier && !known.rejected) return { eventId: input.join.eventId }; // a retry
+      this.ctx.storage.transactionSync(() => {
+        if (fresh) {
+          this.store.setMeta("room_id", input.roomId);
+          this.store.setMeta("room_version", version.id);
+        }
+        // A rejoin: what we knew stopped when our last user left; the resident's state is the room now.
+        this.store.setExtremities([]);
+        importJoin(this.store, version, input.roomId, input);
+      });
+      await this.outbox.flushOrSchedule();
+      return { eventId: input.join.eventId };
+    });
+  }
+
+  /** An event built and authorised here but not stored: an invite the invitee's server must sign first. */
+  async buildForRemote(t: EventTemplate): Promise<RoomResult<{ event: StoredPdu; roomVersion: string; strippedState: Pdu[] }>> {
+    return this.run(async () => {
+      const version = this.version();
+      const event = buildAuthorised(this.store, version, this.roomId(), t, await this.signingKey());
+      return { event, roomVersion: version.id, strippedState: this.strippedState() };
+    });
+  }
+
+  /** Reads for other servers; each checks that `origin` has a joined user here. */
+  async federationRead(
+    origin: string,
+    read: FederationRead,
+  ): Promise<RoomResult<{ pdus: Pdu[]; authChain: Pdu[]; ids?: { pdus: string[]; authChain: string[] } }>> {
+    return this.run(async () => {
+      if (!serverInRoom(this.store, origin)) throw new MatrixError("M_FORBIDDEN", `${origin} is not in this room`, 403);
+      const version = this.version();
+      if (read.kind === "missing") {
+        const events = missingEvents(this.store, read.earliest, read.latest, read.limit, read.minDepth);
+        return { pdus: forServer(this.store, version, origin, events).map((e) => e.pdu), authChain: [] };
+      }
+      const row = this.store.eventById(read.eventId);
+      if (!row || row.rejected || (read.kind === "state" && row.outlier)) throw new MatrixError("M_NOT_FOUND", "Event not found", 404);
+      if (read.kind === "event") return { pdus: forServer(this.store, version, origin, [{ eventId: row.event_id, pdu: this.store.pduOf(row) }]).map((e) => e.pdu), authChain: [] };
+      if (read.kind === "event_auth") return { pdus: [], authChain: authChain(this.store, [this.store.pduOf(row)]).map((e) => e.pdu) };
+      const state = stateBefore(this.store, row);
+      const chain = authChain(this.store, state.map((s) => s.pdu));
+      return {
+        pdus: state.map((s) => s.pdu),
+        authChain: chain.map((s) => s.pdu),
+        ids: { pdus: state.map((s) => s.eventId), authChain: chain.map((s) => s.eventId) },
+      };
+    });
+  }
+
+  private strippedState(): Pdu[] {
+    return STRIPPED_STATE_TYPES.flatMap((t) => {
+      const r = this.store.currentStateEvent(t, "");
+      return r ? [this.store.pduOf(r)] : [];
     });
   }
 
@@ -255,7 +398,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
     });
     const state = authorizeAgainst(this.store, version, built, authRows);
     if (t.type === "m.room.redaction") checkLocalRedaction(this.store, version, built.pdu, state);
-    return persistEvent(this.store, version, built, txn);
+    return persistEvent(this.store, version, built, { txn, federate: true });
   }
 }
 
@@ -271,4 +414,8 @@ function txnOf(input: SendInput): TxnRef | undefined {
   const redacts = input.type === "m.room.redaction" ? (input.redacts ?? input.content.redacts) : undefined;
   const scope = typeof redacts === "string" ? `redact\u0000${redacts}` : `send\u0000${input.type}`;
   return { deviceId: input.deviceId, txnId: input.txnId, key: `${scope}\u0000${input.txnId}` };
+}
+
+function userDomain(userId: string): string {
+  return userId.slice(userId.indexOf(":") + 1);
 }

@@ -3,8 +3,9 @@
 // durable-objects/ and r2/ is compiled with vite's transformWithOxc (what vitest
 // uses, so statement and branch maps line up with vitest's own when remapped)
 // and instrumented by istanbul with the same options @vitest/coverage-istanbul
-// uses; d1-migrations and the entry (scripts/coverage/worker-entry.ts) are
-// compiled but not instrumented. Files keep their relative paths with a .js
+// uses; d1-migrations, the entry (scripts/coverage/worker-entry.ts) and the
+// test-only entries that wrap it (test/e2e/*-worker.ts) are compiled but not
+// instrumented. Files keep their relative paths with a .js
 // extension, so the sources' "./x.js" imports resolve inside the copy, and
 // packages resolve from the repo's node_modules. wrangler bundles the copy as it
 // bundles workers/index.ts. Counters live in globalThis.__coverage__ of the isolate.
@@ -16,6 +17,8 @@ import { transformWithOxc } from "vite";
 
 export const INSTRUMENTED_DIRS = ["src", "services", "workers", "durable-objects", "r2"];
 const PLAIN = ["d1-migrations/migrations.generated.ts", "scripts/coverage/worker-entry.ts"];
+/** Test-only entry points (`test/e2e/*-worker.ts`, wrapping the Worker): compiled, not instrumented, so e2e tests that start them are counted too. */
+const TEST_ENTRIES = "test/e2e";
 
 function tsFiles(root, dir) {
   const out = [];
@@ -48,7 +51,11 @@ export async function buildInstrumentedWorker(root, outDir) {
     generatorOpts: { importAttributesKeyword: "with" },
     ignoreLines: true,
   });
-  const jobs = [...INSTRUMENTED_DIRS.flatMap((d) => tsFiles(root, d)).map((rel) => ({ rel, instrument: true })), ...PLAIN.map((rel) => ({ rel, instrument: false }))];
+  const testEntries = readdirSync(join(root, TEST_ENTRIES)).filter((f) => f.endsWith("-worker.ts")).map((f) => join(TEST_ENTRIES, f));
+  const jobs = [
+    ...INSTRUMENTED_DIRS.flatMap((d) => tsFiles(root, d)).map((rel) => ({ rel, instrument: true })),
+    ...[...PLAIN, ...testEntries].map((rel) => ({ rel, instrument: false })),
+  ];
   for (const { rel, instrument } of jobs) {
     const abs = join(root, rel);
     const compiled = await transformWithOxc(readFileSync(abs, "utf8"), abs, { sourcemap: instrument });

@@ -131,7 +131,8 @@ export async function federationFetch(env: Env, serverName: string, pathAndQuery
   const url = `${scheme(config, serverName)}://${dest.host}:${dest.port}${pathAndQuery}`;
   const verdict = checkUrl(url, config.policy, { anyPort: true });
   if (!verdict.ok) throw new FederationUnreachable(`${serverName}: ${verdict.reason}`);
-  if (verdict.hostname !== undefined) {
+  // Without a DoH endpoint, an allow-listed name is left to the runtime's resolver (FederationConfig.dohUrl).
+  if (verdict.hostname !== undefined && !(config.dohUrl === "" && verdict.allowListed)) {
     const answers = await new DohResolver(config.dohUrl, undefined, config.timeoutMs).resolve(verdict.hostname);
     const resolved = checkResolved(verdict, answers, config.policy);
     if (!resolved.ok) throw new FederationUnreachable(`${serverName}: ${resolved.reason}`);

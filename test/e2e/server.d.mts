@@ -18,7 +18,10 @@ export interface StartServerOptions {
   rateLimits?: Partial<Record<"RL_REQUESTS" | "RL_AUTH", RateLimit>>;
   /** Default `localhost:<port>`. */
   serverName?: string;
-  /** Another Worker entry point with the same bindings (default: wrangler.toml's `main`, workers/index.ts). */
+  /**
+   * Another Worker entry point with the same bindings (default: wrangler.toml's `main`, workers/index.ts).
+   * Under `npm run coverage`, a test-only entry named `test/e2e/*-worker.ts` runs from the instrumented copy.
+   */
   entrypoint?: string;
   /** Fixed port (default: a free one). */
   port?: number;

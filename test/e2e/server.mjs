@@ -7,7 +7,7 @@
 import { rmSync, mkdtempSync, mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
 // No telemetry, banner or outside calls from wrangler/miniflare (set before wrangler loads).
@@ -31,6 +31,21 @@ const NAMESPACE_IDS = { RL_REQUESTS: "1001", RL_AUTH: "1002" };
 // counters into COVERAGE_E2E_DIR. Unset (npm test, npm run bench): the plain workers/index.ts.
 const COVERAGE_ENTRY = process.env.COVERAGE_WORKER_ENTRY;
 const COVERAGE_DIR = process.env.COVERAGE_E2E_DIR;
+
+/**
+ * The entry a server runs under coverage: the instrumented copy's, or the copy of a
+ * test-only entry (`test/e2e/*-worker.ts`, which serves the coverage route through
+ * scripts/coverage/worker-entry.ts); undefined when not measuring or for another entry.
+ * @param {string | undefined} entrypoint
+ */
+function coverageEntryFor(entrypoint) {
+  if (!COVERAGE_ENTRY) return undefined;
+  if (entrypoint === undefined) return COVERAGE_ENTRY;
+  const rel = relative(REPO_ROOT, entrypoint).split("\\").join("/");
+  if (!/^test\/e2e\/[^/]+-worker\.ts$/.test(rel)) return undefined;
+  // COVERAGE_ENTRY is <copy>/scripts/coverage/worker-entry.js.
+  return join(dirname(dirname(dirname(COVERAGE_ENTRY))), rel.replace(/\.ts$/, ".js"));
+}
 
 /**
  * Saves the running Worker's istanbul counters (the coverage build only) as one JSON file.
@@ -68,6 +83,7 @@ export async function startServer(opts = {}) {
   const persistDir = opts.persistDir ?? mkdtempSync(join(tmpdir(), "edge-matrix-e2e-"));
   const ownsDir = opts.persistDir === undefined;
   const limits = { ...GENEROUS_LIMITS, ...opts.rateLimits };
+  const coverageEntry = coverageEntryFor(opts.entrypoint);
 
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
@@ -98,7 +114,7 @@ export async function startServer(opts = {}) {
     try {
       worker = await unstable_startWorker({
         config: join(REPO_ROOT, "wrangler.toml"),
-        ...(opts.entrypoint ? { entrypoint: opts.entrypoint } : COVERAGE_ENTRY ? { entrypoint: COVERAGE_ENTRY } : {}),
+        ...(coverageEntry ? { entrypoint: coverageEntry } : opts.entrypoint ? { entrypoint: opts.entrypoint } : {}),
         // Not the developer's .dev.vars / .env (wrangler reads .dev.vars whenever this list
         // is empty): a path that never exists, so the vars below are the whole story.
         envFiles: [join(persistDir, "no-such.env")],
@@ -155,7 +171,7 @@ export async function startServer(opts = {}) {
         if (stopped) return;
         stopped = true;
         try {
-          if (COVERAGE_ENTRY && !opts.entrypoint) await saveCoverage(baseUrl);
+          if (coverageEntry) await saveCoverage(baseUrl);
         } finally {
           await worker.dispose();
           if (ownsDir && !opts.keepState) rmSync(persistDir, { recursive: true, force: true });

@@ -84,7 +84,7 @@ describe("room event pipeline steps", () => {
       const topic = build(store, roomId, { type: "m.room.topic", state_key: "", sender: alice.userId, content: { topic: "persisted" } }, key);
       authorizeAgainst(store, topic.version, topic.ev, topic.authRows);
       const pending = store.pendingOutbox(100).length;
-      state.storage.transactionSync(() => persistEvent(store, topic.version, topic.ev, { deviceId: "DEV", txnId: "t1", key: "state\u0000t1" }));
+      state.storage.transactionSync(() => persistEvent(store, topic.version, topic.ev, { txn: { deviceId: "DEV", txnId: "t1", key: "state\u0000t1" } }));
       expect(store.extremities().map((r) => r.event_id)).toEqual([topic.ev.eventId]);
       expect(store.currentStateEvent("m.room.topic", "")?.event_id).toBe(topic.ev.eventId);
       expect(store.txnEvent(alice.userId, "DEV", "state\u0000t1")).toBe(topic.ev.eventId);

@@ -1,4 +1,7 @@
 import { MatrixError } from "../../src/errors.js";
+import { parseRoomAlias } from "../../src/identifiers.js";
+import { FederationRequestFailed, federationRequest } from "../../services/federation/federation-client.js";
+import { FederationUnreachable } from "../../services/federation/federation-fetch.js";
 import type { Env } from "../../services/env.js";
 import { roomIdOfAlias } from "../../services/d1/room-aliases.js";
 import { checkRoomId } from "./room-access.js";
@@ -18,6 +21,41 @@ export async function resolveRoomIdOrAlias(env: Env, idOrAlias: string): Promise
   }
   if (!idOrAlias.startsWith("!")) throw new MatrixError("M_INVALID_PARAM", `${idOrAlias} is not a room ID or alias`, 400);
   return idOrAlias;
+}
+
+/**
+ * A room to join and servers to join it through: a local alias from the table,
+ * another server's alias through /query/directory (server-server-api "Querying
+ * for information"), a room id with the client's `via` servers.
+ */
+export async function resolveForJoin(env: Env, idOrAlias: string, via: string[]): Promise<{ roomId: string; servers: string[] }> {
+  const alias = idOrAlias.startsWith("#") ? parseRoomAlias(idOrAlias) : null;
+  if (alias && alias.domain !== env.SERVER_NAME) {
+    let res;
+    try {
+      res = await federationRequest(env, alias.domain, "GET", `/_matrix/federation/v1/query/directory?room_alias=${encodeURIComponent(idOrAlias)}`);
+    } catch (e) {
+      if (e instanceof FederationRequestFailed && e.status === 404) throw new MatrixError("M_NOT_FOUND", `Room alias ${idOrAlias} not found`, 404);
+      if (e instanceof FederationRequestFailed || e instanceof FederationUnreachable) throw new MatrixError("M_NOT_FOUND", `Room alias ${idOrAlias} could not be resolved: ${e.message}`, 404);
+      throw e;
+    }
+    if (typeof res.room_id !== "string") throw new MatrixError("M_NOT_FOUND", `Room alias ${idOrAlias} not found`, 404);
+    checkRoomId(res.room_id);
+    const servers = Array.isArray(res.servers) ? res.servers.filter((s): s is string => typeof s === "string").slice(0, 20) : [];
+    return { roomId: res.room_id, servers: [...via, alias.domain, ...servers] };
+  }
+  return { roomId: await resolveRoomIdOrAlias(env, idOrAlias), servers: via };
+}
+
+/** True if one of our users is joined to the room: this server has its current state. */
+export async function serverParticipates(env: Env, roomId: string): Promise<boolean> {
+  const row = await env.DB.prepare("SELECT 1 FROM room_memberships WHERE room_id = ? AND membership = 'join' AND substr(user_id, instr(user_id, ':') + 1) = ? LIMIT 1")
+    .bind(roomId, env.SERVER_NAME)
+    .first();
+  if (row) return true;
+  // A room made here with nobody left in it is still ours (its creator may return).
+  const created = await env.DB.prepare("SELECT creator FROM rooms WHERE room_id = ?").bind(roomId).first<{ creator: string }>();
+  return created !== null && created.creator.endsWith(`:${env.SERVER_NAME}`);
 }
 
 /** The profile fields that go into a user's member events. */

@@ -7,7 +7,11 @@ import { publishedRoomChunk } from "../../src/room-summary.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
 import { requireAuth } from "../middleware/auth.js";
-import { jsonBody } from "../middleware/body.js";
+import { jsonBody, validateBody } from "../middleware/body.js";
+import { requireServerAuth } from "../middleware/federation-auth.js";
+import type { JsonObject } from "../../src/json.js";
+import { FederationRequestFailed, federationRequest } from "../../services/federation/federation-client.js";
+import { FederationUnreachable } from "../../services/federation/federation-fetch.js";
 import { optionalAuth } from "../middleware/optional-auth.js";
 import { canChangeRoomList } from "../rooms/room-power.js";
 import { clientV3 } from "./paths.js";
@@ -27,8 +31,7 @@ import { roomExists } from "../../services/d1/rooms.js";
  * As Synapse, the list shows published rooms that someone could join or read —
  * join rule `public`, `knock` or `knock_restricted`, or world-readable history — and
  * that still have joined members, largest first. Another server's directory
- * (`server=`) needs federation, which this server does not have yet: such requests
- * get Synapse's answer for an unreachable server, 502 "Failed to fetch room list".
+ * (`server=`) is asked over federation; our own is served to other servers too.
  */
 export const publicRoomRoutes = new Hono<AppEnv>();
 
@@ -66,24 +69,44 @@ async function listLocal(db: D1Database, q: PublishedRoomsQuery) {
   return out;
 }
 
-/** A directory other than ours needs federation; a name no server can have is the client's error, 400, not 502. */
-function checkServer(c: Context<AppEnv>): void {
+/**
+ * Another server's directory, asked over federation (server-server-api "Public
+ * Room Directory"): GET without a filter, POST with one. A name no server can
+ * have is the client's error (400); a server that cannot be asked is Synapse's 502.
+ * Undefined when the directory asked for is ours.
+ */
+async function remoteDirectory(c: Context<AppEnv>, query: { limit?: number; since?: string; filter?: JsonObject; thirdPartyInstanceId?: string; includeAllNetworks?: boolean }) {
   const server = c.req.query("server");
-  if (server === undefined || server === "" || server === getConfig(c.env).serverName) return;
+  if (server === undefined || server === "" || server === getConfig(c.env).serverName) return undefined;
   if (!isContactableServerName(server)) throw new MatrixError("M_INVALID_PARAM", `Invalid server name: ${server}`, 400);
-  throw new MatrixError("M_UNKNOWN", "Failed to fetch room list: other servers' directories need federation, which this server does not have yet", 502);
+  try {
+    if (query.filter === undefined) {
+      const params = new URLSearchParams();
+      if (query.limit !== undefined) params.set("limit", String(query.limit));
+      if (query.since) params.set("since", query.since);
+      if (query.includeAllNetworks) params.set("include_all_networks", "true");
+      if (query.thirdPartyInstanceId !== undefined) params.set("third_party_instance_id", query.thirdPartyInstanceId);
+      const qs = params.toString();
+      return await federationRequest(c.env, server, "GET", `/_matrix/federation/v1/publicRooms${qs ? `?${qs}` : ""}`);
+    }
+    const body: JsonObject = { filter: query.filter };
+    if (query.limit !== undefined) body.limit = query.limit;
+    if (query.since) body.since = query.since;
+    if (query.includeAllNetworks) body.include_all_networks = true;
+    if (query.thirdPartyInstanceId !== undefined) body.third_party_instance_id = query.thirdPartyInstanceId;
+    return await federationRequest(c.env, server, "POST", "/_matrix/federation/v1/publicRooms", { body });
+  } catch (e) {
+    if (e instanceof FederationRequestFailed || e instanceof FederationUnreachable) throw new MatrixError("M_UNKNOWN", `Failed to fetch room list: ${e.message}`, 502);
+    throw e;
+  }
 }
 
 /** GET /_matrix/client/v3/publicRooms (no auth needed; a given token must be valid) */
 publicRoomRoutes.get(clientV3("/publicRooms"), optionalAuth({ allowGuest: true }), async (c) => {
-  checkServer(c);
-  const limitText = c.req.query("limit");
-  let limit: number | undefined;
-  if (limitText !== undefined && limitText !== "") {
-    if (!/^-?\d+$/.test(limitText)) throw new MatrixError("M_INVALID_PARAM", "limit must be an integer", 400);
-    limit = Number(limitText);
-  }
+  const limit = limitParam(c.req.query("limit"));
   const since = c.req.query("since");
+  const remote = await remoteDirectory(c, { limit, since });
+  if (remote) return c.json(remote);
   return c.json(await listLocal(c.env.DB, { limit: pageLimit(limit), bound: since ? decodeDirectoryToken(since) : undefined, searchTerm: undefined, roomTypes: undefined }));
 });
 
@@ -103,8 +126,15 @@ const PublicRoomsBody = z.object({
 
 /** POST /_matrix/client/v3/publicRooms */
 publicRoomRoutes.post(clientV3("/publicRooms"), requireAuth({ allowGuest: true }), jsonBody(PublicRoomsBody), async (c) => {
-  checkServer(c);
   const body = c.req.valid("json");
+  const remote = await remoteDirectory(c, {
+    limit: body.limit,
+    since: body.since,
+    filter: (body.filter ?? {}) as JsonObject,
+    thirdPartyInstanceId: body.third_party_instance_id,
+    includeAllNetworks: body.include_all_networks,
+  });
+  if (remote) return c.json(remote);
   const limit = pageLimit(body.limit);
   const bound = body.since ? decodeDirectoryToken(body.since) : undefined;
   if (body.include_all_networks && body.third_party_instance_id !== undefined) {
@@ -117,6 +147,34 @@ publicRoomRoutes.post(clientV3("/publicRooms"), requireAuth({ allowGuest: true }
     await listLocal(c.env.DB, {
       limit,
       bound,
+      searchTerm: body.filter?.generic_search_term,
+      roomTypes: body.filter?.room_types,
+    }),
+  );
+});
+
+/** A `limit` query parameter: absent, or an integer (else 400 M_INVALID_PARAM). */
+function limitParam(text: string | undefined): number | undefined {
+  if (text === undefined || text === "") return undefined;
+  if (!/^-?\d+$/.test(text)) throw new MatrixError("M_INVALID_PARAM", "limit must be an integer", 400);
+  return Number(text);
+}
+
+/** GET /_matrix/federation/v1/publicRooms: our directory for other servers. */
+publicRoomRoutes.get("/_matrix/federation/v1/publicRooms", requireServerAuth(), async (c) => {
+  if (c.req.query("third_party_instance_id") !== undefined) return c.json({ chunk: [], total_room_count_estimate: 0 });
+  const since = c.req.query("since");
+  return c.json(await listLocal(c.env.DB, { limit: pageLimit(limitParam(c.req.query("limit"))), bound: since ? decodeDirectoryToken(since) : undefined, searchTerm: undefined, roomTypes: undefined }));
+});
+
+/** POST /_matrix/federation/v1/publicRooms: our directory, filtered. */
+publicRoomRoutes.post("/_matrix/federation/v1/publicRooms", requireServerAuth(), async (c) => {
+  const body = validateBody(PublicRoomsBody, c.get("federationContent") ?? {});
+  if (body.third_party_instance_id !== undefined) return c.json({ chunk: [], total_room_count_estimate: 0 });
+  return c.json(
+    await listLocal(c.env.DB, {
+      limit: pageLimit(body.limit),
+      bound: body.since ? decodeDirectoryToken(body.since) : undefined,
       searchTerm: body.filter?.generic_search_term,
       roomTypes: body.filter?.room_types,
     }),

@@ -13,7 +13,8 @@ import { jsonBody, validateBody } from "../middleware/body.js";
 import { requireAuth } from "../middleware/auth.js";
 import { checkCanonicalAliasContent } from "../rooms/canonical-alias.js";
 import { createRoomTemplates } from "../rooms/create-room.js";
-import { memberProfile, resolveRoomIdOrAlias, roomStub } from "../rooms/room-rpc.js";
+import { memberProfile, resolveForJoin, roomStub, serverParticipates } from "../rooms/room-rpc.js";
+import { candidateServers, inviteRemoteUser, joinRemoteRoom, knockRemoteRoom, leaveRemoteRoom } from "../federation/remote-membership.js";
 import { unwrap } from "../../src/room-result.js";
 import { getServerKeys } from "../../services/server-keys.js";
 import { clientV3 } from "./paths.js";
@@ -187,11 +188,20 @@ async function membershipEvent(c: { env: Env; get(k: "auth"): AuthInfo }, roomId
   return sendAs(c.env, c.get("auth"), roomId, { type: "m.room.member", state_key: target, content });
 }
 
-async function doJoin(c: { env: Env; get(k: "auth"): AuthInfo }, idOrAlias: string, reason?: string): Promise<string> {
+async function doJoin(c: { env: Env; get(k: "auth"): AuthInfo }, idOrAlias: string, reason?: string, via: string[] = []): Promise<string> {
   const auth = c.get("auth");
-  const roomId = await resolveRoomIdOrAlias(c.env, idOrAlias);
+  const { roomId, servers } = await resolveForJoin(c.env, idOrAlias, via);
   const stub = roomStub(c.env, roomId);
-  if (!(await stub.info())) throw new MatrixError("M_NOT_FOUND", `No known room ${roomId}; joining rooms on other servers needs federation`, 404);
+  if (!(await stub.info()) || !(await serverParticipates(c.env, roomId))) {
+    // Not in the room here: join through a server that is (server-server-api "Joining Rooms").
+    if (auth.isGuest) throw new MatrixError("M_FORBIDDEN", "Guests cannot join rooms on other servers", 403);
+    const candidates = await candidateServers(c.env, roomId, auth.userId, servers);
+    if (candidates.length === 0) throw new MatrixError("M_NOT_FOUND", `No known room ${roomId}`, 404);
+    const content: JsonObject = { ...(await memberProfile(c.env.DB, auth.userId)) };
+    if (reason !== undefined) content.reason = reason;
+    await joinRemoteRoom(c.env, roomId, auth.userId, candidates, content);
+    return roomId;
+  }
   if (auth.isGuest) {
     // Guests may only join rooms that allow them (spec "Guest access": m.room.guest_access can_join).
     if ((await roomGuestAccess(c.env.DB, roomId)) !== "can_join") throw new MatrixError("M_FORBIDDEN", "Guest access is not allowed in this room", 403);
@@ -202,10 +212,11 @@ async function doJoin(c: { env: Env; get(k: "auth"): AuthInfo }, idOrAlias: stri
   return roomId;
 }
 
-/** POST /_matrix/client/v3/join/{roomIdOrAlias} */
+/** POST /_matrix/client/v3/join/{roomIdOrAlias}?via=…&server_name=… (server_name: the name before v1.12) */
 roomRoutes.post(clientV3("/join/:roomIdOrAlias"), requireAuth({ allowGuest: true }), jsonBody(JoinBody, { allowEmpty: true }), async (c) => {
   const body = c.req.valid("json");
-  return c.json({ room_id: await doJoin(c, c.req.param("roomIdOrAlias"), body.reason) });
+  const via = [...(c.req.queries("via") ?? []), ...(c.req.queries("server_name") ?? [])];
+  return c.json({ room_id: await doJoin(c, c.req.param("roomIdOrAlias"), body.reason, via) });
 });
 
 /** POST /_matrix/client/v3/rooms/{roomId}/join */
@@ -218,8 +229,14 @@ roomRoutes.post(clientV3("/rooms/:roomId/join"), requireAuth({ allowGuest: true 
 roomRoutes.post(clientV3("/knock/:roomIdOrAlias"), requireAuth(), jsonBody(ReasonBody, { allowEmpty: true }), async (c) => {
   const body = c.req.valid("json");
   const auth = c.get("auth");
-  const roomId = await resolveRoomIdOrAlias(c.env, c.req.param("roomIdOrAlias"));
-  if (!(await roomStub(c.env, roomId).info())) throw new MatrixError("M_NOT_FOUND", `No known room ${roomId}`, 404);
+  const via = [...(c.req.queries("via") ?? []), ...(c.req.queries("server_name") ?? [])];
+  const { roomId, servers } = await resolveForJoin(c.env, c.req.param("roomIdOrAlias"), via);
+  if (!(await roomStub(c.env, roomId).info()) || !(await serverParticipates(c.env, roomId))) {
+    const content: JsonObject = { ...(await memberProfile(c.env.DB, auth.userId)) };
+    if (body.reason !== undefined) content.reason = body.reason;
+    await knockRemoteRoom(c.env, roomId, auth.userId, await candidateServers(c.env, roomId, auth.userId, servers), content);
+    return c.json({ room_id: roomId });
+  }
   await membershipEvent(c, roomId, auth.userId, "knock", body.reason, await memberProfile(c.env.DB, auth.userId));
   return c.json({ room_id: roomId });
 });
@@ -227,7 +244,13 @@ roomRoutes.post(clientV3("/knock/:roomIdOrAlias"), requireAuth(), jsonBody(Reaso
 /** POST /_matrix/client/v3/rooms/{roomId}/leave */
 roomRoutes.post(clientV3("/rooms/:roomId/leave"), requireAuth({ allowGuest: true }), jsonBody(ReasonBody, { allowEmpty: true }), async (c) => {
   const body = c.req.valid("json");
-  await membershipEvent(c, c.req.param("roomId"), c.get("auth").userId, "leave", body.reason);
+  const roomId = c.req.param("roomId");
+  if (!(await roomStub(c.env, roomId).info()) && ["invite", "knock"].includes((await membershipOf(c.env.DB, roomId, c.get("auth").userId)) ?? "")) {
+    // Rejecting an invite to (or withdrawing a knock on) a room this server is not in: through the room's server.
+    await leaveRemoteRoom(c.env, roomId, c.get("auth").userId, body.reason);
+    return c.json({});
+  }
+  await membershipEvent(c, roomId, c.get("auth").userId, "leave", body.reason);
   return c.json({});
 });
 
@@ -248,7 +271,9 @@ roomRoutes.post(clientV3("/rooms/:roomId/invite"), requireAuth(), jsonBody(JsonO
   const body = validateBody(TargetBody, raw);
   checkTarget(body.user_id);
   if (!body.user_id.endsWith(`:${getConfig(c.env).serverName}`)) {
-    throw new MatrixError("M_FORBIDDEN", "Inviting users of other servers needs federation, which is not available yet", 403);
+    const content: JsonObject = body.reason !== undefined ? { reason: body.reason } : {};
+    await inviteRemoteUser(c.env, c.req.param("roomId"), c.get("auth").userId, body.user_id, content);
+    return c.json({});
   }
   await membershipEvent(c, c.req.param("roomId"), body.user_id, "invite", body.reason, await memberProfile(c.env.DB, body.user_id));
   return c.json({});

@@ -224,7 +224,9 @@ function strippedStatement(db: D1Database, roomId: string, me: string): D1Prepar
   return db
     .prepare(
       "SELECT e.json FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND s.type IN (SELECT value FROM json_each(?2)) AND s.state_key = '' " +
-        "UNION ALL SELECT e.json FROM room_memberships m JOIN room_events e ON e.event_id = m.event_id WHERE m.room_id = ?1 AND m.user_id = ?3",
+        "UNION ALL SELECT e.json FROM room_memberships m JOIN room_events e ON e.event_id = m.event_id WHERE m.room_id = ?1 AND m.user_id = ?3 " +
+        // An invite to a room this server is not in: what the inviting server sent.
+        "UNION ALL SELECT j.value FROM remote_invites r, json_each(r.stripped_state) j WHERE r.room_id = ?1 AND r.user_id = ?3 AND NOT EXISTS (SELECT 1 FROM room_state WHERE room_id = ?1)",
     )
     .bind(roomId, JSON.stringify(STRIPPED_TYPES), me);
 }

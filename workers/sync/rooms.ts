@@ -259,7 +259,10 @@ function groupByRoom(rows: EventRow[]): Map<string, EventRow[]> {
 async function strippedState(db: D1Database, roomId: string, ownEventId: string): Promise<JsonObject[]> {
   const { results } = await db
     .prepare(
-      `SELECT e.json FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ? AND (s.type IN (SELECT value FROM json_each(?)) OR e.event_id = ?)`,
+      `SELECT e.json FROM room_state s JOIN room_events e ON e.event_id = s.event_id WHERE s.room_id = ?1 AND (s.type IN (SELECT value FROM json_each(?2)) OR e.event_id = ?3) ` +
+        // An invite to a room this server is not in: what the inviting server sent, and the invite itself.
+        `UNION ALL SELECT j.value FROM remote_invites r, json_each(r.stripped_state) j WHERE r.event_id = ?3 AND NOT EXISTS (SELECT 1 FROM room_state WHERE room_id = ?1) ` +
+        `UNION ALL SELECT e.json FROM room_events e WHERE e.event_id = ?3 AND NOT EXISTS (SELECT 1 FROM room_state WHERE room_id = ?1)`,
     )
     .bind(roomId, JSON.stringify(STRIPPED_TYPES), ownEventId)
     .all<{ json: string }>();

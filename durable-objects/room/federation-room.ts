@@ -1,0 +1,230 @@
+/**
+ * What a Room DO does for other servers (server-server-api "Joining Rooms",
+ * "Leaving Rooms", "Knocking", "Inviting", "Retrieving events"): templates for
+ * make_join/make_leave/make_knock, accepting the signed event of
+ * send_join/send_leave/send_knock, importing the state of a room one of our
+ * users joined on another server, and the reads other servers fill gaps with.
+ * All synchronous over the room's SQLite; the Room DO runs them in its
+ * write transaction.
+ */
+import { authTypesForEvent } from "../../src/auth-rules.js";
+import { MatrixError } from "../../src/errors.js";
+import { type EventTemplate, type Ref, type SigningKeyMaterial, buildEvent } from "../../src/event-builder.js";
+import { signEvent } from "../../src/hashes.js";
+import type { JsonObject } from "../../src/json.js";
+import { type Pdu, type StoredEvent, authEventIds, prevEventIds, stateKey } from "../../src/pdu.js";
+import type { PduOutcome } from "../../services/room-api.js";
+import type { RoomVersion } from "../../src/room-versions.js";
+import { pduForServer } from "../../src/server-history-visibility.js";
+import { authorizeAgainst, currentAuthRows } from "./authorize.js";
+import { receivePdu } from "./receive.js";
+import type { EventRow, RoomStore } from "./room-store.js";
+
+export type StoredPdu = StoredEvent;
+
+/** The stripped state other servers and invitees see (client-server-api "Stripped state"). */
+export const STRIPPED_STATE_TYPES = ["m.room.create", "m.room.join_rules", "m.room.name", "m.room.avatar", "m.room.canonical_alias", "m.room.encryption", "m.room.topic"];
+
+const domainOf = (userId: string) => userId.slice(userId.indexOf(":") + 1);
+
+/** True if a user of `server` is joined (the condition for most federation reads and for sending us events). */
+export function serverInRoom(store: RoomStore, server: string): boolean {
+  return store.membersWith(["join"]).some((r) => r.state_key !== null && domainOf(r.state_key) === server);
+}
+
+/** A built, authorised, signed event that is not stored (an invite to be counter-signed, a template's check). */
+export function buildAuthorised(store: RoomStore, version: RoomVersion, roomId: string, t: EventTemplate, key: SigningKeyMaterial): StoredPdu {
+  const ref = (r: EventRow): Ref => ({ eventId: r.event_id, pdu: store.pduOf(r) });
+  const authRows = currentAuthRows(store, version, t);
+  const built = buildEvent(version, t, { roomId, prev: store.extremities().slice(0, 10).map(ref), auth: authRows.map(ref), key });
+  authorizeAgainst(store, version, built, authRows);
+  return built;
+}
+
+/**
+ * make_join / make_leave / make_knock: the event the remote server is to sign,
+ * checked against the current state first (403 if it could not be accepted).
+ */
+export function membershipTemplate(
+  store: RoomStore,
+  version: RoomVersion,
+  roomId: string,
+  userId: string,
+  content: JsonObject,
+  key: SigningKeyMaterial,
+): JsonObject {
+  const built = buildAuthorised(store, version, roomId, { type: "m.room.member", state_key: userId, sender: userId, content }, key);
+  const { hashes: _h, signatures: _s, event_id: _e, ...template } = built.pdu;
+  return template as JsonObject;
+}
+
+/**
+ * send_join / send_leave / send_knock: the remote server's signed membership
+ * event for one of its users. A restricted join that names one of our users as
+ * authoriser is signed by us first (MSC3083). Sent on to the other servers.
+ */
+export function acceptMembership(
+  store: RoomStore,
+  version: RoomVersion,
+  roomId: string,
+  origin: string,
+  ev: StoredPdu,
+  membership: "join" | "leave" | "knock",
+  key: SigningKeyMaterial,
+): { event: StoredPdu; outcome: PduOutcome } {
+  const { pdu } = ev;
+  if (pdu.type !== "m.room.member" || pdu.state_key !== pdu.sender || pdu.content.membership !== membership) {
+    throw new MatrixError("M_BAD_JSON", `Not a ${membership} event of its own sender`, 400);
+  }
+  if (domainOf(pdu.sender) !== origin) throw new MatrixError("M_FORBIDDEN", `${pdu.sender} is not a user of ${origin}`, 403);
+  let event = ev;
+  const via = pdu.content.join_authorised_via_users_server;
+  if (membership === "join" && version.restrictedJoinRule && typeof via === "string" && domainOf(via) === key.serverName) {
+    event = { eventId: ev.eventId, pdu: signEvent(pdu, version, key.serverName, key.keyId, key.seed) as Pdu };
+  }
+  const outcome = receivePdu(store, version, roomId, event, { federate: true });
+  if (outcome.kind === "rejected" || outcome.kind === "soft_failed") throw new MatrixError("M_FORBIDDEN", `The ${membership} is not allowed: ${outcome.reason}`, 403);
+  if (outcome.kind === "missing") throw new MatrixError("M_BAD_JSON", `The ${membership} event refers to events this server does not have`, 400);
+  return { event, outcome };
+}
+
+/** The events of a state group, as PDUs. */
+export function statePdus(store: RoomStore, group: number): StoredPdu[] {
+  const nids = [...store.stateOfGroup(group).values()];
+  return store.eventsByNids(nids).map((r) => ({ eventId: r.event_id, pdu: store.pduOf(r) }));
+}
+
+/** The auth chain of `events`: their auth events, theirs, and so on (not the events themselves). */
+export function authChain(store: RoomStore, events: Pdu[]): StoredPdu[] {
+  const seen = new Set<string>();
+  const out: StoredPdu[] = [];
+  let frontier = [...new Set(events.flatMap(authEventIds))];
+  while (frontier.length) {
+    const next: string[] = [];
+    const rows = store.knownEvents(frontier.filter((id) => !seen.has(id)));
+    for (const [id, row] of rows) {
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const pdu = store.pduOf(row);
+      out.push({ eventId: id, pdu });
+      next.push(...authEventIds(pdu));
+    }
+    frontier = [...new Set(next)].filter((id) => !seen.has(id));
+  }
+  return out;
+}
+
+/** The state before an event that is in the DAG: what send_join answers and /state_ids serves. */
+export function stateBefore(store: RoomStore, row: EventRow): StoredPdu[] {
+  const all = statePdus(store, row.state_group);
+  // The event's own state entry is its "after"; before it, the key held its predecessor (or nothing).
+  if (row.state_key === null) return all;
+  const own = stateKey(row.type, row.state_key);
+  const prevs = store.knownEvents(prevEventIds(store.pduOf(row)));
+  const prevRow = [...prevs.values()].find((r) => !r.outlier);
+  const prevNid = prevRow ? store.stateEntryOfGroup(prevRow.state_group, row.type, row.state_key) : undefined;
+  const out = all.filter((e) => stateKey(e.pdu.type, e.pdu.state_key ?? "") !== own);
+  if (prevNid !== undefined) {
+    const p = store.eventByNid(prevNid)!;
+    out.push({ eventId: p.event_id, pdu: store.pduOf(p) });
+  }
+  return out;
+}
+
+/**
+ * A join of one of our users to a room on another server: the send_join
+ * answer's auth chain and state become outliers (each checked against its own
+ * auth events; ones that fail are rejected and left out of the state), the
+ * state the room's current state, published as the room's history before the
+ * join; then the join itself is accepted on that state.
+ */
+export function importJoin(store: RoomStore, version: RoomVersion, roomId: string, input: { join: StoredPdu; state: StoredPdu[]; authChain: StoredPdu[] }): PduOutcome {
+  const pending = new Map<string, StoredPdu>();
+  for (const e of [...input.authChain, ...input.state]) pending.set(e.eventId, e);
+  // Auth events before the events they authorise: repeat while something new gets in.
+  for (let progress = true; progress && pending.size; ) {
+    progress = false;
+    for (const e of [...pending.values()].sort((a, b) => a.pdu.depth - b.pdu.depth)) {
+      const r = receivePdu(store, version, roomId, e, { outlier: true });
+      if (r.kind === "missing") continue;
+      pending.delete(e.eventId);
+      progress = true;
+    }
+  }
+  const accepted = store.knownEvents(input.state.map((e) => e.eventId));
+  const stateRows = [...accepted.values()].filter((r) => !r.rejected && r.state_key !== null);
+  const changes = stateRows.map((r) => ({ type: r.type, stateKey: r.state_key!, nid: r.nid }));
+  const group = store.newStateGroup(null, changes);
+  const before = new Set(store.currentStateRows().map((r) => r.nid));
+  store.clearCurrentState();
+  for (const r of stateRows.sort((a, b) => a.depth - b.depth || a.nid - b.nid)) {
+    store.setCurrentState(r.type, r.state_key!, r.nid);
+    // Published as the room's history before the join (a rejoin publishes only what changed).
+    if (!before.has(r.nid)) store.enqueue(r.nid, "event");
+  }
+  const outcome = receivePdu(store, version, roomId, input.join, { stateBefore: group });
+  if (outcome.kind !== "accepted") throw new MatrixError("M_FORBIDDEN", `The join was not accepted here: ${"reason" in outcome ? outcome.reason : outcome.kind}`, 403);
+  return outcome;
+}
+
+/** Whether the auth events an event would cite are all in the state given (a sanity check for templates from others). */
+export function citesCurrentAuth(store: RoomStore, version: RoomVersion, pdu: Pdu): boolean {
+  const ids = new Set(authEventIds(pdu));
+  return authTypesForEvent(version, pdu).every(([t, k]) => {
+    const r = store.currentStateEvent(t, k);
+    return !r || ids.has(r.event_id);
+  });
+}
+
+/**
+ * /get_missing_events: events between `earliest` and `latest`, walking prev
+ * events back from `latest` (breadth first), newest first as Synapse does,
+ * at most `limit`, none below `minDepth`.
+ */
+export function missingEvents(store: RoomStore, earliest: string[], latest: string[], limit: number, minDepth: number): StoredPdu[] {
+  const stop = new Set(earliest);
+  const seen = new Set<string>([...latest, ...earliest]);
+  const out: StoredPdu[] = [];
+  let frontier = latest.flatMap((id) => {
+    const r = store.eventById(id);
+    return r && !r.outlier ? prevEventIds(store.pduOf(r)) : [];
+  });
+  while (frontier.length && out.length < limit) {
+    const next: string[] = [];
+    for (const id of frontier) {
+      if (seen.has(id) || stop.has(id) || out.length >= limit) continue;
+      seen.add(id);
+      const r = store.eventById(id);
+      if (!r || r.outlier || r.rejected || r.depth < minDepth) continue;
+      const pdu = store.pduOf(r);
+      out.push({ eventId: id, pdu });
+      next.push(...prevEventIds(pdu));
+    }
+    frontier = next;
+  }
+  return out;
+}
+
+/**
+ * Events as `server` may be given them (src/server-history-visibility.ts): the
+ * history visibility and the memberships of the server's users in the state at
+ * each event decide whether it goes out whole or redacted.
+ */
+export function forServer(store: RoomStore, version: RoomVersion, server: string, events: StoredPdu[]): StoredPdu[] {
+  // Every user of the server who ever had a membership here is a state key of the current state.
+  const users = store
+    .membersWith(["join", "invite", "leave", "ban", "knock"])
+    .flatMap((r) => (r.state_key !== null && domainOf(r.state_key) === server ? [r.state_key] : []));
+  return events.map((e) => {
+    const row = store.eventById(e.eventId);
+    if (!row || row.outlier) return e;
+    const hv = store.stateEntryOfGroup(row.state_group, "m.room.history_visibility", "");
+    const hvRow = hv !== undefined ? store.eventByNid(hv) : undefined;
+    const memberships = users.flatMap((u) => {
+      const nid = store.stateEntryOfGroup(row.state_group, "m.room.member", u);
+      const m = nid !== undefined ? store.eventByNid(nid)?.membership : undefined;
+      return m ? [m] : [];
+    });
+    return { eventId: e.eventId, pdu: pduForServer(e.pdu, version, { historyVisibility: hvRow ? store.pduOf(hvRow).content.history_visibility : undefined, memberships }) };
+  });
+}

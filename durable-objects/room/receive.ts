@@ -1,0 +1,140 @@
+/**
+ * Received PDUs (server-server-api "Checks performed on receipt of a PDU"),
+ * steps 4–6, in the Room DO's write transaction. Steps 1–3 (format, signatures,
+ * content hash) are done before, outside the critical section
+ * (services/federation/pdu-intake.ts), and so is every network fetch: an event
+ * whose auth or prev events are unknown comes back as "missing" and the caller
+ * fetches them and calls again (PLATFORM.md §10.4).
+ *
+ * 4. auth against the event's own auth events → else rejected;
+ * 5. auth against the state before the event (its prev events' state, resolved) → else rejected;
+ * 6. auth against the current state → else soft-failed (kept, never shown, never an extremity).
+ */
+import { authStateFromEvents, authTypesForEvent, checkAuthEventsMatch, checkEventAuth, type AuthOptions } from "../../src/auth-rules.js";
+import { type Pdu, type StateMap, authEventIds, prevEventIds, stateKey } from "../../src/pdu.js";
+import type { RoomVersion } from "../../src/room-versions.js";
+import type { PduOutcome } from "../../services/room-api.js";
+import { persistEvent, stateBeforeOf } from "./persist.js";
+import type { EventRow, RoomStore } from "./room-store.js";
+
+export interface ReceiveOptions {
+  /** Store as an outlier (auth or state of another event): step 4 only, no place in the DAG. */
+  outlier?: boolean;
+  /** Send to the other servers in the room (events accepted for a remote server's join/leave/knock). */
+  federate?: boolean;
+  /** Accept prev events that are unknown here (a join's prev events are the other server's). */
+  stateBefore?: number;
+}
+
+function createOf(store: RoomStore, authRows: EventRow[]): Pdu | undefined {
+  const inAuth = authRows.find((r) => r.type === "m.room.create");
+  if (inAuth) return store.pduOf(inAuth);
+  const current = store.currentStateEvent("m.room.create", "");
+  if (current) return store.pduOf(current);
+  // An import (join) stores the create event as an outlier first.
+  const row = store.outlierCreate();
+  return row ? store.pduOf(row) : undefined;
+}
+
+function authOptions(ids: Map<Pdu, string>): AuthOptions {
+  return { eventId: (p) => ids.get(p) ?? (typeof p.event_id === "string" ? p.event_id : undefined) };
+}
+
+/** The state of group `group` at the keys `ev` is authorised by, plus the create event. */
+function stateForAuth(store: RoomStore, version: RoomVersion, group: number, pdu: Pdu, create: Pdu | undefined, ids: Map<Pdu, string>): StateMap<Pdu> {
+  const state: StateMap<Pdu> = new Map();
+  for (const [ty, sk] of authTypesForEvent(version, pdu)) {
+    const nid = store.stateEntryOfGroup(group, ty, sk);
+    const row = nid !== undefined ? store.eventByNid(nid) : undefined;
+    if (!row) continue;
+    const p = store.pduOf(row);
+    ids.set(p, row.event_id);
+    state.set(stateKey(ty, sk), p);
+  }
+  if (create && !state.has(stateKey("m.room.create", ""))) state.set(stateKey("m.room.create", ""), create);
+  return state;
+}
+
+function currentForAuth(store: RoomStore, version: RoomVersion, pdu: Pdu, create: Pdu | undefined, ids: Map<Pdu, string>): StateMap<Pdu> {
+  const state: StateMap<Pdu> = new Map();
+  for (const [ty, sk] of authTypesForEvent(version, pdu)) {
+    const row = store.currentStateEvent(ty, sk);
+    if (!row) continue;
+    const p = store.pduOf(row);
+    ids.set(p, row.event_id);
+    state.set(stateKey(ty, sk), p);
+  }
+  if (create && !state.has(stateKey("m.room.create", ""))) state.set(stateKey("m.room.create", ""), create);
+  return state;
+}
+
+/** Steps 4–6 for one event; persists it (accepted, soft-failed, rejected or outlier). Run inside transactionSync. */
+export function receivePdu(store: RoomStore, version: RoomVersion, roomId: string, ev: { eventId: string; pdu: Pdu }, opts: ReceiveOptions = {}): PduOutcome {
+  const { pdu, eventId } = ev;
+  const known = store.eventById(eventId);
+  if (known) {
+    if (known.rejected) return { kind: "rejected", reason: known.rejected };
+    if (!known.outlier || opts.outlier) return { kind: "duplicate" };
+  }
+  if (pdu.type !== "m.room.create" && pdu.room_id !== roomId) return { kind: "rejected", reason: "event is for another room" };
+
+  // Step 4: the event's own auth events.
+  const authIds = authEventIds(pdu);
+  const authRows = store.knownEvents(authIds);
+  const missingAuth = authIds.filter((id) => !authRows.has(id));
+  if (missingAuth.length) return { kind: "missing", auth: missingAuth, prev: [] };
+  const ids = new Map<Pdu, string>([[pdu, eventId]]);
+  const authPdus = authIds.map((id) => {
+    const row = authRows.get(id)!;
+    const p = store.pduOf(row);
+    ids.set(p, id);
+    return { p, rejected: row.rejected !== null };
+  });
+  const create = pdu.type === "m.room.create" ? undefined : createOf(store, [...authRows.values()]);
+  const rejectedAuth = new Set(authPdus.filter((a) => a.rejected).map((a) => a.p));
+  let verdict = checkAuthEventsMatch(version, pdu, authPdus.map((a) => a.p), (p) => rejectedAuth.has(p));
+  if (verdict.ok) verdict = checkEventAuth(version, pdu, authStateFromEvents(authPdus.map((a) => a.p), create), authOptions(ids));
+  if (!verdict.ok) return reject(store, ev, `auth events: ${verdict.reason}`);
+  if (opts.outlier) {
+    if (!known) store.insertEvent({ eventId, pdu, membership: membershipOf(pdu), stateGroup: 0, outlier: true });
+    return { kind: "accepted" };
+  }
+
+  // Step 5: the state before the event.
+  const prevIds = prevEventIds(pdu);
+  const prevRows = [...store.knownEvents(prevIds).values()].filter((r) => !r.outlier && !r.rejected);
+  let before: number | null;
+  if (opts.stateBefore !== undefined) {
+    before = opts.stateBefore;
+  } else {
+    const missingPrev = prevIds.filter((id) => !prevRows.some((r) => r.event_id === id));
+    if (missingPrev.length) return { kind: "missing", auth: [], prev: missingPrev };
+    before = stateBeforeOf(store, version, prevRows);
+  }
+  if (pdu.type !== "m.room.create") {
+    if (before === null) return reject(store, ev, "no state before the event");
+    verdict = checkEventAuth(version, pdu, stateForAuth(store, version, before, pdu, create, ids), authOptions(ids));
+    if (!verdict.ok) return reject(store, ev, `state before the event: ${verdict.reason}`);
+  }
+
+  // Step 6: the current state (soft failure).
+  let softFailed: string | undefined;
+  if (store.extremities().length > 0 && pdu.type !== "m.room.create") {
+    const now = checkEventAuth(version, pdu, currentForAuth(store, version, pdu, create, ids), authOptions(ids));
+    if (!now.ok) softFailed = now.reason;
+  }
+  persistEvent(store, version, ev, { prevRows, stateBefore: before, softFailed: softFailed !== undefined, federate: opts.federate === true });
+  return softFailed !== undefined ? { kind: "soft_failed", reason: softFailed } : { kind: "accepted" };
+}
+
+function membershipOf(pdu: Pdu): string | null {
+  return pdu.type === "m.room.member" && typeof pdu.content.membership === "string" ? pdu.content.membership : null;
+}
+
+/** Rejected events are kept (so they are not fetched and checked again) but never used. */
+function reject(store: RoomStore, ev: { eventId: string; pdu: Pdu }, reason: string): PduOutcome {
+  const known = store.eventById(ev.eventId);
+  if (known) store.markRejected(known.nid, reason);
+  else store.insertEvent({ eventId: ev.eventId, pdu: ev.pdu, membership: membershipOf(ev.pdu), stateGroup: 0, outlier: true, rejected: reason });
+  return { kind: "rejected", reason };
+}

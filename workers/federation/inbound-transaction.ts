@@ -1,0 +1,162 @@
+/**
+ * PUT /_matrix/federation/v1/send/{txnId} (server-server-api "Transactions"):
+ * each PDU goes through the checks on receipt — steps 1–3 here
+ * (services/federation/pdu-intake.ts), steps 4–6 in its room's DO — and gets its
+ * own result; a bad PDU never fails the others. Events the room does not know
+ * yet are fetched from the sending server first: missing auth events through
+ * /event_auth, gaps in prev events through /get_missing_events (a bounded
+ * number of rounds), all outside the Room DO's critical section.
+ * A transaction is applied once per origin and txnId: a retry gets the answer
+ * the first attempt gave.
+ */
+import { MatrixError } from "../../src/errors.js";
+import { isJsonObject, type JsonObject } from "../../src/json.js";
+import type { StoredEvent } from "../../src/pdu.js";
+import { unwrap } from "../../src/room-result.js";
+import { getRoomVersion, type RoomVersion } from "../../src/room-versions.js";
+import type { Env } from "../../services/env.js";
+import { federationRequest } from "../../services/federation/federation-client.js";
+import { checkPdus } from "../../services/federation/pdu-intake.js";
+import { roomServerAcls } from "../../services/d1/server-acl.js";
+import { serverAllowed } from "../../src/server-acl.js";
+import type { PduOutcome } from "../../services/room-api.js";
+
+const MAX_PDUS = 50;
+const MAX_EDUS = 100;
+/** get_missing_events rounds for one event before giving up on the gap. */
+const GAP_ROUNDS = 3;
+const GAP_LIMIT = 20;
+
+type RoomStub = DurableObjectStub<import("../../services/room-api.js").RoomApi>;
+
+export async function receiveTransaction(env: Env, origin: string, txnId: string, body: JsonObject): Promise<JsonObject> {
+  if (body.origin !== undefined && body.origin !== origin) throw new MatrixError("M_FORBIDDEN", "The transaction's origin is not the signing server", 403);
+  const pdus = body.pdus ?? [];
+  const edus = body.edus ?? [];
+  if (!Array.isArray(pdus) || !Array.isArray(edus)) throw new MatrixError("M_BAD_JSON", "pdus and edus must be arrays", 400);
+  if (pdus.length > MAX_PDUS || edus.length > MAX_EDUS) {
+    throw new MatrixError("M_BAD_JSON", `A transaction holds at most ${MAX_PDUS} PDUs and ${MAX_EDUS} EDUs`, 400);
+  }
+  const done = await env.DB.prepare("SELECT response_json FROM federation_inbound_txns WHERE origin = ? AND txn_id = ?")
+    .bind(origin, txnId)
+    .first<{ response_json: string }>();
+  if (done) return JSON.parse(done.response_json) as JsonObject;
+
+  const results: Record<string, JsonObject> = {};
+  // One read for every room of the transaction: its version (the read model's copy) and its ACL.
+  const byRoomIds = [...new Set(pdus.flatMap((raw) => (isJsonObject(raw) && typeof raw.room_id === "string" ? [raw.room_id] : [])))];
+  const [versions, acls] = await Promise.all([roomVersions(env.DB, byRoomIds), roomServerAcls(env.DB, byRoomIds)]);
+  const byRoom = new Map<string, unknown[]>();
+  for (const raw of pdus) {
+    const roomId = isJsonObject(raw) && typeof raw.room_id === "string" ? raw.room_id : undefined;
+    if (!roomId) continue; // Not an event of any room (a v12 create event is never sent in a transaction).
+    let list = byRoom.get(roomId);
+    if (!list) byRoom.set(roomId, (list = []));
+    list.push(raw);
+  }
+  // Rooms are independent: in parallel; within a room, in the order sent.
+  await Promise.all(
+    [...byRoom].map(async ([roomId, raws]) => {
+      const version = versions.get(roomId);
+      const banned = !serverAllowed(acls.get(roomId), origin);
+      for (const [id, r] of Object.entries(await receiveRoomPdus(env, origin, roomId, version, banned, raws))) results[id] = r;
+    }),
+  );
+  const response = { pdus: results };
+  await env.DB.prepare("INSERT INTO federation_inbound_txns (origin, txn_id, response_json, received_ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING")
+    .bind(origin, txnId, JSON.stringify(response), Date.now())
+    .run();
+  return response;
+}
+
+/** The per-PDU results for one room (`version` undefined: a room this server is not in). */
+async function receiveRoomPdus(
+  env: Env,
+  origin: string,
+  roomId: string,
+  version: RoomVersion | undefined,
+  banned: boolean,
+  raws: unknown[],
+): Promise<Record<string, JsonObject>> {
+  const out: Record<string, JsonObject> = {};
+  if (!version) return out; // Nothing to apply them to (and without the version, no event id to report them under).
+  const stub = env.ROOM.getByName(roomId);
+  const checked = await checkPdus(env, version, raws);
+  const good: StoredEvent[] = [];
+  for (const c of checked) {
+    // server-server-api "Server Access Control Lists": a denied server's events are dropped.
+    if (c.ok && banned) out[c.eventId] = { error: "Server is banned from this room" };
+    else if (c.ok) good.push({ eventId: c.eventId, pdu: c.pdu });
+    else if (c.eventId) out[c.eventId] = { error: c.error };
+  }
+  for (const ev of good) {
+    let outcome: PduOutcome;
+    try {
+      outcome = await receiveWithGaps(env, origin, roomId, version, stub, ev);
+    } catch (e) {
+      out[ev.eventId] = { error: e instanceof Error ? e.message : String(e) };
+      continue;
+    }
+    if (outcome.kind === "rejected") out[ev.eventId] = { error: `Rejected: ${outcome.reason}` };
+    else if (outcome.kind === "missing") out[ev.eventId] = { error: "Could not fetch the events it refers to" };
+    else out[ev.eventId] = {};
+  }
+  return out;
+}
+
+/** One event, fetching what it refers to from `origin` when the room lacks it. */
+export async function receiveWithGaps(env: Env, origin: string, roomId: string, version: RoomVersion, stub: RoomStub, ev: StoredEvent): Promise<PduOutcome> {
+  for (let round = 0; ; round++) {
+    const { outcomes, extremities } = await unwrap(stub.receive(origin, [ev]));
+    const outcome = outcomes[ev.eventId]!;
+    if (outcome.kind !== "missing" || round >= GAP_ROUNDS) return outcome;
+    if (outcome.auth.length) await fetchAuthChain(env, origin, roomId, version, stub, ev.eventId);
+    if (outcome.prev.length) {
+      const res = await federationRequest(env, origin, "POST", `/_matrix/federation/v1/get_missing_events/${encodeURIComponent(roomId)}`, {
+        body: { earliest_events: extremities, latest_events: [ev.eventId], limit: GAP_LIMIT, min_depth: 0 },
+      });
+      const events = Array.isArray(res.events) ? res.events : [];
+      const fetched = (await checkPdus(env, version, events)).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
+      if (fetched.length === 0) return outcome;
+      // Oldest first; each may itself need its auth events.
+      for (const f of fetched.sort((a, b) => a.pdu.depth - b.pdu.depth)) {
+        const r = (await unwrap(stub.receive(origin, [f]))).outcomes[f.eventId]!;
+        if (r.kind === "missing" && r.auth.length) {
+          await fetchAuthChain(env, origin, roomId, version, stub, f.eventId);
+          await unwrap(stub.receive(origin, [f]));
+        }
+      }
+    }
+  }
+}
+
+/** The auth chain of `eventId` from `origin`, stored as outliers. */
+async function fetchAuthChain(env: Env, origin: string, roomId: string, version: RoomVersion, stub: RoomStub, eventId: string): Promise<void> {
+  const res = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/event_auth/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`, {
+    maxResponseBytes: 32 * 1024 * 1024,
+  });
+  const chain = Array.isArray(res.auth_chain) ? res.auth_chain : [];
+  const ok = (await checkPdus(env, version, chain)).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
+  // Auth events before the events they authorise: a few passes settle any order.
+  for (let pass = 0; pass < 3 && ok.length; pass++) {
+    const { outcomes } = await unwrap(stub.receive(origin, ok, { outlier: true }));
+    const left = ok.filter((e) => outcomes[e.eventId]?.kind === "missing");
+    if (left.length === ok.length) break;
+    ok.splice(0, ok.length, ...left);
+  }
+}
+
+/** Room versions of the rooms this server is in, from the read model (`rooms`, written with the create event). */
+async function roomVersions(db: D1Database, roomIds: string[]): Promise<Map<string, RoomVersion>> {
+  const out = new Map<string, RoomVersion>();
+  if (roomIds.length === 0) return out;
+  const { results } = await db
+    .prepare("SELECT room_id, room_version FROM rooms WHERE room_id IN (SELECT value FROM json_each(?))")
+    .bind(JSON.stringify(roomIds))
+    .all<{ room_id: string; room_version: string }>();
+  for (const r of results) {
+    const v = getRoomVersion(r.room_version);
+    if (v) out.set(r.room_id, v);
+  }
+  return out;
+}
