@@ -38,8 +38,9 @@ import syncIdle from "./bench/sections/sync-idle.mjs";
 import slidingSync from "./bench/sections/sliding-sync.mjs";
 import cost from "./bench/sections/cost.mjs";
 import syncScale from "./bench/sections/sync-scale.mjs";
+import federation from "./bench/sections/federation.mjs";
 
-const SECTIONS = [passwordLogin, d1Rows, roomsSend, syncWakeup, syncIdle, sync500, slidingSync, syncScale, cost];
+const SECTIONS = [passwordLogin, d1Rows, roomsSend, syncWakeup, syncIdle, sync500, slidingSync, syncScale, cost, federation];
 
 const args = process.argv.slice(2);
 const asJson = args.includes("--json");

@@ -1,0 +1,315 @@
+/**
+ * Two instances of this server sharing rooms over federation on loopback
+ * (plain HTTP between them, allowed only because both are named in
+ * FEDERATION_PLAINTEXT; server names are `127.0.0.1:<port>`, so discovery needs
+ * no DNS), driven by matrix-js-sdk on each side: invite across servers, join,
+ * messages both ways, joins by alias, kicks and bans, leaving and rejoining, and
+ * rejecting an invite to a room the invitee's server is not in.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EventType, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
+import { eventIdFor } from "../../src/event-id.js";
+import { signEvent } from "../../src/hashes.js";
+import type { JsonObject } from "../../src/json.js";
+import { formatSigningKey, signingKeyFromSeed, type SigningKey } from "../../src/signing.js";
+import { signRequest } from "../../src/x-matrix.js";
+import { clientFor, register, registerClient, startClientAndWait, startServer, stopAllClients, uniqueName, waitFor, type TestServer } from "./harness.js";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { freePort } from "./server.mjs";
+
+let a: TestServer;
+let b: TestServer;
+/** A third server, started by the outage test (its name must be in A's plain-HTTP list from the start). */
+let portC: number;
+const sharedVars = { FEDERATION_ALLOW: "127.0.0.1", FEDERATION_DOH_URL: "", FEDERATION_TIMEOUT_MS: "10000", FEDERATION_RETRY_BASE_MS: "500" };
+/** Known keys, so the test can speak for server A over federation (and forge what A would never send). */
+const KEY_A = signingKeyFromSeed(new Uint8Array(32).fill(21), "a1");
+const KEY_B = signingKeyFromSeed(new Uint8Array(32).fill(22), "b1");
+const OTHER_KEY = signingKeyFromSeed(new Uint8Array(32).fill(23), "a1");
+
+beforeAll(async () => {
+  const [portA, portB] = [await freePort(), await freePort()];
+  portC = await freePort();
+  const nameA = `127.0.0.1:${portA}`;
+  const nameB = `127.0.0.1:${portB}`;
+  const nameC = `127.0.0.1:${portC}`;
+  const vars = {
+    ...sharedVars,
+    FEDERATION_PLAINTEXT: `${nameA},${nameB},${nameC}`,
+    FEDERATION_DOH_URL: "",
+    FEDERATION_TIMEOUT_MS: "10000",
+    FEDERATION_RETRY_BASE_MS: "500",
+  };
+  [a, b] = await Promise.all([
+    startServer({ port: portA, serverName: nameA, vars: { ...vars, SIGNING_KEY: formatSigningKey(KEY_A) } }),
+    startServer({ port: portB, serverName: nameB, vars: { ...vars, SIGNING_KEY: formatSigningKey(KEY_B) } }),
+  ]);
+}, 60_000);
+
+afterAll(async () => {
+  stopAllClients();
+  await Promise.all([a?.stop(), b?.stop()]);
+});
+
+function bodies(client: MatrixClient, roomId: string): string[] {
+  return (client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [])
+    .filter((e: MatrixEvent) => e.getType() === EventType.RoomMessage)
+    .map((e: MatrixEvent) => e.getContent().body as string);
+}
+
+const membership = (client: MatrixClient, roomId: string, userId: string) => client.getRoom(roomId)?.getMember(userId)?.membership;
+
+/** A federation request to `to`, signed as `from` with `key` (X-Matrix). */
+async function fed(to: TestServer, from: TestServer, key: SigningKey, method: string, path: string, body?: JsonObject): Promise<{ status: number; json: JsonObject }> {
+  const authorization = signRequest({ method, uri: path, origin: from.serverName, destination: to.serverName, content: body }, key.keyId, key.seed);
+  const res = await fetch(`${to.baseUrl}${path}`, {
+    method,
+    headers: { authorization, ...(body ? { "content-type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return { status: res.status, json: (await res.json()) as JsonObject };
+}
+
+/** An event of `template`'s shape, hashed and signed as server A (room version 12: ids are reference hashes). */
+function signedAsA(template: JsonObject, key: SigningKey = KEY_A): { eventId: string; pdu: JsonObject } {
+  const { hashes: _h, signatures: _s, ...rest } = template;
+  const pdu = signEvent({ ...rest, origin_server_ts: Date.now() }, "12", a.serverName, key.keyId, key.seed) as unknown as JsonObject;
+  return { eventId: eventIdFor(pdu, "12"), pdu };
+}
+
+let txnCounter = 0;
+const sendTxn = (pdus: JsonObject[]) => fed(b, a, KEY_A, "PUT", `/_matrix/federation/v1/send/t${Date.now()}-${txnCounter++}`, { origin: a.serverName, origin_server_ts: Date.now(), pdus, edus: [] });
+
+describe("rooms shared by two servers", () => {
+  it("invite across servers, join, messages both ways, leave", async () => {
+    const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
+    const bob = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("bob"), "pw"));
+    const { room_id: roomId } = await alice.createRoom({ name: "Across", preset: "private_chat" as never });
+    await alice.invite(roomId, bob.getUserId()!);
+    await waitFor(() => bob.getRoom(roomId)?.getMyMembership() === "invite", { what: "bob sees the invite on his server" });
+    expect(bob.getRoom(roomId)?.name).toBe("Across");
+
+    await bob.joinRoom(roomId);
+    await waitFor(() => membership(alice, roomId, bob.getUserId()!) === "join", { what: "alice sees bob join" });
+    expect(bob.getRoom(roomId)?.name).toBe("Across");
+
+    await alice.sendTextMessage(roomId, "hello from A");
+    await waitFor(() => bodies(bob, roomId).includes("hello from A"), { what: "bob receives alice's message" });
+    await bob.sendTextMessage(roomId, "hello from B");
+    await waitFor(() => bodies(alice, roomId).includes("hello from B"), { what: "alice receives bob's message" });
+    // Both sides hold the same history, in the same order.
+    await alice.sendTextMessage(roomId, "one more");
+    await waitFor(() => bodies(bob, roomId).includes("one more"));
+    expect(bodies(bob, roomId)).toEqual(["hello from A", "hello from B", "one more"]);
+
+    await bob.leave(roomId);
+    await waitFor(() => membership(alice, roomId, bob.getUserId()!) === "leave", { what: "alice sees bob leave" });
+    // Rejoining needs an invite again (private room): alice invites, bob joins again.
+    await alice.invite(roomId, bob.getUserId()!);
+    await waitFor(() => bob.getRoom(roomId)?.getMyMembership() === "invite", { what: "bob is invited again" });
+    await bob.joinRoom(roomId);
+    await waitFor(() => membership(alice, roomId, bob.getUserId()!) === "join", { what: "alice sees bob back" });
+    await bob.sendTextMessage(roomId, "back again");
+    await waitFor(() => bodies(alice, roomId).includes("back again"));
+  });
+
+  it("joins a public room by an alias of the other server, then is kicked and banned", async () => {
+    const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
+    const carol = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("carol"), "pw"));
+    const local = uniqueName("pub");
+    const { room_id: roomId } = await alice.createRoom({ preset: "public_chat" as never, room_alias_name: local, visibility: "public" as never, name: "Listed" });
+    // The other server's public directory, through carol's server (GET and POST with a filter).
+    const listed = await carol.publicRooms({ server: a.serverName, limit: 50 });
+    expect(listed.chunk.map((r) => r.room_id)).toContain(roomId);
+    const filtered = await carol.publicRooms({ server: a.serverName, filter: { generic_search_term: "Listed" } });
+    expect(filtered.chunk.map((r) => r.room_id)).toContain(roomId);
+    await carol.joinRoom(`#${local}:${a.serverName}`);
+    await waitFor(() => membership(alice, roomId, carol.getUserId()!) === "join", { what: "alice sees carol join by alias" });
+    await carol.sendTextMessage(roomId, "carol here");
+    await waitFor(() => bodies(alice, roomId).includes("carol here"));
+
+    await alice.kick(roomId, carol.getUserId()!, "bye");
+    await waitFor(() => carol.getRoom(roomId)?.getMyMembership() === "leave", { what: "carol learns she was kicked" });
+    await carol.joinRoom(roomId, { viaServers: [a.serverName] });
+    await waitFor(() => membership(alice, roomId, carol.getUserId()!) === "join", { what: "carol rejoins the public room" });
+    await alice.ban(roomId, carol.getUserId()!, "gone");
+    await waitFor(() => carol.getRoom(roomId)?.getMyMembership() === "ban", { what: "carol learns she was banned" });
+    await expect(carol.joinRoom(roomId, { viaServers: [a.serverName] })).rejects.toMatchObject({ errcode: "M_FORBIDDEN" });
+  });
+
+  it("an invite to a room the invitee's server is not in can be rejected", async () => {
+    const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
+    const dave = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("dave"), "pw"));
+    const { room_id: roomId } = await alice.createRoom({ preset: "private_chat" as never });
+    await alice.invite(roomId, dave.getUserId()!);
+    await waitFor(() => dave.getRoom(roomId)?.getMyMembership() === "invite");
+    await dave.leave(roomId);
+    await waitFor(() => membership(alice, roomId, dave.getUserId()!) === "leave", { what: "alice sees the invite rejected" });
+    await waitFor(() => dave.getRoom(roomId)?.getMyMembership() === "leave", { what: "dave's client sees it gone" });
+  });
+
+  it("knocks on a room of the other server, is let in; joins a restricted room through a space it is in", async () => {
+    const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
+    const erin = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("erin"), "pw"));
+    const { room_id: knockRoom } = await alice.createRoom({ preset: "private_chat" as never, initial_state: [{ type: "m.room.join_rules", state_key: "", content: { join_rule: "knock" } }] });
+    await erin.knockRoom(knockRoom, { viaServers: [a.serverName], reason: "let me in" } as never);
+    await waitFor(() => membership(alice, knockRoom, erin.getUserId()!) === "knock", { what: "alice sees the knock" });
+    await waitFor(() => erin.getRoom(knockRoom)?.getMyMembership() === "knock", { what: "erin's client shows the knock" });
+    await alice.invite(knockRoom, erin.getUserId()!);
+    await waitFor(() => erin.getRoom(knockRoom)?.getMyMembership() === "invite", { what: "erin is invited after knocking" });
+    await erin.joinRoom(knockRoom);
+    await waitFor(() => membership(alice, knockRoom, erin.getUserId()!) === "join", { what: "erin is in" });
+
+    // Restricted join (MSC3083): members of the space may join; alice's server authorises and signs the join.
+    const { room_id: space } = await alice.createRoom({ preset: "public_chat" as never, creation_content: { type: "m.space" } });
+    await erin.joinRoom(space, { viaServers: [a.serverName] });
+    await waitFor(() => membership(alice, space, erin.getUserId()!) === "join", { what: "erin is in the space" });
+    const { room_id: restricted } = await alice.createRoom({
+      preset: "private_chat" as never,
+      initial_state: [{ type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] } }],
+    });
+    const frank = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("frank"), "pw"));
+    await expect(frank.joinRoom(restricted, { viaServers: [a.serverName] })).rejects.toMatchObject({ errcode: "M_FORBIDDEN" });
+    await erin.joinRoom(restricted, { viaServers: [a.serverName] });
+    await waitFor(() => membership(alice, restricted, erin.getUserId()!) === "join", { what: "erin joined the restricted room" });
+    const join = alice.getRoom(restricted)!.currentState.getStateEvents("m.room.member", erin.getUserId()!)!;
+    expect(join.getContent().join_authorised_via_users_server).toBe(alice.getUserId());
+  });
+
+  it("catches up after the other server was down: what was sent meanwhile arrives, in order", async () => {
+    const port = portC;
+    const name = `127.0.0.1:${port}`;
+    const persistDir = mkdtempSync(join(tmpdir(), "edge-matrix-fed-down-"));
+    const vars = { ...sharedVars, FEDERATION_PLAINTEXT: `${a.serverName},${name}`, SIGNING_KEY: formatSigningKey(signingKeyFromSeed(new Uint8Array(32).fill(24), "c1")) };
+    let c = await startServer({ port, serverName: name, persistDir, keepState: true, vars });
+    try {
+      const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
+      const creds = await register(c.baseUrl, uniqueName("gus"), "pw");
+      let gus = await startClientAndWait(clientFor(c.baseUrl, creds));
+      const { room_id: roomId } = await alice.createRoom({ preset: "public_chat" as never });
+      await gus.joinRoom(roomId, { viaServers: [a.serverName] });
+      await waitFor(() => membership(alice, roomId, gus.getUserId()!) === "join");
+      gus.stopClient();
+      await c.stop();
+      for (const body of ["while down 1", "while down 2", "while down 3"]) await alice.sendTextMessage(roomId, body);
+      c = await startServer({ port, serverName: name, persistDir, keepState: true, vars });
+      gus = await startClientAndWait(clientFor(c.baseUrl, creds));
+      await waitFor(() => bodies(gus, roomId).includes("while down 3"), { timeoutMs: 30_000, what: "the queued events arrive after the outage" });
+      expect(bodies(gus, roomId).filter((x) => x.startsWith("while down"))).toEqual(["while down 1", "while down 2", "while down 3"]);
+      await gus.sendTextMessage(roomId, "back up");
+      await waitFor(() => bodies(alice, roomId).includes("back up"), { timeoutMs: 30_000 });
+    } finally {
+      await c.stop();
+      rmSync(persistDir, { recursive: true, force: true });
+    }
+  });
+
+  it("both servers change the power levels at once: the fork is resolved to the same state on both", async () => {
+    const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
+    const bob = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("bob"), "pw"));
+    const { room_id: roomId } = await alice.createRoom({ preset: "public_chat" as never });
+    await bob.joinRoom(roomId, { viaServers: [a.serverName] });
+    await waitFor(() => membership(alice, roomId, bob.getUserId()!) === "join");
+    const pl = (await alice.getStateEvent(roomId, "m.room.power_levels", "")) as JsonObject & { users: Record<string, number> };
+    await alice.sendStateEvent(roomId, "m.room.power_levels" as never, { ...pl, users: { ...pl.users, [bob.getUserId()!]: 100 } } as never, "");
+    await waitFor(async () => ((await bob.getStateEvent(roomId, "m.room.power_levels", "")) as { users: Record<string, number> }).users[bob.getUserId()!] === 100, {
+      what: "bob's server has bob at 100",
+    });
+    let forked = false;
+    for (let attempt = 0; attempt < 5 && !forked; attempt++) {
+      const base = (await alice.getStateEvent(roomId, "m.room.power_levels", "")) as JsonObject;
+      // Sent at the same moment on both servers: each builds on its own latest event.
+      const [ea, eb] = await Promise.all([
+        alice.sendStateEvent(roomId, "m.room.power_levels" as never, { ...base, state_default: 60 + attempt } as never, ""),
+        bob.sendStateEvent(roomId, "m.room.power_levels" as never, { ...base, events_default: 10 + attempt } as never, ""),
+      ]);
+      // Both servers end on the same power levels (the spec's resolution, computed independently).
+      const settled = async () => {
+        const [sa, sb] = await Promise.all([alice.getStateEvent(roomId, "m.room.power_levels", ""), bob.getStateEvent(roomId, "m.room.power_levels", "")]);
+        return JSON.stringify(sa) === JSON.stringify(sb) ? sa : undefined;
+      };
+      await alice.sendTextMessage(roomId, `after fork ${attempt}`);
+      await waitFor(() => bodies(bob, roomId).includes(`after fork ${attempt}`), { what: "the next message reaches bob" });
+      const agreed = await waitFor(settled, { what: "both servers agree on the power levels" });
+      expect([60 + attempt, base.state_default]).toContain((agreed as JsonObject).state_default);
+      // Was it a fork? Neither event built on the other.
+      const evA = await fed(b, a, KEY_A, "GET", `/_matrix/federation/v1/event/${encodeURIComponent(ea.event_id)}`);
+      const evB = await fed(b, a, KEY_A, "GET", `/_matrix/federation/v1/event/${encodeURIComponent(eb.event_id)}`);
+      const prevs = (r: { json: JsonObject }) => ((r.json.pdus as JsonObject[])[0]!.prev_events as string[]) ?? [];
+      forked = !prevs(evA).includes(eb.event_id) && !prevs(evB).includes(ea.event_id);
+    }
+    expect(forked).toBe(true);
+  });
+
+  it("hostile PDUs: forged signatures, wrong hashes, events that fail auth and events of another server are refused, never a 5xx, never state", async () => {
+    const bob = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("bob"), "pw"));
+    const { room_id: roomId } = await bob.createRoom({ preset: "public_chat" as never });
+    const mallory = `@${uniqueName("mallory")}:${a.serverName}`;
+    const made = await fed(b, a, KEY_A, "GET", `/_matrix/federation/v1/make_join/${encodeURIComponent(roomId)}/${encodeURIComponent(mallory)}?ver=12`);
+    expect(made.status).toBe(200);
+    const template = made.json.event as JsonObject;
+
+    // A message from someone not in the room fails auth: rejected, and the others in the transaction still count.
+    const { state_key: _sk, ...messageTemplate } = template;
+    const message = signedAsA({ ...messageTemplate, type: "m.room.message", content: { msgtype: "m.text", body: "not a member" } });
+    // Signed with a key that is not A's.
+    const forged = signedAsA({ ...template, content: { membership: "join", displayname: "forged" } }, OTHER_KEY);
+    // Claiming to be from a third server: its signature can never be checked, so it is dropped.
+    const elsewhere = signedAsA({ ...template, sender: "@eve:elsewhere.example", state_key: "@eve:elsewhere.example" });
+    const r1 = await sendTxn([message.pdu, forged.pdu, elsewhere.pdu]);
+    expect(r1.status).toBe(200);
+    const results = r1.json.pdus as Record<string, JsonObject>;
+    expect(results[message.eventId]?.error).toMatch(/not in this room/);
+    expect(results[forged.eventId]?.error).toMatch(/signature/);
+    expect(results[elsewhere.eventId]?.error).toMatch(/signature/);
+
+    // A join whose content was changed after signing: the hash no longer matches, so it is kept redacted.
+    const join = signedAsA({ ...template, content: { membership: "join", displayname: "Mallory" } });
+    (join.pdu.content as JsonObject).displayname = "Tampered";
+    const sj = await fed(b, a, KEY_A, "PUT", `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(join.eventId)}`, join.pdu);
+    expect(sj.status).toBe(200);
+    const member = (await bob.getStateEvent(roomId, "m.room.member", mallory)) as JsonObject;
+    expect(member).toEqual({ membership: "join" });
+
+    // Now a member: a good message is accepted, the one signed by another key still is not.
+    const plId = ((await bob.roomState(roomId)) as unknown as JsonObject[]).find((e) => e.type === "m.room.power_levels")!.event_id as string;
+    const good = signedAsA({
+      ...messageTemplate,
+      type: "m.room.message",
+      prev_events: [join.eventId],
+      depth: (template.depth as number) + 1,
+      auth_events: [plId, join.eventId],
+      content: { msgtype: "m.text", body: "hello from mallory" },
+    });
+    const r2 = await sendTxn([good.pdu]);
+    expect((r2.json.pdus as Record<string, JsonObject>)[good.eventId]).toEqual({});
+    await waitFor(() => bodies(bob, roomId).includes("hello from mallory"), { what: "the good message reaches bob" });
+    expect(bodies(bob, roomId)).not.toContain("not a member");
+
+    // Malformed transactions are refused whole with the spec's errors.
+    const tooMany = await sendTxn(Array.from({ length: 51 }, () => good.pdu));
+    expect(tooMany.status).toBe(400);
+    expect(tooMany.json.errcode).toBe("M_BAD_JSON");
+    const notArrays = await fed(b, a, KEY_A, "PUT", `/_matrix/federation/v1/send/bad-${Date.now()}`, { origin: a.serverName, pdus: "x" } as JsonObject);
+    expect(notArrays.status).toBe(400);
+    // The same txnId again gets the first answer (applied once).
+    const txn = `again-${Date.now()}`;
+    const first = await fed(b, a, KEY_A, "PUT", `/_matrix/federation/v1/send/${txn}`, { origin: a.serverName, origin_server_ts: Date.now(), pdus: [message.pdu] });
+    const second = await fed(b, a, KEY_A, "PUT", `/_matrix/federation/v1/send/${txn}`, { origin: a.serverName, origin_server_ts: Date.now(), pdus: [] });
+    expect(second.json).toEqual(first.json);
+    // A server the room's ACL denies: its requests are refused and its events dropped (ACLs ignore ports: both servers are 127.0.0.1).
+    await bob.sendStateEvent(roomId, "m.room.server_acl" as never, { allow: ["*"], deny: ["127.0.0.1"], allow_ip_literals: true } as never, "");
+    const denied = await fed(b, a, KEY_A, "GET", `/_matrix/federation/v1/make_join/${encodeURIComponent(roomId)}/${encodeURIComponent(`@x:${a.serverName}`)}?ver=12`);
+    expect(denied.status).toBe(403);
+    expect(denied.json.errcode).toBe("M_FORBIDDEN");
+    const later = signedAsA({ ...messageTemplate, type: "m.room.message", prev_events: [good.eventId], depth: (template.depth as number) + 2, auth_events: [plId, join.eventId], content: { msgtype: "m.text", body: "after the ACL" } });
+    const r3 = await sendTxn([later.pdu]);
+    expect((r3.json.pdus as Record<string, JsonObject>)[later.eventId]?.error).toMatch(/banned/);
+    // Reads are for servers in the room: a room A is not in answers 403.
+    const { room_id: privateRoom } = await bob.createRoom({ preset: "private_chat" as never });
+    const state = await fed(b, a, KEY_A, "GET", `/_matrix/federation/v1/state_ids/${encodeURIComponent(privateRoom)}?event_id=${encodeURIComponent(roomId)}`);
+    expect(state.status).toBe(403);
+  });
+});
