@@ -17,6 +17,7 @@ import type { PduOutcome } from "../../services/room-api.js";
 import type { RoomVersion } from "../../src/room-versions.js";
 import { pduForServer } from "../../src/server-history-visibility.js";
 import { authorizeAgainst, currentAuthRows } from "./authorize.js";
+import { resolvedGroup } from "./persist.js";
 import { receivePdu } from "./receive.js";
 import type { EventRow, RoomStore } from "./room-store.js";
 
@@ -139,20 +140,7 @@ export function stateBefore(store: RoomStore, row: EventRow): StoredPdu[] {
  * join; then the join itself is accepted on that state.
  */
 export function importJoin(store: RoomStore, version: RoomVersion, roomId: string, input: { join: StoredPdu; state: StoredPdu[]; authChain: StoredPdu[] }): PduOutcome {
-  const pending = new Map<string, StoredPdu>();
-  for (const e of [...input.authChain, ...input.state]) pending.set(e.eventId, e);
-  // Auth events before the events they authorise: repeat while something new gets in.
-  for (let progress = true; progress && pending.size; ) {
-    progress = false;
-    for (const e of [...pending.values()].sort((a, b) => a.pdu.depth - b.pdu.depth)) {
-      const r = receivePdu(store, version, roomId, e, { outlier: true });
-      if (r.kind === "missing") continue;
-      pending.delete(e.eventId);
-      progress = true;
-    }
-  }
-  const accepted = store.knownEvents(input.state.map((e) => e.eventId));
-  const stateRows = [...accepted.values()].filter((r) => !r.rejected && r.state_key !== null);
+  const stateRows = storeRemoteState(store, version, roomId, input.state, input.authChain);
   const changes = stateRows.map((r) => ({ type: r.type, stateKey: r.state_key!, nid: r.nid }));
   const group = store.newStateGroup(null, changes);
   const before = new Set(store.currentStateRows().map((r) => r.nid));
@@ -165,6 +153,55 @@ export function importJoin(store: RoomStore, version: RoomVersion, roomId: strin
   const outcome = receivePdu(store, version, roomId, input.join, { stateBefore: group });
   if (outcome.kind !== "accepted") throw new MatrixError("M_FORBIDDEN", `The join was not accepted here: ${"reason" in outcome ? outcome.reason : outcome.kind}`, 403);
   return outcome;
+}
+
+/**
+ * State another server says held at some point, with its auth chain: each event
+ * stored as an outlier once checked against its own auth events (step 4); the
+ * ones that pass are returned, the rest are rejected and left out.
+ */
+function storeRemoteState(store: RoomStore, version: RoomVersion, roomId: string, state: StoredPdu[], chain: StoredPdu[]): EventRow[] {
+  const pending = new Map<string, StoredPdu>();
+  for (const e of [...chain, ...state]) pending.set(e.eventId, e);
+  // Auth events before the events they authorise: repeat while something new gets in.
+  for (let progress = true; progress && pending.size; ) {
+    progress = false;
+    for (const e of [...pending.values()].sort((a, b) => a.pdu.depth - b.pdu.depth)) {
+      const r = receivePdu(store, version, roomId, e, { outlier: true });
+      if (r.kind === "missing") continue;
+      pending.delete(e.eventId);
+      progress = true;
+    }
+  }
+  const accepted = store.knownEvents(state.map((e) => e.eventId));
+  // One event per state key: a server that lists two for one key gets neither trusted over the other's auth.
+  const byKey = new Map<string, EventRow>();
+  for (const r of accepted.values()) {
+    if (r.rejected || r.state_key === null) continue;
+    const k = stateKey(r.type, r.state_key);
+    const had = byKey.get(k);
+    if (!had || had.depth < r.depth) byKey.set(k, r);
+  }
+  return [...byKey.values()];
+}
+
+/**
+ * An event whose prev events could not all be fetched (a gap longer than
+ * /get_missing_events was asked to fill): the state before it is what its
+ * origin says (`/state?event_id=`), its events checked against their auth
+ * events, resolved with the state after the prev events that are known here
+ * (server-server-api "Retrieving events"; as Synapse does for missing prevs).
+ * The event then goes through steps 5 and 6 on that state like any other; the
+ * unknown prev events stay unknown (history /messages can backfill).
+ */
+export function receiveAcrossGap(store: RoomStore, version: RoomVersion, roomId: string, ev: StoredPdu, state: StoredPdu[], chain: StoredPdu[]): PduOutcome {
+  const known = store.eventById(ev.eventId);
+  if (known && !known.outlier) return known.rejected ? { kind: "rejected", reason: known.rejected } : { kind: "duplicate" };
+  const remote = storeRemoteState(store, version, roomId, state, chain);
+  const remoteGroup = store.newStateGroup(null, remote.map((r) => ({ type: r.type, stateKey: r.state_key!, nid: r.nid })));
+  const prevRows = [...store.knownEvents(prevEventIds(ev.pdu)).values()].filter((r) => !r.outlier && !r.rejected);
+  const group = resolvedGroup(store, version, [remoteGroup, ...prevRows.map((r) => r.state_group)]);
+  return receivePdu(store, version, roomId, ev, { stateBefore: group });
 }
 
 /** Whether the auth events an event would cite are all in the state given (a sanity check for templates from others). */

@@ -76,10 +76,15 @@ export function persistEvent(store: RoomStore, version: RoomVersion, ev: { event
 
 /** The state before an event whose prev events are `prevRows`: their state, resolved when they differ. */
 export function stateBeforeOf(store: RoomStore, version: RoomVersion, prevRows: EventRow[]): number | null {
-  const groups = [...new Set(prevRows.map((r) => r.state_group))];
-  if (groups.length === 0) return null;
-  if (groups.length === 1) return groups[0]!;
-  return store.newStateGroup(null, changesOf(store, resolveGroups(store, version, groups)));
+  if (prevRows.length === 0) return null;
+  return resolvedGroup(store, version, prevRows.map((r) => r.state_group));
+}
+
+/** One state group for several: the same group, or a new one holding their resolution. */
+export function resolvedGroup(store: RoomStore, version: RoomVersion, groups: number[]): number {
+  const distinct = [...new Set(groups)];
+  if (distinct.length === 1) return distinct[0]!;
+  return store.newStateGroup(null, changesOf(store, resolveGroups(store, version, distinct)));
 }
 
 /** State resolution over whole state groups (event ids keyed by stateKey). */

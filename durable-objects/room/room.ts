@@ -20,6 +20,7 @@ import {
   buildAuthorised,
   forServer,
   importJoin,
+  receiveAcrossGap,
   membershipTemplate,
   missingEvents,
   serverInRoom,
@@ -194,6 +195,20 @@ export class Room extends DurableObject<Env> implements RoomApi {
       });
       await this.outbox.flushOrSchedule();
       return { outcomes, extremities: this.store.extremities().map((r) => r.event_id) };
+    });
+  }
+
+  /** An event of `origin` past a gap in its prev events, on the state its origin says held before it (./federation-room.ts). */
+  async receiveAcrossGap(origin: string, ev: StoredPdu, state: StoredPdu[], authChain: StoredPdu[]): Promise<RoomResult<{ outcome: PduOutcome }>> {
+    return this.run(async () => {
+      const version = this.version();
+      if (!serverInRoom(this.store, origin)) throw new MatrixError("M_FORBIDDEN", `${origin} is not in this room`, 403);
+      let outcome!: PduOutcome;
+      this.ctx.storage.transactionSync(() => {
+        outcome = receiveAcrossGap(this.store, version, this.roomId(), ev, state, authChain);
+      });
+      await this.outbox.flushOrSchedule();
+      return { outcome };
     });
   }
 

@@ -18,11 +18,15 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./server.mjs";
+import { FakeHomeserver } from "./fake-homeserver.js";
 
 let a: TestServer;
 let b: TestServer;
 /** A third server, started by the outage test (its name must be in A's plain-HTTP list from the start). */
 let portC: number;
+/** Fake remote servers (test/e2e/fake-homeserver.ts) for the gap and key tests. */
+let portF: number;
+let portG: number;
 const sharedVars = { FEDERATION_ALLOW: "127.0.0.1", FEDERATION_DOH_URL: "", FEDERATION_TIMEOUT_MS: "10000", FEDERATION_RETRY_BASE_MS: "500" };
 /** Known keys, so the test can speak for server A over federation (and forge what A would never send). */
 const KEY_A = signingKeyFromSeed(new Uint8Array(32).fill(21), "a1");
@@ -32,12 +36,13 @@ const OTHER_KEY = signingKeyFromSeed(new Uint8Array(32).fill(23), "a1");
 beforeAll(async () => {
   const [portA, portB] = [await freePort(), await freePort()];
   portC = await freePort();
+  [portF, portG] = [await freePort(), await freePort()];
   const nameA = `127.0.0.1:${portA}`;
   const nameB = `127.0.0.1:${portB}`;
   const nameC = `127.0.0.1:${portC}`;
   const vars = {
     ...sharedVars,
-    FEDERATION_PLAINTEXT: `${nameA},${nameB},${nameC}`,
+    FEDERATION_PLAINTEXT: `${nameA},${nameB},${nameC},127.0.0.1:${portF},127.0.0.1:${portG}`,
     FEDERATION_DOH_URL: "",
     FEDERATION_TIMEOUT_MS: "10000",
     FEDERATION_RETRY_BASE_MS: "500",
@@ -62,7 +67,7 @@ function bodies(client: MatrixClient, roomId: string): string[] {
 const membership = (client: MatrixClient, roomId: string, userId: string) => client.getRoom(roomId)?.getMember(userId)?.membership;
 
 /** A federation request to `to`, signed as `from` with `key` (X-Matrix). */
-async function fed(to: TestServer, from: TestServer, key: SigningKey, method: string, path: string, body?: JsonObject): Promise<{ status: number; json: JsonObject }> {
+async function fed(to: TestServer, from: { serverName: string }, key: SigningKey, method: string, path: string, body?: JsonObject): Promise<{ status: number; json: JsonObject }> {
   const authorization = signRequest({ method, uri: path, origin: from.serverName, destination: to.serverName, content: body }, key.keyId, key.seed);
   const res = await fetch(`${to.baseUrl}${path}`, {
     method,
@@ -74,8 +79,12 @@ async function fed(to: TestServer, from: TestServer, key: SigningKey, method: st
 
 /** An event of `template`'s shape, hashed and signed as server A (room version 12: ids are reference hashes). */
 function signedAsA(template: JsonObject, key: SigningKey = KEY_A): { eventId: string; pdu: JsonObject } {
+  return signedAs(a.serverName, template, key);
+}
+
+function signedAs(serverName: string, template: JsonObject, key: SigningKey): { eventId: string; pdu: JsonObject } {
   const { hashes: _h, signatures: _s, ...rest } = template;
-  const pdu = signEvent({ ...rest, origin_server_ts: Date.now() }, "12", a.serverName, key.keyId, key.seed) as unknown as JsonObject;
+  const pdu = signEvent({ ...rest, origin_server_ts: Date.now() }, "12", serverName, key.keyId, key.seed) as unknown as JsonObject;
   return { eventId: eventIdFor(pdu, "12"), pdu };
 }
 
@@ -312,4 +321,77 @@ describe("rooms shared by two servers", () => {
     const state = await fed(b, a, KEY_A, "GET", `/_matrix/federation/v1/state_ids/${encodeURIComponent(privateRoom)}?event_id=${encodeURIComponent(roomId)}`);
     expect(state.status).toBe(403);
   });
+
+  it("a gap of 10,000 events: a few /get_missing_events, then the state before the event from its origin, where forged state is rejected; a key endpoint redirecting forever is a 401", async () => {
+    const key = signingKeyFromSeed(new Uint8Array(32).fill(24), "f1");
+    const f = await new FakeHomeserver(portF, key).start();
+    const g = await new FakeHomeserver(portG, signingKeyFromSeed(new Uint8Array(32).fill(25), "g1"), "redirect-loop").start();
+    try {
+      const bob = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("bob"), "pw"));
+      const { room_id: roomId } = await bob.createRoom({ preset: "public_chat" as never });
+      const mal = `@mal:${f.name}`;
+      const made = await fed(b, { serverName: f.name }, key, "GET", `/_matrix/federation/v1/make_join/${encodeURIComponent(roomId)}/${encodeURIComponent(mal)}?ver=12`);
+      expect(made.status).toBe(200);
+      const template = made.json.event as JsonObject;
+      const join = signedAs(f.name, { ...template, content: { membership: "join" } }, key);
+      const sj = await fed(b, { serverName: f.name }, key, "PUT", `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(join.eventId)}`, join.pdu);
+      expect(sj.status).toBe(200);
+      const state = sj.json.state as JsonObject[];
+      const pl = state.find((e) => e.type === "m.room.power_levels")!;
+      const plId = eventIdFor(pl, "12");
+
+      // 10,000 messages the room never saw, then one past them.
+      const { state_key: _sk, ...msg } = template;
+      let depth = (template.depth as number) + 1;
+      const chain: Array<{ eventId: string; pdu: JsonObject }> = [];
+      let prev = join.eventId;
+      for (let i = 0; i < 10_000; i++) {
+        const e = signedAs(f.name, { ...msg, type: "m.room.message", prev_events: [prev], depth: depth++, auth_events: [plId, join.eventId], content: { msgtype: "m.text", body: `lost ${i}` } }, key);
+        chain.push(e);
+        prev = e.eventId;
+      }
+      const tip = signedAs(f.name, { ...msg, type: "m.room.message", prev_events: [prev], depth: depth++, auth_events: [plId, join.eventId], content: { msgtype: "m.text", body: "past the gap" } }, key);
+      const index = new Map(chain.map((e, i) => [e.eventId, i]));
+      index.set(tip.eventId, chain.length);
+      // A power level event mal may not send, claimed as the state before the tip.
+      const forgedPl = signedAs(
+        f.name,
+        { ...msg, type: "m.room.power_levels", state_key: "", prev_events: [join.eventId], depth: (template.depth as number) + 1, auth_events: [plId, join.eventId], content: { ...(pl.content as JsonObject), users: { [mal]: 100 } } },
+        key,
+      );
+      f.handlers.push(({ method, path, body }) => {
+        if (method !== "POST" || !path.startsWith("/_matrix/federation/v1/get_missing_events/")) return undefined;
+        const latest = index.get(((body?.latest_events as string[]) ?? [])[0] ?? "") ?? 0;
+        const limit = Math.min(Number(body?.limit ?? 10), 100);
+        return { status: 200, json: { events: chain.slice(Math.max(0, latest - limit), latest).reverse().map((e) => e.pdu) } };
+      });
+      f.handlers.push(({ path, query }) => {
+        if (!path.startsWith("/_matrix/federation/v1/state/") || query.get("event_id") !== tip.eventId) return undefined;
+        return { status: 200, json: { pdus: [...state.filter((e) => e !== pl), forgedPl.pdu, join.pdu], auth_chain: sj.json.auth_chain as JsonObject[] } };
+      });
+
+      // Signing blocked the event loop for seconds: let idle keep-alive sockets the server closed meanwhile go first.
+      await new Promise((r) => setTimeout(r, 100));
+      const res = await fed(b, { serverName: f.name }, key, "PUT", `/_matrix/federation/v1/send/gap-${Date.now()}`, { origin: f.name, origin_server_ts: Date.now(), pdus: [tip.pdu] });
+      expect(res.status).toBe(200);
+      expect((res.json.pdus as Record<string, JsonObject>)[tip.eventId]).toEqual({});
+      expect(f.count("/_matrix/federation/v1/get_missing_events/")).toBeLessThanOrEqual(3);
+      expect(f.count("/_matrix/federation/v1/state/")).toBe(1);
+      await waitFor(() => bodies(bob, roomId).includes("past the gap"), { what: "the event past the gap reaches bob" });
+      expect(bodies(bob, roomId).some((t) => t.startsWith("lost "))).toBe(false);
+      // The forged power levels never became state.
+      const levels = (await bob.getStateEvent(roomId, "m.room.power_levels", "")) as JsonObject;
+      expect((levels.users as JsonObject)[mal]).toBeUndefined();
+      await bob.sendTextMessage(roomId, "still fine");
+      await waitFor(() => bodies(bob, roomId).includes("still fine"), { what: "the room works after the gap" });
+
+      // A server whose key endpoint redirects to itself: its requests cannot be verified.
+      const loop = await fed(b, { serverName: g.name }, g.key, "GET", `/_matrix/federation/v1/query/profile?user_id=${encodeURIComponent(bob.getUserId()!)}`);
+      expect(loop.status).toBe(401);
+      expect(loop.json.errcode).toBe("M_UNAUTHORIZED");
+      expect(g.count("/_matrix/key/v2/server")).toBeLessThanOrEqual(3);
+    } finally {
+      await Promise.all([f.stop(), g.stop()]);
+    }
+  }, 120_000);
 });

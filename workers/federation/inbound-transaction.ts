@@ -26,6 +26,11 @@ const MAX_EDUS = 100;
 /** get_missing_events rounds for one event before giving up on the gap. */
 const GAP_ROUNDS = 3;
 const GAP_LIMIT = 20;
+/** State fetches for events past an unfillable gap, per room of one transaction. */
+const GAP_STATE_FETCHES = 2;
+interface GapBudget {
+  stateFetches: number;
+}
 
 type RoomStub = DurableObjectStub<import("../../services/room-api.js").RoomApi>;
 
@@ -89,10 +94,11 @@ async function receiveRoomPdus(
     else if (c.ok) good.push({ eventId: c.eventId, pdu: c.pdu });
     else if (c.eventId) out[c.eventId] = { error: c.error };
   }
+  const budget: GapBudget = { stateFetches: GAP_STATE_FETCHES };
   for (const ev of good) {
     let outcome: PduOutcome;
     try {
-      outcome = await receiveWithGaps(env, origin, roomId, version, stub, ev);
+      outcome = await receiveWithGaps(env, origin, roomId, version, stub, ev, budget);
     } catch (e) {
       out[ev.eventId] = { error: e instanceof Error ? e.message : String(e) };
       continue;
@@ -105,19 +111,28 @@ async function receiveRoomPdus(
 }
 
 /** One event, fetching what it refers to from `origin` when the room lacks it. */
-export async function receiveWithGaps(env: Env, origin: string, roomId: string, version: RoomVersion, stub: RoomStub, ev: StoredEvent): Promise<PduOutcome> {
+export async function receiveWithGaps(
+  env: Env,
+  origin: string,
+  roomId: string,
+  version: RoomVersion,
+  stub: RoomStub,
+  ev: StoredEvent,
+  budget: GapBudget = { stateFetches: GAP_STATE_FETCHES },
+): Promise<PduOutcome> {
   for (let round = 0; ; round++) {
     const { outcomes, extremities } = await unwrap(stub.receive(origin, [ev]));
     const outcome = outcomes[ev.eventId]!;
-    if (outcome.kind !== "missing" || round >= GAP_ROUNDS) return outcome;
+    if (outcome.kind !== "missing") return outcome;
+    if (round >= GAP_ROUNDS) return outcome.prev.length ? acrossGap(env, origin, roomId, version, stub, ev, outcome, budget) : outcome;
     if (outcome.auth.length) await fetchAuthChain(env, origin, roomId, version, stub, ev.eventId);
     if (outcome.prev.length) {
       const res = await federationRequest(env, origin, "POST", `/_matrix/federation/v1/get_missing_events/${encodeURIComponent(roomId)}`, {
         body: { earliest_events: extremities, latest_events: [ev.eventId], limit: GAP_LIMIT, min_depth: 0 },
-      });
+      }).catch(() => ({}) as JsonObject);
       const events = Array.isArray(res.events) ? res.events : [];
       const fetched = (await checkPdus(env, version, events)).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
-      if (fetched.length === 0) return outcome;
+      if (fetched.length === 0) return acrossGap(env, origin, roomId, version, stub, ev, outcome, budget);
       // Oldest first; each may itself need its auth events.
       for (const f of fetched.sort((a, b) => a.pdu.depth - b.pdu.depth)) {
         const r = (await unwrap(stub.receive(origin, [f]))).outcomes[f.eventId]!;
@@ -128,6 +143,37 @@ export async function receiveWithGaps(env: Env, origin: string, roomId: string, 
       }
     }
   }
+}
+
+/**
+ * The gap could not be filled: ask `origin` for the state before the event and
+ * take the event on it (Room DO receiveAcrossGap). Bounded per transaction: a
+ * server that sends many events with gaps gets a few state fetches, then drops.
+ */
+async function acrossGap(
+  env: Env,
+  origin: string,
+  roomId: string,
+  version: RoomVersion,
+  stub: RoomStub,
+  ev: StoredEvent,
+  outcome: PduOutcome,
+  budget: GapBudget,
+): Promise<PduOutcome> {
+  if (budget.stateFetches <= 0) return outcome;
+  budget.stateFetches--;
+  let res: JsonObject;
+  try {
+    res = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/state/${encodeURIComponent(roomId)}?event_id=${encodeURIComponent(ev.eventId)}`, {
+      maxResponseBytes: 32 * 1024 * 1024,
+    });
+  } catch {
+    return outcome;
+  }
+  const verified = async (list: unknown) =>
+    (await checkPdus(env, version, Array.isArray(list) ? list : [])).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
+  const [state, chain] = await Promise.all([verified(res.pdus), verified(res.auth_chain)]);
+  return (await unwrap(stub.receiveAcrossGap(origin, ev, state, chain))).outcome;
 }
 
 /** The auth chain of `eventId` from `origin`, stored as outliers. */
