@@ -133,13 +133,16 @@ export async function receiveWithGaps(
       const events = Array.isArray(res.events) ? res.events : [];
       const fetched = (await checkPdus(env, version, events)).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
       if (fetched.length === 0) return acrossGap(env, origin, roomId, version, stub, ev, outcome, budget);
-      // Oldest first; each may itself need its auth events.
+      // Oldest first; each may itself need its auth events. One whose prev events are still
+      // missing (the gap is longer than what was fetched) is taken on its origin's state, so
+      // the rest link up to it (as Synapse does for pulled events).
       for (const f of fetched.sort((a, b) => a.pdu.depth - b.pdu.depth)) {
-        const r = (await unwrap(stub.receive(origin, [f]))).outcomes[f.eventId]!;
+        let r = (await unwrap(stub.receive(origin, [f]))).outcomes[f.eventId]!;
         if (r.kind === "missing" && r.auth.length) {
           await fetchAuthChain(env, origin, roomId, version, stub, f.eventId);
-          await unwrap(stub.receive(origin, [f]));
+          r = (await unwrap(stub.receive(origin, [f]))).outcomes[f.eventId]!;
         }
+        if (r.kind === "missing" && r.prev.length) await acrossGap(env, origin, roomId, version, stub, f, r, budget);
       }
     }
   }
