@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import { signJson, type SigningKey } from "../../src/signing.js";
 import { parseXMatrixAuthorization, verifyRequestSignature } from "../../src/x-matrix.js";
 
 export type Behaviour = "ok" | "500" | "close" | "hang" | "stall";
@@ -47,6 +48,8 @@ export class FakeDestination {
   /** Event ids (content.id) the 200 answer reports as refused. */
   readonly refuse = new Set<string>();
   origin: Origin | undefined;
+  /** Published at /_matrix/key/v2/server when set, so the test can make requests as this server. */
+  key: SigningKey | undefined;
   private server!: Server;
   private readonly sockets = new Set<Socket>();
 
@@ -92,6 +95,7 @@ export class FakeDestination {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const path = req.url ?? "";
+      if (path === "/_matrix/key/v2/server" && this.key) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(this.keyResponse(this.key)));
       const m = /^\/_matrix\/federation\/v1\/send\/([^/?]+)$/.exec(path);
       if (req.method !== "PUT" || !m) return void res.writeHead(404, { "content-type": "application/json" }).end('{"errcode":"M_UNRECOGNIZED"}');
       const text = Buffer.concat(chunks).toString("utf8");
@@ -114,6 +118,11 @@ export class FakeDestination {
           return void res.write('{"pdus": {');
       }
     });
+  }
+
+  private keyResponse(key: SigningKey): object {
+    const body = { server_name: this.name, valid_until_ts: Date.now() + 3_600_000, verify_keys: { [key.keyId]: { key: key.publicKeyBase64 } }, old_verify_keys: {} };
+    return signJson(body, this.name, key.keyId, key.seed);
   }
 
   private verify(req: IncomingMessage, uri: string, content: TxnBody): boolean {

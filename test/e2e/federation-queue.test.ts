@@ -13,6 +13,8 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeDestination, fakeEdu, fakePdu, originOf, type Received } from "./fake-destination.js";
 import { REPO_ROOT, startServer, type TestServer } from "./server.mjs";
+import { signingKeyFromSeed } from "../../src/signing.js";
+import { signRequest } from "../../src/x-matrix.js";
 
 const ENTRY = join(REPO_ROOT, "test/e2e/federation-queue-worker.ts");
 
@@ -89,7 +91,7 @@ let slow: TestServer;
 
 beforeAll(async () => {
   for (const k of ["order", "interleaved", "dedupe", "many", "recovery", "lost", "refused", "binding"]) fastDests[k] = await new FakeDestination().start();
-  for (const k of ["backoff", "cap", "expiry"]) slowDests[k] = await new FakeDestination().start();
+  for (const k of ["backoff", "seen", "cap", "expiry"]) slowDests[k] = await new FakeDestination().start();
   const common = { FEDERATION_ALLOW: "127.0.0.1", FEDERATION_TIMEOUT_MS: "1500" };
   fast = await startServer({
     entrypoint: ENTRY,
@@ -320,6 +322,27 @@ describe("during a long backoff", () => {
     expect(d.received.map((r) => r.body.pdus.map((p) => p.content.id))).toEqual([["b0", "b1"], ["b0", "b1"], ["b2", "b3"]]);
     expectSameTxn(d.received[0]!, d.received[1]!);
     expect(await status(slow, d)).toMatchObject({ pendingPdus: 0, pendingEdus: 0, failures: 0, retryAtTs: null, lastError: null });
+  });
+
+  it("ends the backoff when the destination makes an authenticated request to us", async () => {
+    const d = slowDests.seen!;
+    d.key = signingKeyFromSeed(new Uint8Array(32).fill(31), "seen");
+    d.otherwise = "500";
+    await enqueue(slow, d, { pdus: pdus("s", 2) });
+    const s = await until("a failed attempt", async () => {
+      const s = await status(slow, d);
+      return s.failures === 1 && s;
+    });
+    expect(s.retryAtTs).toBeGreaterThanOrEqual(Date.now() + 30_000);
+    d.otherwise = "ok";
+    // Any request the destination signs shows it is up again (its answer does not matter).
+    const uri = `/_matrix/federation/v1/query/profile?user_id=${encodeURIComponent(`@nobody:${slow.serverName}`)}`;
+    const authorization = signRequest({ method: "GET", uri, origin: d.name, destination: slow.serverName }, d.key.keyId, d.key.seed);
+    const res = await fetch(`${slow.baseUrl}${uri}`, { headers: { authorization } });
+    expect(res.status).toBe(404);
+    // Well before the 60 s backoff would have ended.
+    await until("delivered", async () => (await status(slow, d)).pendingPdus === 0);
+    expect(d.appliedPduIds()).toEqual(["s0", "s1"]);
   });
 
   it("drops the oldest PDUs and EDUs over the caps and records the rooms for a catch-up", async () => {

@@ -15,6 +15,7 @@ import { getConfig } from "../config.js";
 import { KeyFetchFailed, requestVerifyKey } from "../../services/federation/remote-keys.js";
 import { readBodyBytes } from "../../services/http-body.js";
 import { parseJsonObject } from "./body.js";
+import { destinationSeen } from "../federation/destination-seen.js";
 
 const MAX_CREDENTIALS = 4;
 
@@ -57,6 +58,7 @@ export function requireServerAuth(): MiddlewareHandler<AppEnv> {
       if (verifyRequestSignature(request, cred, key)) {
         c.set("origin", origin);
         if (content !== undefined) c.set("federationContent", content);
+        destinationSeen(c.env, c.executionCtx, origin);
         return next();
       }
     }
