@@ -122,6 +122,12 @@ describe("rooms shared by two servers", () => {
     await waitFor(() => membership(alice, roomId, bob.getUserId()!) === "join", { what: "alice sees bob back" });
     await bob.sendTextMessage(roomId, "back again");
     await waitFor(() => bodies(alice, roomId).includes("back again"));
+
+    // Profiles of the other server's users come from it (/query/profile); an unknown one is 404.
+    await bob.setDisplayName("Bob of B");
+    expect(await alice.getProfileInfo(bob.getUserId()!)).toMatchObject({ displayname: "Bob of B" });
+    expect(await alice.getProfileInfo(bob.getUserId()!, "displayname")).toEqual({ displayname: "Bob of B" });
+    await expect(alice.getProfileInfo(`@nobody-${Date.now()}:${b.serverName}`)).rejects.toMatchObject({ errcode: "M_NOT_FOUND", httpStatus: 404 });
   });
 
   it("joins a public room by an alias of the other server, then is kicked and banned", async () => {

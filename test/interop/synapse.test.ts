@@ -10,13 +10,26 @@
  * Both sides are driven by matrix-js-sdk.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import http from "node:http";
 import https from "node:https";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EventType, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
-import { REPO_ROOT, registerClient, startClientAndWait, startServer, stopAllClients, uniqueName, waitFor, type TestServer } from "../e2e/harness.js";
+import {
+  REPO_ROOT,
+  clientFor,
+  register,
+  registerClient,
+  startClientAndWait,
+  startServer,
+  stopAllClients,
+  uniqueName,
+  waitFor,
+  type StartServerOptions,
+  type TestServer,
+} from "../e2e/harness.js";
 import { freePort } from "../e2e/server.mjs";
 
 const STATE = process.env.SYNAPSE_STATE ?? "/tmp/synapse-peer";
@@ -27,6 +40,8 @@ const SYNAPSE_NAME = process.env.SYNAPSE_SERVER_NAME ?? "localhost:18448";
 let ours: TestServer;
 let proxy: https.Server;
 let startedSynapse = false;
+let persistDir: string;
+let ourOptions: StartServerOptions;
 
 async function synapseUp(): Promise<boolean> {
   try {
@@ -47,11 +62,15 @@ beforeAll(async () => {
   process.env.NODE_EXTRA_CA_CERTS = ca;
   const [plain, tls] = [await freePort(), await freePort()];
   const serverName = `localhost:${tls}`;
-  ours = await startServer({
+  persistDir = mkdtempSync(join(tmpdir(), "edge-matrix-interop-"));
+  ourOptions = {
     port: plain,
     serverName,
-    vars: { FEDERATION_ALLOW: "127.0.0.1, localhost", FEDERATION_DOH_URL: "", FEDERATION_RETRY_BASE_MS: "1000" },
-  });
+    persistDir,
+    keepState: true,
+    vars: { FEDERATION_ALLOW: "127.0.0.1, localhost", FEDERATION_DOH_URL: "", FEDERATION_RETRY_BASE_MS: "1000", FEDERATION_RETRY_MAX_MS: "5000" },
+  };
+  ours = await startServer(ourOptions);
   const agent = new http.Agent({ keepAlive: true });
   proxy = https.createServer({ cert: readFileSync(join(STATE, "tls/localhost.crt")), key: readFileSync(join(STATE, "tls/localhost.key")) }, (req, res) => {
     const up = http.request({ host: "127.0.0.1", port: plain, method: req.method, path: req.url, headers: req.headers, agent }, (ur) => {
@@ -68,6 +87,7 @@ afterAll(async () => {
   stopAllClients();
   await new Promise<void>((r) => (proxy ? proxy.close(() => r()) : r()));
   await ours?.stop();
+  if (persistDir) rmSync(persistDir, { recursive: true, force: true });
   if (startedSynapse) execFileSync(join(SYNAPSE_DIR, "stop.sh"), { stdio: "inherit" });
 });
 
@@ -146,5 +166,125 @@ describe("federation with Synapse", () => {
       async () => JSON.stringify(await alice.getStateEvent(roomId, "m.room.power_levels", "")) === JSON.stringify(await bob.getStateEvent(roomId, "m.room.power_levels", "")),
       { ...slow, what: "both servers hold the same power levels" },
     );
+  });
+
+  it("kicks and bans across servers, both ways", async () => {
+    const alice = await startClientAndWait(await registerClient(ours.baseUrl, uniqueName("alice"), "pw"));
+    const bob = await startClientAndWait(await registerClient(SYNAPSE_CLIENT, uniqueName("bob"), "pw-bob-5"));
+    const { room_id: mine } = await alice.createRoom({ preset: "public_chat" as never });
+    await bob.joinRoom(mine, { viaServers: [ours.serverName] });
+    await waitFor(() => membership(alice, mine, bob.getUserId()!) === "join", slow);
+    await alice.kick(mine, bob.getUserId()!, "out");
+    await waitFor(() => bob.getRoom(mine)?.getMyMembership() === "leave", { ...slow, what: "Synapse's user sees the kick" });
+    await bob.joinRoom(mine, { viaServers: [ours.serverName] });
+    await waitFor(() => membership(alice, mine, bob.getUserId()!) === "join", { ...slow, what: "rejoined after the kick" });
+    await alice.ban(mine, bob.getUserId()!, "gone");
+    await waitFor(() => bob.getRoom(mine)?.getMyMembership() === "ban", { ...slow, what: "Synapse's user sees the ban" });
+    await expect(bob.joinRoom(mine, { viaServers: [ours.serverName] })).rejects.toMatchObject({ errcode: "M_FORBIDDEN" });
+
+    const { room_id: theirs } = await bob.createRoom({ preset: "public_chat" as never });
+    await alice.joinRoom(theirs, { viaServers: [SYNAPSE_NAME] });
+    await waitFor(() => membership(bob, theirs, alice.getUserId()!) === "join", slow);
+    await bob.ban(theirs, alice.getUserId()!, "gone");
+    await waitFor(() => membership(alice, theirs, alice.getUserId()!) === "ban", { ...slow, what: "our user sees Synapse's ban" });
+    await expect(alice.joinRoom(theirs, { viaServers: [SYNAPSE_NAME] })).rejects.toMatchObject({ errcode: "M_FORBIDDEN" });
+  });
+
+  it("knocks, and restricted joins through a space, both ways", async () => {
+    const alice = await startClientAndWait(await registerClient(ours.baseUrl, uniqueName("alice"), "pw"));
+    const bob = await startClientAndWait(await registerClient(SYNAPSE_CLIENT, uniqueName("bob"), "pw-bob-6"));
+    // Our user knocks on Synapse's room and is let in.
+    const { room_id: knockRoom } = await bob.createRoom({ preset: "private_chat" as never, room_version: "10", initial_state: [{ type: "m.room.join_rules", state_key: "", content: { join_rule: "knock" } }] } as never);
+    await alice.knockRoom(knockRoom, { viaServers: [SYNAPSE_NAME] });
+    await waitFor(() => membership(bob, knockRoom, alice.getUserId()!) === "knock", { ...slow, what: "Synapse sees the knock" });
+    await bob.invite(knockRoom, alice.getUserId()!);
+    await waitFor(() => alice.getRoom(knockRoom)?.getMyMembership() === "invite", { ...slow, what: "the knock is answered with an invite" });
+    await alice.joinRoom(knockRoom);
+    await waitFor(() => membership(bob, knockRoom, alice.getUserId()!) === "join", slow);
+    // Synapse's user knocks on ours.
+    const { room_id: ourKnock } = await alice.createRoom({ preset: "private_chat" as never, initial_state: [{ type: "m.room.join_rules", state_key: "", content: { join_rule: "knock" } }] } as never);
+    await bob.knockRoom(ourKnock, { viaServers: [ours.serverName] });
+    await waitFor(() => membership(alice, ourKnock, bob.getUserId()!) === "knock", { ...slow, what: "we see Synapse's knock" });
+
+    // Restricted rooms: members of a space may join; Synapse's space and room, then ours.
+    const restricted = (space: string) => ({
+      preset: "private_chat",
+      room_version: "10",
+      initial_state: [{ type: "m.room.join_rules", state_key: "", content: { join_rule: "restricted", allow: [{ type: "m.room_membership", room_id: space }] } }],
+    });
+    const { room_id: theirSpace } = await bob.createRoom({ preset: "public_chat", creation_content: { type: "m.space" } } as never);
+    const { room_id: theirRestricted } = await bob.createRoom(restricted(theirSpace) as never);
+    await expect(alice.joinRoom(theirRestricted, { viaServers: [SYNAPSE_NAME] })).rejects.toMatchObject({ errcode: "M_FORBIDDEN" });
+    await alice.joinRoom(theirSpace, { viaServers: [SYNAPSE_NAME] });
+    await alice.joinRoom(theirRestricted, { viaServers: [SYNAPSE_NAME] });
+    await waitFor(() => membership(bob, theirRestricted, alice.getUserId()!) === "join", { ...slow, what: "joined Synapse's restricted room" });
+    const { room_id: ourSpace } = await alice.createRoom({ preset: "public_chat", creation_content: { type: "m.space" } } as never);
+    const { room_id: ourRestricted } = await alice.createRoom(restricted(ourSpace) as never);
+    await bob.joinRoom(ourSpace, { viaServers: [ours.serverName] });
+    await bob.joinRoom(ourRestricted, { viaServers: [ours.serverName] });
+    await waitFor(() => membership(alice, ourRestricted, bob.getUserId()!) === "join", { ...slow, what: "Synapse joined our restricted room" });
+  });
+
+  it("lists each other's public rooms and profiles", async () => {
+    const alice = await startClientAndWait(await registerClient(ours.baseUrl, uniqueName("alice"), "pw"));
+    const bob = await startClientAndWait(await registerClient(SYNAPSE_CLIENT, uniqueName("bob"), "pw-bob-7"));
+    const theirName = uniqueName("Synapse public");
+    const { room_id: theirs } = await bob.createRoom({ preset: "public_chat" as never, visibility: "public" as never, name: theirName });
+    const ourName = uniqueName("Edge public");
+    const { room_id: mine } = await alice.createRoom({ preset: "public_chat" as never, visibility: "public" as never, name: ourName });
+    // Synapse's default room_list_publication_rules let nobody publish (not even its admins:
+    // "Not allowed to publish room"), so its directory is empty here; what is checked this way is
+    // that Synapse accepts our signed request and answers a directory page.
+    const there = await alice.publicRooms({ server: SYNAPSE_NAME, limit: 100, filter: { generic_search_term: theirName } });
+    expect(Array.isArray(there.chunk)).toBe(true);
+    expect(await bob.getRoomDirectoryVisibility(theirs)).toEqual({ visibility: "private" });
+    const here = await bob.publicRooms({ server: ours.serverName, limit: 100, filter: { generic_search_term: ourName } });
+    expect(here.chunk.map((r) => r.room_id)).toContain(mine);
+    await bob.setDisplayName("Bob on Synapse");
+    expect((await alice.getProfileInfo(bob.getUserId()!)).displayname).toBe("Bob on Synapse");
+    await alice.setDisplayName("Alice on edge");
+    expect((await bob.getProfileInfo(alice.getUserId()!)).displayname).toBe("Alice on edge");
+  });
+
+  it("while Synapse is down, what we send waits; it arrives, in order, when Synapse is back", async () => {
+    const alice = await startClientAndWait(await registerClient(ours.baseUrl, uniqueName("alice"), "pw"));
+    const bob = await startClientAndWait(await registerClient(SYNAPSE_CLIENT, uniqueName("bob"), "pw-bob-8"));
+    const { room_id: roomId } = await alice.createRoom({ preset: "public_chat" as never });
+    await bob.joinRoom(roomId, { viaServers: [ours.serverName] });
+    await waitFor(() => membership(alice, roomId, bob.getUserId()!) === "join", slow);
+    bob.stopClient();
+    execFileSync(join(SYNAPSE_DIR, "stop.sh"), { stdio: "inherit" });
+    try {
+      for (const body of ["while Synapse was down 1", "while Synapse was down 2", "while Synapse was down 3"]) await alice.sendTextMessage(roomId, body);
+    } finally {
+      execFileSync(join(SYNAPSE_DIR, "start.sh"), ["--federation"], { stdio: "inherit" });
+    }
+    await bob.startClient();
+    await waitFor(() => bodies(bob, roomId).includes("while Synapse was down 3"), { timeoutMs: 60_000, what: "the queued events arrive" });
+    expect(bodies(bob, roomId).filter((x) => x.startsWith("while Synapse"))).toEqual(["while Synapse was down 1", "while Synapse was down 2", "while Synapse was down 3"]);
+  });
+
+  it("while we are down, Synapse's room moves on by 80 messages; when we are back, the next one arrives across the gap", async () => {
+    const creds = await register(ours.baseUrl, uniqueName("alice"), "pw");
+    let alice = await startClientAndWait(clientFor(ours.baseUrl, creds));
+    const bob = await startClientAndWait(await registerClient(SYNAPSE_CLIENT, uniqueName("bob"), "pw-bob-9"));
+    const { room_id: roomId } = await bob.createRoom({ preset: "public_chat" as never });
+    await alice.joinRoom(roomId, { viaServers: [SYNAPSE_NAME] });
+    await waitFor(() => membership(bob, roomId, alice.getUserId()!) === "join", slow);
+    alice.stopClient();
+    await ours.stop();
+    try {
+      for (let i = 0; i < 80; i++) await bob.sendTextMessage(roomId, `while we were down ${i}`);
+      await bob.setRoomTopic(roomId, "changed while we were down");
+    } finally {
+      ours = await startServer(ourOptions);
+    }
+    alice = await startClientAndWait(clientFor(ours.baseUrl, creds));
+    await bob.sendTextMessage(roomId, "after the gap");
+    await waitFor(() => bodies(alice, roomId).includes("after the gap"), { timeoutMs: 60_000, what: "the event past the gap arrives" });
+    // The state that changed meanwhile came with it.
+    expect(((await alice.getStateEvent(roomId, "m.room.topic", "")) as { topic: string }).topic).toBe("changed while we were down");
+    await alice.sendTextMessage(roomId, "we are back");
+    await waitFor(() => bodies(bob, roomId).includes("we are back"), { ...slow, what: "Synapse accepts our next event" });
   });
 });

@@ -12,6 +12,8 @@ import type { Env } from "../../services/env.js";
 import { memberProfile } from "../rooms/room-rpc.js";
 import { unwrap } from "../../src/room-result.js";
 import { clientV3 } from "./paths.js";
+import { FederationRequestFailed, federationRequest } from "../../services/federation/federation-client.js";
+import { FederationUnreachable } from "../../services/federation/federation-fetch.js";
 
 /** Spec "Profiles" (v1.16 extended fields): the whole profile stays under 64 KiB. */
 const MAX_PROFILE_BYTES = 64 * 1024;
@@ -44,10 +46,30 @@ function fieldBody(key: string) {
 
 async function profileOrThrow(c: { env: AppEnv["Bindings"] }, userId: string): Promise<JsonObject> {
   if (!isValidUserId(userId)) throw new MatrixError("M_INVALID_PARAM", "Invalid user ID", 400);
-  // Remote profiles need federation queries; until then they are not found.
-  if (userIdDomain(userId) !== getConfig(c.env).serverName) throw notFound("Profile not found");
+  const domain = userIdDomain(userId);
+  if (domain && domain !== getConfig(c.env).serverName) return remoteProfile(c.env, domain, userId);
   const profile = await loadProfile(c.env.DB, userId);
   if (!profile) throw notFound("Profile not found");
+  return profile;
+}
+
+/**
+ * Another server's user: asked with /query/profile (server-server-api "Query
+ * information"). Its 404 is ours; a server that cannot be asked is a 502, as in
+ * Synapse. Only JSON values under the size limit are passed on.
+ */
+async function remoteProfile(env: Env, server: string, userId: string): Promise<JsonObject> {
+  let profile: JsonObject;
+  try {
+    profile = await federationRequest(env, server, "GET", `/_matrix/federation/v1/query/profile?user_id=${encodeURIComponent(userId)}`, { maxResponseBytes: MAX_PROFILE_BYTES });
+  } catch (e) {
+    if (e instanceof FederationRequestFailed && e.status === 404) throw notFound("Profile not found");
+    if (e instanceof FederationRequestFailed || e instanceof FederationUnreachable) throw new MatrixError("M_UNKNOWN", "Failed to fetch profile", 502);
+    throw e;
+  }
+  for (const key of ["displayname", "avatar_url"]) {
+    if (key in profile && profile[key] !== null && typeof profile[key] !== "string") delete profile[key];
+  }
   return profile;
 }
 
