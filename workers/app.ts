@@ -17,6 +17,7 @@ import { eventContextRoutes } from "./routes/event-context.js";
 import { federationMediaRoutes } from "./routes/federation-media.js";
 import { federationRoomRoutes } from "./routes/federation-rooms.js";
 import { federationTimestampRoutes } from "./routes/federation-timestamp-to-event.js";
+import { federationHierarchyRoutes } from "./routes/federation-hierarchy.js";
 import { federationVersionRoutes } from "./routes/federation-version.js";
 import { joinedRoomsRoutes } from "./routes/joined-rooms.js";
 import { keyBackupRoutes } from "./routes/key-backup.js";
@@ -81,6 +82,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", federationMediaRoutes);
   app.route("/", federationRoomRoutes);
   app.route("/", federationTimestampRoutes);
+  app.route("/", federationHierarchyRoutes);
   app.route("/", roomRoutes);
   app.route("/", roomInitialSyncRoutes);
   app.route("/", openIdRoutes);
