@@ -92,6 +92,36 @@ describe("timestamp_to_event across servers", () => {
     expect((await bob.timestampToEvent(roomId, two.ts, Direction.Forward)).event_id).toBe(two.id);
   });
 
+  it("another server's answer naming an event the user may not see here is not given", async () => {
+    const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
+    const bob = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("bob"), "pw"));
+    const erin = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("erin"), "pw"));
+    const { room_id: roomId } = await alice.createRoom({
+      preset: "public_chat" as never,
+      initial_state: [{ type: "m.room.history_visibility", state_key: "", content: { history_visibility: "joined" } }],
+    });
+    await bob.joinRoom(roomId, { viaServers: [a.serverName] });
+    await sleep(25);
+    const { event_id: secret } = await alice.sendTextMessage(roomId, "for those present");
+    const secretTs = ((await alice.fetchRoomEvent(roomId, secret)) as { origin_server_ts: number }).origin_server_ts;
+    await waitFor(async () => (await fetchJson(b.baseUrl, `/_matrix/client/v3/rooms/${enc(roomId)}/event/${enc(secret)}`, { token: bob.getAccessToken()! })).status === 200, {
+      what: "the message reaches B",
+    });
+    await sleep(25);
+    await erin.joinRoom(roomId);
+    // Bob saw it; erin joined after it under "joined": A names it (B's server saw it), but B knows she may not see it,
+    // so she gets what she may see here: one of the room's first events, from before its history visibility was set.
+    expect((await bob.timestampToEvent(roomId, secretTs, Direction.Backward)).event_id).toBe(secret);
+    const r = await fetchJson<{ event_id: string; origin_server_ts: number }>(
+      b.baseUrl,
+      `/_matrix/client/v1/rooms/${enc(roomId)}/timestamp_to_event?ts=${secretTs}&dir=b`,
+      { token: erin.getAccessToken()! },
+    );
+    expect(r.status).toBe(200);
+    expect(r.body.event_id).not.toBe(secret);
+    expect(r.body.origin_server_ts).toBeLessThan(secretTs);
+  });
+
   it("the other server refusing leaves the local answer, never a 5xx", async () => {
     const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
     const bob = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("bob"), "pw"));

@@ -10,9 +10,10 @@
  * what is compared and answered, not the one claimed. A server that fails, lies or
  * answers badly is passed over: never an error of ours.
  *
- * Unlike the local answer, a remote event is not checked against the user's
- * history visibility (Synapse neither: the answering server applied its rules for
- * servers, and only the id and time are given).
+ * A remote answer that names an event this server holds in the read model must be
+ * one the user may see (`visibleHere`); one we never had is not checked against the
+ * user's history visibility (Synapse checks neither: the answering server applied
+ * its rules for servers, and only the id and time are given).
  */
 import { getRoomVersion } from "../../src/room-versions.js";
 import { type TimestampMatch, type TimestampQuery, closerThan, inDirection, parseRemoteAnswer } from "../../src/timestamp-to-event.js";
@@ -24,8 +25,17 @@ import { fetchRemoteEvent } from "./fetch-remote-event.js";
 /** Servers asked per request, at most: each may cost three requests (answer, event, auth chain). */
 const MAX_SERVERS = 5;
 
-/** The local answer, or a closer one from another server in the room. */
-export async function closestWithOtherServers(env: Env, roomId: string, q: TimestampQuery, local: TimestampMatch | undefined): Promise<TimestampMatch | undefined> {
+/**
+ * The local answer, or a closer one from another server in the room. `visibleHere`
+ * tells whether the user may see an event, if this server's read model holds it.
+ */
+export async function closestWithOtherServers(
+  env: Env,
+  roomId: string,
+  q: TimestampQuery,
+  local: TimestampMatch | undefined,
+  visibleHere: (eventId: string) => Promise<boolean>,
+): Promise<TimestampMatch | undefined> {
   const servers = (await joinedServersByAge(env.DB, roomId, MAX_SERVERS + 1)).filter((s) => s !== env.SERVER_NAME).slice(0, MAX_SERVERS);
   if (servers.length === 0) return local;
   const stub = env.ROOM.getByName(roomId);
@@ -38,6 +48,7 @@ export async function closestWithOtherServers(env: Env, roomId: string, q: Times
       const path = `/_matrix/federation/v1/timestamp_to_event/${encodeURIComponent(roomId)}?ts=${q.ts}&dir=${q.dir}`;
       const answer = parseRemoteAnswer(await federationRequest(env, server, "GET", path));
       if (!answer || !inDirection(q, answer.originServerTs) || !closerThan(q, answer.originServerTs, local)) continue;
+      if (!(await visibleHere(answer.eventId))) continue;
       const fetched = await fetchRemoteEvent(env, server, roomId, version, stub, answer.eventId);
       if (!fetched.ok) {
         console.log(`timestamp_to_event: ${server}: ${fetched.error}`);

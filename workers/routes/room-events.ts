@@ -21,7 +21,7 @@ import { type RoomAccess, canSee, loadRoomAccess, requireRoomAccess } from "../r
 import { type EventRow, serveEvent } from "../rooms/serve-event.js";
 import { currentMembers, currentState, eventById, membersAsOf, stateAfter } from "../rooms/state-reads.js";
 import { clientV3 } from "./paths.js";
-import { eventClosestToTimestamp, lastEventAtOrBefore } from "../../services/d1/room-events.js";
+import { eventClosestToTimestamp, eventPlacement, lastEventAtOrBefore } from "../../services/d1/room-events.js";
 import { joinedMembers } from "../../services/d1/room-memberships.js";
 import { closestWithOtherServers } from "../federation/remote-timestamp.js";
 
@@ -191,7 +191,11 @@ roomEventRoutes.get("/_matrix/client/v1/rooms/:roomId/timestamp_to_event", requi
   const db = c.env.DB;
   const access = await requireRoomAccess(db, roomId, c.get("auth").userId);
   const row = await eventClosestToTimestamp(db, { roomId, ts: q.ts, dir: q.dir, head: access.head, ranges: access.ranges });
-  const found = await closestWithOtherServers(c.env, roomId, q, row ? { eventId: row.event_id, originServerTs: row.origin_server_ts } : undefined);
+  const local = row ? { eventId: row.event_id, originServerTs: row.origin_server_ts } : undefined;
+  const found = await closestWithOtherServers(c.env, roomId, q, local, async (eventId) => {
+    const held = await eventPlacement(db, eventId);
+    return !held || (held.room_id === roomId && canSee(access, held.stream_pos));
+  });
   if (!found) throw noEventError(q);
   return c.json({ event_id: found.eventId, origin_server_ts: found.originServerTs });
 });
