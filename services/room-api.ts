@@ -7,6 +7,7 @@ import type { EventTemplate } from "../src/event-builder.js";
 import type { JsonObject } from "../src/json.js";
 import type { Pdu, StoredEvent } from "../src/pdu.js";
 import type { RoomResult } from "../src/room-result.js";
+import type { TimestampDirection, TimestampMatch } from "../src/timestamp-to-event.js";
 
 export interface SendInput extends EventTemplate {
   deviceId?: string;
@@ -60,4 +61,10 @@ export interface RoomApi extends Rpc.DurableObjectBranded {
   importJoin(input: { roomId: string; roomVersion: string; join: StoredEvent; state: StoredEvent[]; authChain: StoredEvent[] }): Promise<RoomResult<{ eventId: string }>>;
   buildForRemote(t: EventTemplate): Promise<RoomResult<{ event: StoredEvent; roomVersion: string; strippedState: Pdu[] }>>;
   federationRead(origin: string, read: FederationRead): Promise<RoomResult<{ pdus: Pdu[]; authChain: Pdu[]; ids?: { pdus: string[]; authChain: string[] } }>>;
+
+  // timestamp_to_event (durable-objects/room/timestamp-lookup.ts).
+  /** The closest event `origin` may see (403 unless it has a joined user here); null when there is none. */
+  closestEventForServer(origin: string, ts: number, dir: TimestampDirection): Promise<RoomResult<TimestampMatch | null>>;
+  /** Whether events this server lacks could be closer than `eventId` to a timestamp searched for in `dir` (true if it is not in the DAG). */
+  timestampGap(eventId: string, dir: TimestampDirection): Promise<boolean>;
 }

@@ -7,13 +7,24 @@
  * (the next one last); each visited room is marked processed, so loops and rooms
  * reachable along several paths are shown once; a room the user may not see is
  * left out with its subtree; a space's children are pushed in reverse order so they
- * are visited in the spec's order, depth first.
+ * are visited in the spec's order, depth first. Each entry keeps the child event's
+ * `via` (its first few servers), which the source asks for rooms this server is not
+ * in ("Where a child room is unknown to the local server, federation is used to fill
+ * in the details. The servers listed in the `via` array should be contacted").
  *
  * Pure: rooms are looked up through a `HierarchySource`.
  */
+import { MatrixError } from "./errors.js";
 import { isJsonObject, type JsonObject, type JsonValue } from "./json.js";
 
 export const SPACE_ROOM_TYPE = "m.space";
+
+/** `suggested_only` of both hierarchy endpoints: absent is false; anything but true/false is 400 M_INVALID_PARAM. */
+export function parseSuggestedOnly(value: string | undefined): boolean {
+  if (value === undefined || value === "false") return false;
+  if (value === "true") return true;
+  throw new MatrixError("M_INVALID_PARAM", "'suggested_only' must be true or false", 400);
+}
 
 export interface ChildEvent {
   type: string;
@@ -66,18 +77,40 @@ export function strippedChild(ev: ChildEvent): JsonObject {
   return { type: ev.type, state_key: ev.state_key, content: ev.content, sender: ev.sender, origin_server_ts: ev.origin_server_ts };
 }
 
+/** Servers of a child's `via` kept for asking about it (Synapse's MAX_SERVERS_PER_SPACE). */
+export const MAX_VIA = 3;
+
+/** The first servers of a child event's `via` (hasValidVia holds for the children walked). */
+export function viaOf(ev: ChildEvent): string[] {
+  const via = ev.content.via;
+  return Array.isArray(via) ? via.filter((v): v is string => typeof v === "string").slice(0, MAX_VIA) : [];
+}
+
+/** What the walk knows about a room it is about to visit. */
+export interface VisitContext {
+  /** Servers to ask if this server is not in the room: the child event's `via` (for the root, what the caller knows). */
+  via: string[];
+  /** Whether its children will be walked (its depth is below the maximum). */
+  wantChildren: boolean;
+}
+
 export interface HierarchySource {
-  /** The room's summary if the user may see it; undefined if it is unknown here or hidden from them. */
-  room(roomId: string): Promise<JsonObject | undefined>;
-  /** The space's current `m.space.child` state events (any order, unfiltered). */
+  /** The room's summary if the user may see it; undefined if it is unknown (here and via its servers) or hidden from them. */
+  room(roomId: string, ctx: VisitContext): Promise<JsonObject | undefined>;
+  /** The space's current `m.space.child` state events (any order, unfiltered), after room() showed it. */
   children(roomId: string): Promise<ChildEvent[]>;
   /** Optional hint: these rooms are about to be visited (lets a source batch its reads). */
   prefetch?(roomIds: string[]): Promise<void>;
+  /** Optional: true once the source should not be asked more this page (its federation budget is spent); the rest waits for the next page. */
+  exhausted?(): boolean;
 }
 
+/** A room still to visit: its id, its depth below the root, and the servers to ask about it. */
+export type QueueEntry = [roomId: string, depth: number, via?: string[]];
+
 export interface WalkState {
-  /** Rooms still to visit with their depth below the root; the next one last. */
-  queue: Array<[roomId: string, depth: number]>;
+  /** Rooms still to visit; the next one last. */
+  queue: QueueEntry[];
   /** Rooms already visited (shown or not). */
   processed: string[];
 }
@@ -92,16 +125,18 @@ export interface WalkOptions {
   budget: number;
 }
 
-export function initialWalk(rootId: string): WalkState {
-  return { queue: [[rootId, 0]], processed: [] };
+export function initialWalk(rootId: string, via: string[] = []): WalkState {
+  return { queue: [via.length ? [rootId, 0, via] : [rootId, 0]], processed: [] };
 }
+
+const isStrings = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === "string");
 
 export function isWalkState(v: unknown): v is WalkState {
   if (!isJsonObject(v)) return false;
   const { queue, processed } = v;
   return (
     Array.isArray(queue) &&
-    queue.every((q) => Array.isArray(q) && q.length === 2 && typeof q[0] === "string" && typeof q[1] === "number") &&
+    queue.every((q) => Array.isArray(q) && (q.length === 2 || (q.length === 3 && isStrings(q[2]))) && typeof q[0] === "string" && typeof q[1] === "number") &&
     Array.isArray(processed) &&
     processed.every((p) => typeof p === "string")
   );
@@ -113,23 +148,23 @@ export async function walkHierarchy(
   start: WalkState,
   opts: WalkOptions,
 ): Promise<{ rooms: JsonObject[]; state: WalkState | undefined }> {
-  const queue = start.queue.map(([r, d]) => [r, d] as [string, number]);
+  const queue: QueueEntry[] = start.queue.map((q) => [...q]);
   const processed = new Set(start.processed);
   const rooms: JsonObject[] = [];
   let visited = 0;
-  while (queue.length && rooms.length < opts.limit && visited < opts.budget) {
-    const [roomId, depth] = queue.pop()!;
+  while (queue.length && rooms.length < opts.limit && visited < opts.budget && !source.exhausted?.()) {
+    const [roomId, depth, via = []] = queue.pop()!;
     if (processed.has(roomId)) continue;
     processed.add(roomId);
     visited++;
-    const summary = await source.room(roomId);
+    const summary = await source.room(roomId, { via, wantChildren: depth < opts.maxDepth });
     if (!summary) continue;
     const children = summary.room_type === SPACE_ROOM_TYPE ? spaceChildren(await source.children(roomId), opts.suggestedOnly) : [];
     rooms.push({ ...summary, children_state: children.map(strippedChild) });
     if (depth < opts.maxDepth && children.length) {
       const next = children.filter((c) => !processed.has(c.state_key));
       if (source.prefetch && next.length) await source.prefetch(next.map((c) => c.state_key));
-      for (let i = next.length - 1; i >= 0; i--) queue.push([next[i]!.state_key, depth + 1]);
+      for (let i = next.length - 1; i >= 0; i--) queue.push([next[i]!.state_key, depth + 1, viaOf(next[i]!)]);
     }
   }
   // Entries for rooms already processed need not be carried over.

@@ -16,6 +16,8 @@ import { deviceRoutes } from "./routes/devices.js";
 import { eventContextRoutes } from "./routes/event-context.js";
 import { federationMediaRoutes } from "./routes/federation-media.js";
 import { federationRoomRoutes } from "./routes/federation-rooms.js";
+import { federationTimestampRoutes } from "./routes/federation-timestamp-to-event.js";
+import { federationHierarchyRoutes } from "./routes/federation-hierarchy.js";
 import { federationVersionRoutes } from "./routes/federation-version.js";
 import { joinedRoomsRoutes } from "./routes/joined-rooms.js";
 import { keyBackupRoutes } from "./routes/key-backup.js";
@@ -79,6 +81,8 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", mediaRoutes);
   app.route("/", federationMediaRoutes);
   app.route("/", federationRoomRoutes);
+  app.route("/", federationTimestampRoutes);
+  app.route("/", federationHierarchyRoutes);
   app.route("/", roomRoutes);
   app.route("/", roomInitialSyncRoutes);
   app.route("/", openIdRoutes);

@@ -15,7 +15,7 @@ import type { JsonObject } from "../../src/json.js";
 import { type Pdu, type StoredEvent, authEventIds, prevEventIds, stateKey } from "../../src/pdu.js";
 import type { PduOutcome } from "../../services/room-api.js";
 import type { RoomVersion } from "../../src/room-versions.js";
-import { pduForServer } from "../../src/server-history-visibility.js";
+import { type ServerVisibilityAt, pduForServer } from "../../src/server-history-visibility.js";
 import { authorizeAgainst, currentAuthRows } from "./authorize.js";
 import { resolvedGroup } from "./persist.js";
 import { receivePdu } from "./receive.js";
@@ -243,18 +243,16 @@ export function missingEvents(store: RoomStore, earliest: string[], latest: stri
 }
 
 /**
- * Events as `server` may be given them (src/server-history-visibility.ts): the
- * history visibility and the memberships of the server's users in the state at
- * each event decide whether it goes out whole or redacted.
+ * What decides whether `server` may see each event (src/server-history-visibility.ts):
+ * the history visibility and the memberships of the server's users in the state at
+ * the event (its state group).
  */
-export function forServer(store: RoomStore, version: RoomVersion, server: string, events: StoredPdu[]): StoredPdu[] {
+export function serverVisibility(store: RoomStore, server: string): (row: EventRow) => ServerVisibilityAt {
   // Every user of the server who ever had a membership here is a state key of the current state.
   const users = store
     .membersWith(["join", "invite", "leave", "ban", "knock"])
     .flatMap((r) => (r.state_key !== null && domainOf(r.state_key) === server ? [r.state_key] : []));
-  return events.map((e) => {
-    const row = store.eventById(e.eventId);
-    if (!row || row.outlier) return e;
+  return (row) => {
     const hv = store.stateEntryOfGroup(row.state_group, "m.room.history_visibility", "");
     const hvRow = hv !== undefined ? store.eventByNid(hv) : undefined;
     const memberships = users.flatMap((u) => {
@@ -262,6 +260,16 @@ export function forServer(store: RoomStore, version: RoomVersion, server: string
       const m = nid !== undefined ? store.eventByNid(nid)?.membership : undefined;
       return m ? [m] : [];
     });
-    return { eventId: e.eventId, pdu: pduForServer(e.pdu, version, { historyVisibility: hvRow ? store.pduOf(hvRow).content.history_visibility : undefined, memberships }) };
+    return { historyVisibility: hvRow ? store.pduOf(hvRow).content.history_visibility : undefined, memberships };
+  };
+}
+
+/** Events as `server` may be given them: whole, or redacted where it may not see them. */
+export function forServer(store: RoomStore, version: RoomVersion, server: string, events: StoredPdu[]): StoredPdu[] {
+  const at = serverVisibility(store, server);
+  return events.map((e) => {
+    const row = store.eventById(e.eventId);
+    if (!row || row.outlier) return e;
+    return { eventId: e.eventId, pdu: pduForServer(e.pdu, version, at(row)) };
   });
 }

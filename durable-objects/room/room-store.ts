@@ -38,6 +38,10 @@ export const ROOM_SCHEMA: readonly string[] = [
    ALTER TABLE events ADD COLUMN rejected TEXT;
    ALTER TABLE events ADD COLUMN soft_failed INTEGER NOT NULL DEFAULT 0;
    ALTER TABLE outbox ADD COLUMN federate INTEGER NOT NULL DEFAULT 0;`,
+  // timestamp_to_event (MSC3030): events by origin_server_ts, and the events just after one by depth
+  // (whether anything cites it: a gap in front of it).
+  `CREATE INDEX events_ts ON events (origin_server_ts);
+   CREATE INDEX events_depth ON events (depth);`,
 ];
 
 /** Past this many deltas a state group is stored whole, bounding reads. */
@@ -305,6 +309,33 @@ export class RoomStore {
 
   setRedactedBy(nid: number, redactionEventId: string): void {
     this.sql.exec("UPDATE events SET redacted_by = ? WHERE nid = ? AND redacted_by IS NULL", redactionEventId, nid);
+  }
+
+  /**
+   * Events of the DAG (not outliers, rejected or soft-failed) from `ts` on in a
+   * direction (`f`: at or after, oldest first; `b`: at or before, newest first),
+   * at most `limit`.
+   */
+  dagEventsFromTimestamp(ts: number, dir: "f" | "b", limit: number): EventRow[] {
+    const [cmp, order] = dir === "f" ? [">=", "ASC"] : ["<=", "DESC"];
+    return this.sql
+      .exec<EventRow>(
+        `SELECT * FROM events WHERE origin_server_ts ${cmp} ? AND outlier = 0 AND rejected IS NULL AND soft_failed = 0 ORDER BY origin_server_ts ${order}, nid ${order} LIMIT ?`,
+        ts,
+        limit,
+      )
+      .toArray();
+  }
+
+  isExtremity(nid: number): boolean {
+    return this.sql.exec("SELECT 1 FROM extremities WHERE event_nid = ?", nid).toArray().length > 0;
+  }
+
+  /** DAG events (accepted or soft-failed, not outliers or rejected) with a depth in (`above`, `above + span`], at most `limit`. */
+  dagEventsAboveDepth(above: number, span: number, limit: number): EventRow[] {
+    return this.sql
+      .exec<EventRow>("SELECT * FROM events WHERE depth > ? AND depth <= ? AND outlier = 0 AND rejected IS NULL LIMIT ?", above, above + span, limit)
+      .toArray();
   }
 
   /** Local users currently joined or invited (they get woken on new events). */

@@ -7,6 +7,7 @@ import { type Pdu, stateKey } from "../../src/pdu.js";
 import { inviteLevel, userPowerLevel } from "../../src/power-levels.js";
 import type { RoomResult } from "../../src/room-result.js";
 import { type RoomVersion, getRoomVersion } from "../../src/room-versions.js";
+import type { TimestampDirection, TimestampMatch } from "../../src/timestamp-to-event.js";
 import type { Env } from "../../services/env.js";
 import type { CreateRoomInput, FederationRead, PduOutcome, RoomApi, SendInput } from "../../services/room-api.js";
 import { getServerKeys } from "../../services/server-keys.js";
@@ -27,6 +28,7 @@ import {
   stateBefore,
 } from "./federation-room.js";
 import { receivePdu } from "./receive.js";
+import { closestEventForServer, nextToGap } from "./timestamp-lookup.js";
 import { Outbox } from "./outbox.js";
 import { type TxnRef, persistEvent } from "./persist.js";
 import { type EventRow, ROOM_SCHEMA, RoomStore } from "./room-store.js";
@@ -301,6 +303,21 @@ export class Room extends DurableObject<Env> implements RoomApi {
         ids: { pdus: state.map((s) => s.eventId), authChain: chain.map((s) => s.eventId) },
       };
     });
+  }
+
+  /** GET /timestamp_to_event for another server (./timestamp-lookup.ts): 403 unless it has a joined user here, null when nothing it may see is found. */
+  async closestEventForServer(origin: string, ts: number, dir: TimestampDirection): Promise<RoomResult<TimestampMatch | null>> {
+    return this.run(async () => {
+      this.version();
+      if (!serverInRoom(this.store, origin)) throw new MatrixError("M_FORBIDDEN", `${origin} is not in this room`, 403);
+      return closestEventForServer(this.store, origin, ts, dir) ?? null;
+    });
+  }
+
+  /** Whether events this server lacks could be closer to a timestamp than `eventId`, searching in `dir` (./timestamp-lookup.ts). */
+  async timestampGap(eventId: string, dir: TimestampDirection): Promise<boolean> {
+    if (!this.store.exists() || !this.store.getMeta("room_id")) return true;
+    return nextToGap(this.store, eventId, dir);
   }
 
   private strippedState(): Pdu[] {

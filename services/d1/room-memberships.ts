@@ -29,6 +29,22 @@ export async function joinedServers(db: D1Database, roomId: string, limit: numbe
   return results.map((r) => r.server);
 }
 
+/**
+ * The server names of the room's joined members, those whose current join is oldest
+ * first (a stand-in for "in the room the longest", which the spec suggests asking
+ * first in timestamp_to_event), at most `limit`.
+ */
+export async function joinedServersByAge(db: D1Database, roomId: string, limit: number): Promise<string[]> {
+  const { results } = await db
+    .prepare(
+      "SELECT substr(user_id, instr(user_id, ':') + 1) AS server, MIN(stream_pos) AS first FROM room_memberships " +
+        "WHERE room_id = ? AND membership = 'join' GROUP BY server ORDER BY first LIMIT ?",
+    )
+    .bind(roomId, limit)
+    .all<{ server: string }>();
+  return results.map((r) => r.server);
+}
+
 export interface JoinedMemberRow {
   user_id: string;
   display_name: string | null;

@@ -6,6 +6,7 @@ import {
   compareChildren,
   initialWalk,
   isWalkState,
+  parseSuggestedOnly,
   spaceChildren,
   walkHierarchy,
 } from "../../src/space-hierarchy.js";
@@ -112,6 +113,47 @@ describe("walkHierarchy", () => {
     expect(page.state).toBeDefined();
     const rest = await walkHierarchy(source(tree), page.state!, opts);
     expect([...ids(page.rooms), ...ids(rest.rooms)]).toEqual(["!root", "!s1", "!r2", "!r1", "!s2", "!r3"]);
+  });
+
+  it("hands each room the first servers of its child event's via, and the root the servers it started with", async () => {
+    const asked: Array<[string, string[], boolean]> = [];
+    const viaTree = {
+      "!root": { space: true, children: [child("!a", 1, { via: ["one", "two", "three", "four"] }), child("!b", 2, { via: ["x"] })] },
+      "!a": { space: true, children: [child("!c", 1, { via: ["y"] })] },
+      "!b": {},
+      "!c": {},
+    };
+    const inner = source(viaTree);
+    const spy: HierarchySource = { ...inner, room: (id, ctx) => (asked.push([id, ctx.via, ctx.wantChildren]), inner.room(id, ctx)) };
+    await walkHierarchy(spy, initialWalk("!root", ["origin"]), { ...opts, maxDepth: 2 });
+    expect(asked).toEqual([
+      ["!root", ["origin"], true],
+      ["!a", ["one", "two", "three"], true],
+      ["!c", ["y"], false],
+      ["!b", ["x"], true],
+    ]);
+    // The servers travel in the saved walk.
+    const page = await walkHierarchy(source(viaTree), initialWalk("!root", ["origin"]), { ...opts, limit: 1 });
+    expect(page.state?.queue).toEqual([["!b", 1, ["x"]], ["!a", 1, ["one", "two", "three"]]]);
+    expect(isWalkState(JSON.parse(JSON.stringify(page.state)))).toBe(true);
+    expect(isWalkState({ queue: [["!a", 1, ["s", 2]]], processed: [] })).toBe(false);
+  });
+
+  it("stops when the source is exhausted, keeping the rest for the next page", async () => {
+    let calls = 0;
+    const inner = source(tree);
+    const tired: HierarchySource = { ...inner, room: (id, ctx) => (calls++, inner.room(id, ctx)), exhausted: () => calls >= 2 };
+    const page = await walkHierarchy(tired, initialWalk("!root"), opts);
+    expect(ids(page.rooms)).toEqual(["!root", "!s1"]);
+    const rest = await walkHierarchy(source(tree), page.state!, opts);
+    expect([...ids(page.rooms), ...ids(rest.rooms)]).toEqual(["!root", "!s1", "!r2", "!r1", "!s2", "!r3"]);
+  });
+
+  it("suggested_only is true, false or absent", () => {
+    expect(parseSuggestedOnly(undefined)).toBe(false);
+    expect(parseSuggestedOnly("false")).toBe(false);
+    expect(parseSuggestedOnly("true")).toBe(true);
+    expect(() => parseSuggestedOnly("1")).toThrow(/suggested_only/);
   });
 
   it("an invisible root gives nothing", async () => {

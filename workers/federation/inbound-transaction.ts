@@ -32,7 +32,7 @@ interface GapBudget {
   stateFetches: number;
 }
 
-type RoomStub = DurableObjectStub<import("../../services/room-api.js").RoomApi>;
+export type RoomStub = DurableObjectStub<import("../../services/room-api.js").RoomApi>;
 
 export async function receiveTransaction(env: Env, origin: string, txnId: string, body: JsonObject): Promise<JsonObject> {
   if (body.origin !== undefined && body.origin !== origin) throw new MatrixError("M_FORBIDDEN", "The transaction's origin is not the signing server", 403);
@@ -180,7 +180,7 @@ async function acrossGap(
 }
 
 /** The auth chain of `eventId` from `origin`, stored as outliers. */
-async function fetchAuthChain(env: Env, origin: string, roomId: string, version: RoomVersion, stub: RoomStub, eventId: string): Promise<void> {
+export async function fetchAuthChain(env: Env, origin: string, roomId: string, version: RoomVersion, stub: RoomStub, eventId: string): Promise<void> {
   const res = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/event_auth/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`, {
     maxResponseBytes: 32 * 1024 * 1024,
   });

@@ -11,6 +11,7 @@ import type { JsonObject } from "../../src/json.js";
 import { filtersEvents, parseRoomEventFilter, storedEventMatches } from "../../src/room-event-filter.js";
 import { MEMBERSHIPS, type Membership, memberMatches } from "../../src/room-members.js";
 import { parseDirection, parseLimit, parseStreamToken, streamToken } from "../../src/stream-token.js";
+import { noEventError, parseTimestampQuery } from "../../src/timestamp-to-event.js";
 import { inRanges } from "../../src/visibility-ranges.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
@@ -20,8 +21,9 @@ import { type RoomAccess, canSee, loadRoomAccess, requireRoomAccess } from "../r
 import { type EventRow, serveEvent } from "../rooms/serve-event.js";
 import { currentMembers, currentState, eventById, membersAsOf, stateAfter } from "../rooms/state-reads.js";
 import { clientV3 } from "./paths.js";
-import { eventClosestToTimestamp, lastEventAtOrBefore } from "../../services/d1/room-events.js";
+import { eventClosestToTimestamp, eventPlacement, lastEventAtOrBefore } from "../../services/d1/room-events.js";
 import { joinedMembers } from "../../services/d1/room-memberships.js";
+import { closestWithOtherServers } from "../federation/remote-timestamp.js";
 
 export const MESSAGES_DEFAULT_LIMIT = 10;
 export const MESSAGES_MAX_LIMIT = 1000;
@@ -178,17 +180,22 @@ roomEventRoutes.get(clientV3("/rooms/:roomId/messages"), requireAuth({ allowGues
   return c.json(body);
 });
 
-/** GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event: the closest visible event in a direction. */
+/**
+ * GET /_matrix/client/v1/rooms/{roomId}/timestamp_to_event: the closest visible
+ * event in a direction; when none is here or it sits next to a gap in the room's
+ * history, other servers in the room are asked (workers/federation/remote-timestamp.ts).
+ */
 roomEventRoutes.get("/_matrix/client/v1/rooms/:roomId/timestamp_to_event", requireAuth(), async (c) => {
   const roomId = c.req.param("roomId");
-  const q = c.req.query();
-  const dir = parseDirection(q.dir, true);
-  if (q.ts === undefined) throw new MatrixError("M_MISSING_PARAM", "Missing ts parameter", 400);
-  if (!/^\d{1,16}$/.test(q.ts)) throw new MatrixError("M_INVALID_PARAM", "ts must be a timestamp in milliseconds", 400);
-  const ts = Number(q.ts);
+  const q = parseTimestampQuery({ ts: c.req.query("ts"), dir: c.req.query("dir") });
   const db = c.env.DB;
   const access = await requireRoomAccess(db, roomId, c.get("auth").userId);
-  const row = await eventClosestToTimestamp(db, { roomId, ts, dir, head: access.head, ranges: access.ranges });
-  if (!row) throw new MatrixError("M_NOT_FOUND", `Unable to find event from ${ts} in direction ${dir}`, 404);
-  return c.json({ event_id: row.event_id, origin_server_ts: row.origin_server_ts });
+  const row = await eventClosestToTimestamp(db, { roomId, ts: q.ts, dir: q.dir, head: access.head, ranges: access.ranges });
+  const local = row ? { eventId: row.event_id, originServerTs: row.origin_server_ts } : undefined;
+  const found = await closestWithOtherServers(c.env, roomId, q, local, async (eventId) => {
+    const held = await eventPlacement(db, eventId);
+    return !held || (held.room_id === roomId && canSee(access, held.stream_pos));
+  });
+  if (!found) throw noEventError(q);
+  return c.json({ event_id: found.eventId, origin_server_ts: found.originServerTs });
 });

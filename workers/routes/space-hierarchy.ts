@@ -1,11 +1,12 @@
 import { Hono } from "hono";
 import { encodeBase64Url } from "../../src/base64.js";
 import { MatrixError, forbidden } from "../../src/errors.js";
-import { type HierarchySource, type WalkState, initialWalk, isWalkState, walkHierarchy } from "../../src/space-hierarchy.js";
+import { isValidServerName } from "../../src/identifiers.js";
+import { type WalkState, initialWalk, isWalkState, parseSuggestedOnly, walkHierarchy } from "../../src/space-hierarchy.js";
 import type { AppEnv } from "../app-env.js";
+import { candidateServers } from "../federation/remote-membership.js";
 import { requireAuth } from "../middleware/auth.js";
-import { currentStateOfTypes } from "../rooms/room-power.js";
-import { SummaryLoader } from "../rooms/room-summaries.js";
+import { HierarchyWalkSource } from "../rooms/hierarchy-source.js";
 import { checkRoomId } from "../rooms/room-access.js";
 import { hierarchyPage, saveHierarchyPage } from "../../services/d1/hierarchy-pages.js";
 
@@ -14,9 +15,13 @@ import { hierarchyPage, saveHierarchyPage } from "../../services/d1/hierarchy-pa
  *
  * A depth-first walk over `m.space.child` events (src/space-hierarchy.ts), showing
  * the rooms the user may preview (src/room-preview.ts): others, and what is only
- * reachable through them, are left out. Rooms this server does not know would need
- * federation and are left out too. Between pages the walk's queue is kept in D1
- * behind `next_batch`, for five minutes, as Synapse does.
+ * reachable through them, are left out. Rooms this server is not in are asked about
+ * over federation through the servers in their child event's `via`
+ * (workers/rooms/hierarchy-source.ts); the root, when this server is not in it,
+ * through the servers named in `via` query parameters (as `/join` takes them; not in
+ * the spec) and those this server knows for it (an invite's, former members', the
+ * room id's). Between pages the walk's queue is kept in D1 behind `next_batch`, for
+ * five minutes, as Synapse does; federation answers are kept for the request only.
  */
 export const spaceHierarchyRoutes = new Hono<AppEnv>();
 
@@ -26,9 +31,9 @@ const MAX_LIMIT = 50;
 const MAX_DEPTH = 20;
 /** Rooms visited per request, shown or not, so hidden subtrees cannot make a page unbounded. */
 const VISIT_BUDGET = 200;
-/** Children read per space. */
-const MAX_CHILDREN = 1000;
 const PAGE_VALIDITY_MS = 5 * 60_000;
+/** `via` servers taken from the query. */
+const MAX_NAMED_VIA = 5;
 
 function intParam(value: string | undefined, name: string, min: number): number | undefined {
   if (value === undefined) return undefined;
@@ -38,18 +43,11 @@ function intParam(value: string | undefined, name: string, min: number): number 
   return Number(value);
 }
 
-function boolParam(value: string | undefined, name: string): boolean {
-  if (value === undefined) return false;
-  if (value === "true") return true;
-  if (value === "false") return false;
-  throw new MatrixError("M_INVALID_PARAM", `'${name}' must be true or false`, 400);
-}
-
 spaceHierarchyRoutes.get("/_matrix/client/v1/rooms/:roomId/hierarchy", requireAuth({ allowGuest: true }), async (c) => {
   const roomId = c.req.param("roomId");
   const userId = c.get("auth").userId;
   checkRoomId(roomId);
-  const suggestedOnly = boolParam(c.req.query("suggested_only"), "suggested_only");
+  const suggestedOnly = parseSuggestedOnly(c.req.query("suggested_only"));
   const limit = Math.min(intParam(c.req.query("limit"), "limit", 1) ?? MAX_LIMIT, MAX_LIMIT);
   const requestedDepth = intParam(c.req.query("max_depth"), "max_depth", 0);
   const maxDepth = Math.min(requestedDepth ?? MAX_DEPTH, MAX_DEPTH);
@@ -57,11 +55,13 @@ spaceHierarchyRoutes.get("/_matrix/client/v1/rooms/:roomId/hierarchy", requireAu
   const db = c.env.DB;
   const now = Date.now();
 
-  const loader = new SummaryLoader(db, userId);
+  const source = new HierarchyWalkSource(c.env, userId, suggestedOnly);
+  const named = (c.req.queries("via") ?? []).filter(isValidServerName).slice(0, MAX_NAMED_VIA);
+  const rootVia = (await source.isLocal(roomId)) ? [] : await candidateServers(c.env, roomId, userId, named);
   // The root must be visible on every page (space_hierarchy.yaml 403, also for unknown rooms).
-  if (!(await loader.visibleSummary(roomId))) throw forbidden("You are not allowed to view this room.");
+  if (!(await source.room(roomId, { via: rootVia, wantChildren: maxDepth > 0 }))) throw forbidden("You are not allowed to view this room.");
 
-  let state: WalkState = initialWalk(roomId);
+  let state: WalkState = initialWalk(roomId, rootVia);
   if (from !== undefined) {
     const row = await hierarchyPage(db, from, now);
     // "suggested_only and max_depth cannot change on paginated requests".
@@ -73,11 +73,6 @@ spaceHierarchyRoutes.get("/_matrix/client/v1/rooms/:roomId/hierarchy", requireAu
     state = saved;
   }
 
-  const source: HierarchySource = {
-    room: async (id) => (await loader.visibleSummary(id))?.summary,
-    children: async (id) => currentStateOfTypes(db, id, ["m.space.child"], undefined, MAX_CHILDREN),
-    prefetch: (ids) => loader.load(ids),
-  };
   const page = await walkHierarchy(source, state, { limit, maxDepth, suggestedOnly, budget: VISIT_BUDGET });
   const out: { rooms: unknown[]; next_batch?: string } = { rooms: page.rooms };
   if (page.state) {
