@@ -58,7 +58,7 @@ export default {
 
       // Receiving: one message at a time, each awaited in bob's /sync on B.
       const roomId = await createRoom(a.directUrl, alice.accessToken, { preset: "public_chat" });
-      await joinRoom(b.directUrl, bob.accessToken, roomId);
+      await joinRoom(b.directUrl, bob.accessToken, roomId, [nameA]);
       let since = (await http(b.directUrl, "/_matrix/client/v3/sync?timeout=0", { token: bob.accessToken })).body.next_batch;
       await new Promise((r) => setTimeout(r, 500));
       await resetMeter(b);
@@ -103,7 +103,7 @@ export default {
       const carol = await registerUser(b.directUrl, `fed-c-${tag}`);
       await resetMeter(b);
       const t0 = performance.now();
-      await joinRoom(b.directUrl, carol.accessToken, big);
+      await joinRoom(b.directUrl, carol.accessToken, big, [nameA]);
       const joinMs = performance.now() - t0;
       await new Promise((r) => setTimeout(r, 1000));
       const joined = totals(await meter(b));

@@ -29,8 +29,10 @@ export async function createRooms(baseUrl, token, n, { concurrency = 8, deadline
   return rooms;
 }
 
-export async function joinRoom(baseUrl, token, roomId) {
-  const r = await http(baseUrl, `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { json: {}, token });
+/** `via`: servers to join through (a room of another server). */
+export async function joinRoom(baseUrl, token, roomId, via = []) {
+  const qs = via.map((s) => `server_name=${encodeURIComponent(s)}`).join("&");
+  const r = await http(baseUrl, `/_matrix/client/v3/join/${encodeURIComponent(roomId)}${qs ? `?${qs}` : ""}`, { json: {}, token });
   if (r.status !== 200) throw new Error(`join ${r.status} ${JSON.stringify(r.body)}`);
 }
 
