@@ -57,6 +57,7 @@ export interface RoomApi extends Rpc.DurableObjectBranded {
   receive(origin: string, pdus: StoredEvent[], opts?: { outlier?: boolean; federate?: boolean }): Promise<RoomResult<{ outcomes: Record<string, PduOutcome>; extremities: string[] }>>;
   makeMembership(origin: string, userId: string, membership: "join" | "leave" | "knock", versions: string[]): Promise<RoomResult<{ event: JsonObject; roomVersion: string }>>;
   sendMembership(origin: string, ev: StoredEvent, membership: "join" | "leave" | "knock"): Promise<RoomResult<{ event: Pdu; state: Pdu[]; authChain: Pdu[]; strippedState: Pdu[] }>>;
+  catchUp(destination: string): Promise<RoomResult<{ pdus: StoredEvent[] }>>;
   receiveAcrossGap(origin: string, ev: StoredEvent, state: StoredEvent[], authChain: StoredEvent[]): Promise<RoomResult<{ outcome: PduOutcome }>>;
   importJoin(input: { roomId: string; roomVersion: string; join: StoredEvent; state: StoredEvent[]; authChain: StoredEvent[] }): Promise<RoomResult<{ eventId: string }>>;
   buildForRemote(t: EventTemplate): Promise<RoomResult<{ event: StoredEvent; roomVersion: string; strippedState: Pdu[] }>>;

@@ -26,6 +26,7 @@ import { isValidServerName } from "../../src/identifiers.js";
 import { isJsonObject, type JsonObject } from "../../src/json.js";
 import type { Env } from "../../services/env.js";
 import type { DestinationStatus, Edu, FederationApi } from "../../services/federation-api.js";
+import type { RoomApi } from "../../services/room-api.js";
 import type { Pdu } from "../../src/pdu.js";
 import { FederationRequestFailed, federationRequest } from "../../services/federation/federation-client.js";
 import { getFederationConfig } from "../../services/federation/federation-config.js";
@@ -37,6 +38,8 @@ import { FEDERATION_SCHEMA, QueueStore, type Transaction } from "./queue-store.j
 /** Transactions sent by one alarm before it hands over to the next (bounds one invocation's duration). */
 const MAX_TXNS_PER_ALARM = 20;
 /** Per-PDU errors logged from one answer; the rest are counted. */
+/** Rooms asked for their newest event per catch-up round. */
+const CATCH_UP_ROOMS_PER_ROUND = 20;
 const MAX_PDU_ERRORS_LOGGED = 10;
 
 export class Federation extends DurableObject<Env> implements FederationApi {
@@ -163,6 +166,7 @@ export class Federation extends DurableObject<Env> implements FederationApi {
         const started = this.store.startTransaction(now);
         if (started?.expiredEdus) console.log(`federation to ${destination}: ${started.expiredEdus} EDUs expired unsent`);
         if (!started) {
+          if (this.store.catchUpRooms() > 0 && (await this.catchUp(destination))) continue;
           await this.ctx.storage.deleteAlarm();
           return;
         }
@@ -196,6 +200,31 @@ export class Federation extends DurableObject<Env> implements FederationApi {
     }
     // More may be queued: carry on in a fresh invocation.
     await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  /**
+   * The queue is empty but rooms lost events over the cap: each room's newest
+   * event of ours is queued again (Room DO catchUp), a batch of rooms at a time.
+   * True if anything was queued.
+   */
+  private async catchUp(destination: string): Promise<boolean> {
+    const rooms = this.store.catchUpRoomIds(CATCH_UP_ROOMS_PER_ROUND);
+    const found = await Promise.all(
+      rooms.map(async (roomId) => {
+        const stub = this.env.ROOM.getByName(roomId) as unknown as RoomApi;
+        try {
+          const r = await stub.catchUp(destination);
+          return r.ok ? r.value.pdus : [];
+        } catch (e) {
+          console.warn(`federation to ${destination}: no catch-up for ${roomId}: ${(e as Error).message}`);
+          return [];
+        }
+      }),
+    );
+    const pdus = found.flat();
+    this.store.enqueueCatchUp(rooms, pdus, Date.now());
+    if (rooms.length) console.log(`federation to ${destination}: catch-up of ${rooms.length} rooms, ${pdus.length} events queued again`);
+    return pdus.length > 0 || this.store.catchUpRooms() > 0;
   }
 
   private send(destination: string, txn: Transaction): Promise<JsonObject> {

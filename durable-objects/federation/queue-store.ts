@@ -262,9 +262,19 @@ export class QueueStore {
   /** The transaction was accepted (200): its rows leave the queue, the backoff is over. */
   completeTransaction(txnId: string, now: number): { pdus: number; edus: number } {
     return this.storage.transactionSync(() => {
-      const rows = this.sql.exec<{ seq: number; kind: number; event_id: string | null }>("DELETE FROM queue WHERE txn_id = ? RETURNING seq, kind, event_id", txnId).toArray();
+      const rows = this.sql
+        .exec<{ seq: number; kind: number; event_id: string | null; room_id: string | null; queued_ts: number }>(
+          "DELETE FROM queue WHERE txn_id = ? RETURNING seq, kind, event_id, room_id, queued_ts",
+          txnId,
+        )
+        .toArray();
       const pdus = rows.filter((r) => r.kind === PDU) as Array<{ seq: number; event_id: string }>;
       this.markDone(pdus);
+      // A room with an event queued since its last drop that got through needs no catch-up:
+      // the receiver fills the gap behind that event with /get_missing_events.
+      for (const r of rows) {
+        if (r.kind === PDU && r.room_id !== null) this.sql.exec("DELETE FROM catchup_rooms WHERE room_id = ? AND last_dropped_ts <= ?", r.room_id, r.queued_ts);
+      }
       const edus = rows.length - pdus.length;
       this.sql.exec(
         `UPDATE sender SET txn_id = NULL, txn_ts = NULL, failures = 0, retry_at = NULL, last_error = NULL, last_success_ts = ?,
@@ -288,6 +298,31 @@ export class QueueStore {
   /** Forgets the backoff (as Synapse does when it hears from the destination). */
   clearBackoff(): void {
     this.sql.exec("UPDATE sender SET failures = 0, retry_at = NULL WHERE id = 1");
+  }
+
+  /** Rooms waiting for a catch-up, oldest drop first. */
+  catchUpRoomIds(limit: number): string[] {
+    return this.sql.exec<{ room_id: string }>("SELECT room_id FROM catchup_rooms ORDER BY first_dropped_ts LIMIT ?", limit).toArray().map((r) => r.room_id);
+  }
+
+  /**
+   * A catch-up's events for `roomIds` join the queue (even if sent or dropped before:
+   * the point is to send the newest again) and those rooms leave the catch-up list.
+   */
+  enqueueCatchUp(roomIds: readonly string[], pdus: ReadonlyArray<{ eventId: string; pdu: Pdu }>, now: number): void {
+    this.storage.transactionSync(() => {
+      let added = 0;
+      for (const { eventId, pdu } of pdus) {
+        const body = JSON.stringify(pdu);
+        if (utf8Length(body) > MAX_PDU_BYTES) continue;
+        this.sql.exec("DELETE FROM done_pdus WHERE event_id = ?", eventId);
+        added += this.sql
+          .exec("INSERT INTO queue (kind, event_id, room_id, body, queued_ts) VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING RETURNING seq", PDU, eventId, roomIdOf(eventId, pdu), body, now)
+          .toArray().length;
+      }
+      if (added) this.sql.exec("UPDATE sender SET pending_pdus = pending_pdus + ? WHERE id = 1", added);
+      for (const roomId of roomIds) this.sql.exec("DELETE FROM catchup_rooms WHERE room_id = ?", roomId);
+    });
   }
 
   /** How many rooms have events the destination never got because they were dropped over the cap. */

@@ -102,6 +102,14 @@ export class RoomStore {
     return JSON.parse(row.pdu) as Pdu;
   }
 
+  /** The newest event in the DAG sent by a user of `server` (not rejected, not soft-failed). */
+  latestEventOf(server: string): EventRow | undefined {
+    const suffix = `:${server}`;
+    return this.sql
+      .exec<EventRow>("SELECT * FROM events WHERE outlier = 0 AND rejected IS NULL AND soft_failed = 0 AND substr(sender, -length(?1)) = ?1 ORDER BY nid DESC LIMIT 1", suffix)
+      .toArray()[0];
+  }
+
   extremities(): EventRow[] {
     return this.sql.exec<EventRow>("SELECT e.* FROM extremities x JOIN events e ON e.nid = x.event_nid ORDER BY e.depth DESC, e.nid DESC").toArray();
   }

@@ -214,6 +214,19 @@ export class Room extends DurableObject<Env> implements RoomApi {
     });
   }
 
+  /**
+   * Catch-up for a server whose queue dropped this room's events (server-server-api
+   * "Transactions"; Synapse's catch-up): our newest event here, if that server is
+   * still in the room. It fills the gap behind it with /get_missing_events.
+   */
+  async catchUp(destination: string): Promise<RoomResult<{ pdus: StoredPdu[] }>> {
+    return this.run(async () => {
+      if (!this.store.exists() || !this.store.getMeta("room_id") || !serverInRoom(this.store, destination)) return { pdus: [] };
+      const row = this.store.latestEventOf(this.env.SERVER_NAME);
+      return { pdus: row ? [{ eventId: row.event_id, pdu: this.store.pduOf(row) }] : [] };
+    });
+  }
+
   /** make_join / make_leave / make_knock for a user of `origin`. */
   async makeMembership(origin: string, userId: string, membership: "join" | "leave" | "knock", versions: string[]): Promise<RoomResult<{ event: JsonObject; roomVersion: string }>> {
     return this.run(async () => {

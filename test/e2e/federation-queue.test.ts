@@ -362,7 +362,10 @@ describe("during a long backoff", () => {
     await until("delivered", async () => (await status(slow, d)).pendingEdus === 0);
     expect(d.appliedPduIds()).toEqual(["c0", ...idsOf("c", 31).slice(12)]);
     expect(d.appliedEduIds()).toEqual(idsOf("ce", 40).slice(10));
-    expect(await status(slow, d)).toMatchObject({ pendingPdus: 0, failures: 0, droppedPdus: 11, catchUpRooms: 2 });
+    // Room two's later events got through (the receiver fills the gap behind them); room one's
+    // catch-up asked its Room DO for our newest event there: no such room on this server, nothing to send.
+    await until("catch-up done", async () => (await status(slow, d)).catchUpRooms === 0);
+    expect(await status(slow, d)).toMatchObject({ pendingPdus: 0, failures: 0, droppedPdus: 11 });
   });
 
   it("drops EDUs past their age (typing, receipts) but keeps to-device messages", async () => {

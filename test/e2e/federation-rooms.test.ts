@@ -221,6 +221,39 @@ describe("rooms shared by two servers", () => {
     }
   });
 
+  it("a queue over its cap drops the oldest events; the rooms that lost their newest get a catch-up when the server is back", async () => {
+    const [portD, portE] = [await freePort(), await freePort()];
+    const [nameD, nameE] = [`127.0.0.1:${portD}`, `127.0.0.1:${portE}`];
+    const persistDir = mkdtempSync(join(tmpdir(), "edge-matrix-fed-catchup-"));
+    const vars = { ...sharedVars, FEDERATION_PLAINTEXT: `${nameD},${nameE}` };
+    const d = await startServer({ port: portD, serverName: nameD, vars: { ...vars, FEDERATION_QUEUE_MAX_PDUS: "5" } });
+    let e = await startServer({ port: portE, serverName: nameE, persistDir, keepState: true, vars });
+    try {
+      const dave = await startClientAndWait(await registerClient(d.baseUrl, uniqueName("dave"), "pw"));
+      const creds = await register(e.baseUrl, uniqueName("erin"), "pw");
+      let erin = await startClientAndWait(clientFor(e.baseUrl, creds));
+      const { room_id: x } = await dave.createRoom({ preset: "public_chat" as never });
+      const { room_id: y } = await dave.createRoom({ preset: "public_chat" as never });
+      for (const r of [x, y]) {
+        await erin.joinRoom(r, { viaServers: [nameD] });
+        await waitFor(() => membership(dave, r, erin.getUserId()!) === "join");
+      }
+      erin.stopClient();
+      await e.stop();
+      // 3 in X, then 10 in Y: the cap of 5 keeps the first one (in flight) and Y's newest.
+      for (let i = 1; i <= 3; i++) await dave.sendTextMessage(x, `x${i}`);
+      for (let i = 1; i <= 10; i++) await dave.sendTextMessage(y, `y${i}`);
+      e = await startServer({ port: portE, serverName: nameE, persistDir, keepState: true, vars });
+      erin = await startClientAndWait(clientFor(e.baseUrl, creds));
+      await waitFor(() => bodies(erin, y).includes("y10"), { timeoutMs: 30_000, what: "Y's newest events arrive" });
+      // X's newest was dropped: only the catch-up brings it (and /get_missing_events what lies behind it).
+      await waitFor(() => bodies(erin, x).includes("x3"), { timeoutMs: 30_000, what: "X's newest arrives by the catch-up" });
+    } finally {
+      await Promise.all([d.stop(), e.stop()]);
+      rmSync(persistDir, { recursive: true, force: true });
+    }
+  }, 120_000);
+
   it("both servers change the power levels at once: the fork is resolved to the same state on both", async () => {
     const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
     const bob = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("bob"), "pw"));
