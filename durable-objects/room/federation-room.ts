@@ -17,6 +17,7 @@ import type { PduOutcome } from "../../services/room-api.js";
 import type { RoomVersion } from "../../src/room-versions.js";
 import { pduForServer } from "../../src/server-history-visibility.js";
 import { authorizeAgainst, currentAuthRows } from "./authorize.js";
+import { noteBackwardExtremities, storeOutliers } from "./backfill.js";
 import { receivePdu } from "./receive.js";
 import type { EventRow, RoomStore } from "./room-store.js";
 
@@ -139,18 +140,7 @@ export function stateBefore(store: RoomStore, row: EventRow): StoredPdu[] {
  * join; then the join itself is accepted on that state.
  */
 export function importJoin(store: RoomStore, version: RoomVersion, roomId: string, input: { join: StoredPdu; state: StoredPdu[]; authChain: StoredPdu[] }): PduOutcome {
-  const pending = new Map<string, StoredPdu>();
-  for (const e of [...input.authChain, ...input.state]) pending.set(e.eventId, e);
-  // Auth events before the events they authorise: repeat while something new gets in.
-  for (let progress = true; progress && pending.size; ) {
-    progress = false;
-    for (const e of [...pending.values()].sort((a, b) => a.pdu.depth - b.pdu.depth)) {
-      const r = receivePdu(store, version, roomId, e, { outlier: true });
-      if (r.kind === "missing") continue;
-      pending.delete(e.eventId);
-      progress = true;
-    }
-  }
+  storeOutliers(store, version, roomId, [...input.authChain, ...input.state]);
   const accepted = store.knownEvents(input.state.map((e) => e.eventId));
   const stateRows = [...accepted.values()].filter((r) => !r.rejected && r.state_key !== null);
   const changes = stateRows.map((r) => ({ type: r.type, stateKey: r.state_key!, nid: r.nid }));
@@ -164,6 +154,8 @@ export function importJoin(store: RoomStore, version: RoomVersion, roomId: strin
   }
   const outcome = receivePdu(store, version, roomId, input.join, { stateBefore: group });
   if (outcome.kind !== "accepted") throw new MatrixError("M_FORBIDDEN", `The join was not accepted here: ${"reason" in outcome ? outcome.reason : outcome.kind}`, 403);
+  // The join's prev events are the resident's latest: the history before them is backfilled on demand (/messages).
+  noteBackwardExtremities(store, [input.join]);
   return outcome;
 }
 
