@@ -48,7 +48,7 @@ type Node = DagNode & { ev: StoredEvent };
 
 /**
  * Fetches and stores the history before the room's backward extremities.
- * True if anything new was stored (the caller reads its page again).
+ * True if history arrived (the caller reads its page again).
  */
 export async function backfillRoom(env: Env, roomId: string, limit: number): Promise<boolean> {
   try {
@@ -94,8 +94,7 @@ async function backfill(env: Env, roomId: string, limit: number): Promise<boolea
       console.warn(`backfill of ${roomId} from ${server}: ${e.message}`);
       continue;
     }
-    const stored = batch.length ? await storeBatch(env, server, roomId, version, batch, deadline) : 0;
-    if (stored > 0) return true;
+    if (batch.length && (await storeBatch(env, server, roomId, version, batch, deadline))) return true;
     // Nothing usable from this one: the next may do better.
   }
   return false;
@@ -121,9 +120,10 @@ function inRoom(raw: JsonObject, roomId: string): boolean {
  * The batch into the Room DO. The oldest events' prev events may be missing here:
  * the state before them comes from the same server (/state_ids, and /state for
  * what the room lacks of it), as Synapse's _compute_event_context_with_maybe_missing_prevs.
- * Returns how many events were stored.
+ * True if the room now has what the batch held: something was stored, or all of it
+ * was here already (another request stored it meanwhile).
  */
-async function storeBatch(env: Env, server: string, roomId: string, version: RoomVersion, batch: Node[], deadline: number): Promise<number> {
+async function storeBatch(env: Env, server: string, roomId: string, version: RoomVersion, batch: Node[], deadline: number): Promise<boolean> {
   // RPC's typing of deep JSON overwhelms the checker: the room is called through its interface.
   const stub = env.ROOM.getByName(roomId) as unknown as RoomApi;
   const events = batch.map((n) => n.ev);
@@ -137,9 +137,9 @@ async function storeBatch(env: Env, server: string, roomId: string, version: Roo
       }),
   );
   const first: BackfillResult = await unwrap(stub.backfill({ events, states, outliers: [] }));
-  let stored = first.stored.length;
+  if (first.stored.length === 0 && first.needState.length + first.missingAuth.length + first.rejected.length === 0) return true;
   const retry = first.needState.slice(0, MAX_STATE_FETCHES);
-  if (retry.length === 0 || Date.now() > deadline) return stored;
+  if (retry.length === 0 || Date.now() > deadline) return first.stored.length > 0;
   // The room lacks some of the state before them: fetch it whole, with its auth chain.
   const outliers: StoredEvent[] = [];
   await Promise.all(
@@ -156,10 +156,9 @@ async function storeBatch(env: Env, server: string, roomId: string, version: Roo
       if (stateIds.length === pdus.length) states[eventId] = stateIds;
     }),
   );
-  if (outliers.length === 0) return stored;
+  if (outliers.length === 0) return first.stored.length > 0;
   const second: BackfillResult = await unwrap(stub.backfill({ events, states, outliers }));
-  stored += second.stored.length;
-  return stored;
+  return first.stored.length + second.stored.length > 0;
 }
 
 /** GET /state_ids or /state at an event; undefined when the server cannot say. */
