@@ -39,6 +39,26 @@ export type FederationRead =
   | { kind: "event_auth"; eventId: string }
   | { kind: "missing"; earliest: string[]; latest: string[]; limit: number; minDepth: number };
 
+/** A batch from another server's /backfill, for the Room DO (steps 1–3 done by the caller). */
+export interface BackfillInput {
+  events: StoredEvent[];
+  /** For events whose prev events this server may not have: the ids of the state before them, as the remote gave them (/state_ids, /state). */
+  states: Record<string, string[]>;
+  /** State and auth events fetched for those (/state), stored as outliers first. */
+  outliers: StoredEvent[];
+}
+
+export interface BackfillResult {
+  /** Accepted into the DAG (as history). */
+  stored: string[];
+  /** Failed the auth checks (kept as rejected, never shown). */
+  rejected: string[];
+  /** Their prev events are not here and the state before them is not (fully) known: fetch it (/state) and call again. */
+  needState: string[];
+  /** Their auth events are not here. */
+  missingAuth: string[];
+}
+
 export interface RoomApi extends Rpc.DurableObjectBranded {
   createRoom(input: CreateRoomInput): Promise<RoomResult<{ roomId: string; eventIds: string[] }>>;
   send(input: SendInput): Promise<RoomResult<{ eventId: string }>>;
@@ -68,4 +88,6 @@ export interface RoomApi extends Rpc.DurableObjectBranded {
   closestEventForServer(origin: string, ts: number, dir: TimestampDirection): Promise<RoomResult<TimestampMatch | null>>;
   /** Whether events this server lacks could be closer than `eventId` to a timestamp searched for in `dir` (true if it is not in the DAG). */
   timestampGap(eventId: string, dir: TimestampDirection): Promise<boolean>;
+  /** History fetched from another server: checked and stored below what the room has (durable-objects/room/backfill.ts). */
+  backfill(input: BackfillInput): Promise<RoomResult<BackfillResult>>;
 }

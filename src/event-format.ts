@@ -68,26 +68,38 @@ function commonFields(rv: RoomVersion) {
 const roomId = (rv: RoomVersion) =>
   z.string().refine((s) => isValidRoomId(s, rv), "room_id is not a valid room id for this room version");
 
+/**
+ * How many prev and auth events an event may cite. Events served by /backfill (and the
+ * state and auth chains fetched with them) are history: their answer "MUST NOT be
+ * validated on these specific restrictions" (server-server-api GET /backfill), since
+ * events accepted before the limits existed may exceed them.
+ */
+function refLimits(unlimited: boolean): { prev: number; auth: number } {
+  return unlimited ? { prev: Number.MAX_SAFE_INTEGER, auth: Number.MAX_SAFE_INTEGER } : { prev: MAX_PREV_EVENTS, auth: MAX_AUTH_EVENTS };
+}
+
 /** Rooms v1–v2 (pdu_v1.yaml). */
-export function pduV1Schema(rv: RoomVersion) {
+export function pduV1Schema(rv: RoomVersion, unlimitedRefs = false) {
   const ref = z.tuple([eventId("v1"), eventHash]);
+  const max = refLimits(unlimitedRefs);
   return z.looseObject({
     ...commonFields(rv),
     room_id: roomId(rv),
     event_id: eventId("v1"),
-    prev_events: z.array(ref).max(MAX_PREV_EVENTS),
-    auth_events: z.array(ref).max(MAX_AUTH_EVENTS),
+    prev_events: z.array(ref).max(max.prev),
+    auth_events: z.array(ref).max(max.auth),
   });
 }
 
 /** Rooms v3–v11 (pdu_v3/v4/v6/v11.yaml); v12+ (pdu_v12.yaml) when `roomIdFromCreateEvent`. */
-export function pduV3Schema(rv: RoomVersion) {
+export function pduV3Schema(rv: RoomVersion, unlimitedRefs = false) {
   const ref = eventId(rv.eventFormat);
+  const max = refLimits(unlimitedRefs);
   const fields = {
     ...commonFields(rv),
     room_id: roomId(rv).optional(),
-    prev_events: z.array(ref).max(MAX_PREV_EVENTS),
-    auth_events: z.array(ref).max(MAX_AUTH_EVENTS),
+    prev_events: z.array(ref).max(max.prev),
+    auth_events: z.array(ref).max(max.auth),
   };
   return z.looseObject(fields).superRefine((pdu, ctx) => {
     if (Object.hasOwn(pdu, "event_id")) {
@@ -110,11 +122,12 @@ export type PduV3 = z.infer<ReturnType<typeof pduV3Schema>>;
 const schemaCache = new Map<string, ReturnType<typeof pduV1Schema> | ReturnType<typeof pduV3Schema>>();
 
 /** The zod schema for PDUs of `rv` (cached per version). */
-export function pduSchemaFor(rv: RoomVersion): ReturnType<typeof pduV1Schema> | ReturnType<typeof pduV3Schema> {
-  let s = schemaCache.get(rv.id);
+export function pduSchemaFor(rv: RoomVersion, unlimitedRefs = false): ReturnType<typeof pduV1Schema> | ReturnType<typeof pduV3Schema> {
+  const key = unlimitedRefs ? `${rv.id}\u0000history` : rv.id;
+  let s = schemaCache.get(key);
   if (!s) {
-    s = rv.eventFormat === "v1" ? pduV1Schema(rv) : pduV3Schema(rv);
-    schemaCache.set(rv.id, s);
+    s = rv.eventFormat === "v1" ? pduV1Schema(rv, unlimitedRefs) : pduV3Schema(rv, unlimitedRefs);
+    schemaCache.set(key, s);
   }
   return s;
 }
@@ -137,8 +150,9 @@ function fail(errcode: EventFormatError["errcode"], message: string, path?: stri
  * Validate an incoming PDU (already JSON-parsed) against `roomVersion`'s event
  * format. On success the *same* object is returned, typed as Pdu (nothing is
  * copied or normalised: hashes and ids must be computed over exactly what arrived).
+ * `history`: events pulled as history (/backfill), without the prev/auth count limits.
  */
-export function validateEventFormat(input: unknown, roomVersion: RoomVersion | string): EventFormatResult {
+export function validateEventFormat(input: unknown, roomVersion: RoomVersion | string, opts: { history?: boolean } = {}): EventFormatResult {
   const rv = typeof roomVersion === "string" ? getRoomVersion(roomVersion) : roomVersion;
   if (!rv) return fail("M_BAD_JSON", `unknown room version ${JSON.stringify(roomVersion)}`);
   if (!isJsonObject(input)) return fail("M_BAD_JSON", "event must be a JSON object");
@@ -155,7 +169,7 @@ export function validateEventFormat(input: unknown, roomVersion: RoomVersion | s
     return fail("M_TOO_LARGE", `event exceeds ${MAX_PDU_BYTES} bytes of canonical JSON`);
   }
 
-  const parsed = pduSchemaFor(rv).safeParse(input);
+  const parsed = pduSchemaFor(rv, opts.history === true).safeParse(input);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const path = issue ? issue.path.map(String).join("/") : "";

@@ -103,7 +103,7 @@ export type SearchOrder = "rank" | "recent";
 
 export interface SearchBatch {
   order: SearchOrder;
-  /** rank: how many ranked candidates were consumed; recent: the last stream position consumed. */
+  /** rank: how many ranked candidates were consumed; recent: the last stream position consumed (negative inside backfilled history). */
   cursor: number;
   /** A batch within one group (Synapse's group next_batch). */
   group?: { key: "room_id" | "sender"; value: string };
@@ -128,7 +128,7 @@ export function decodeBatch(token: string): SearchBatch {
   }
   if (!Array.isArray(v) || v.length !== 4) throw bad();
   const [order, cursor, key, value] = v as unknown[];
-  if ((order !== "rank" && order !== "recent") || typeof cursor !== "number" || !Number.isSafeInteger(cursor) || cursor < 0) throw bad();
+  if ((order !== "rank" && order !== "recent") || typeof cursor !== "number" || !Number.isSafeInteger(cursor) || (order === "rank" && cursor < 0)) throw bad();
   if (key === null) return { order, cursor };
   if ((key !== "room_id" && key !== "sender") || typeof value !== "string") throw bad();
   return { order, cursor, group: { key, value } };

@@ -23,6 +23,29 @@ export function parseStreamToken(token: string, name: string, head: number): num
   return pos;
 }
 
+/**
+ * History fetched from other servers (backfill) sorts below every stream
+ * position: it takes negative positions, decreasing, as Synapse's backfilled
+ * stream orderings. No event is below this one; room reads that page into
+ * history use `BEFORE_ALL_EVENTS` as their exclusive lower bound (/sync does not:
+ * it reads positions above its token, so backfilled events never come to it).
+ */
+export const LOWEST_EVENT_POS = -Number.MAX_SAFE_INTEGER + 1;
+export const BEFORE_ALL_EVENTS = LOWEST_EVENT_POS - 1;
+
+/**
+ * A token of the room reads (/messages, /context, /relations, /members?at=,
+ * /threads): as parseStreamToken, and also `s-<pos>`, a place inside
+ * backfilled history.
+ */
+export function parseRoomToken(token: string, name: string, head: number): number {
+  const m = /^s(-?\d{1,15})$/.exec(token);
+  if (!m) throw new MatrixError("M_INVALID_PARAM", `Invalid ${name} token`, 400);
+  const pos = Number(m[1]);
+  if (pos > head) throw new MatrixError("M_INVALID_PARAM", `${name} token is from the future`, 400);
+  return pos;
+}
+
 /** `dir` of /messages, /relations and timestamp_to_event. */
 export function parseDirection(value: string | undefined, required: boolean): "b" | "f" {
   if (value === undefined) {

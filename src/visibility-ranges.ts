@@ -11,12 +11,16 @@ import { type VisibilityTimeline, isEventVisible } from "./history-visibility.js
 /** Inclusive [lo, hi] stream positions. */
 export type PosRange = [number, number];
 
-/** The positions in [1, upper] the user may see, ascending and merged. */
-export function visibleRanges(t: VisibilityTimeline, upper: number): PosRange[] {
+/**
+ * The positions in [lower, upper] the user may see, ascending and merged. `lower`
+ * is 1 for /sync, which never reads backfilled history (negative positions); the
+ * room reads pass LOWEST_EVENT_POS (src/stream-token.ts) to page into it.
+ */
+export function visibleRanges(t: VisibilityTimeline, upper: number, lower = 1): PosRange[] {
   const out: PosRange[] = [];
-  if (upper < 1) return out;
+  if (upper < lower) return out;
   const points = [...new Set([...t.visibility.map((v) => v.pos), ...t.memberships.map((m) => m.pos)])]
-    .filter((p) => p >= 1 && p <= upper)
+    .filter((p) => p >= lower && p <= upper)
     .sort((a, b) => a - b);
   const add = (lo: number, hi: number) => {
     if (lo > hi || !isEventVisible(t, lo)) return;
@@ -24,7 +28,7 @@ export function visibleRanges(t: VisibilityTimeline, upper: number): PosRange[] 
     if (last && last[1] === lo - 1) last[1] = hi;
     else out.push([lo, hi]);
   };
-  let cur = 1;
+  let cur = lower;
   for (const p of points) {
     add(cur, p - 1);
     add(p, p);

@@ -17,7 +17,8 @@ import type { PduOutcome } from "../../services/room-api.js";
 import type { RoomVersion } from "../../src/room-versions.js";
 import { type ServerVisibilityAt, pduForServer } from "../../src/server-history-visibility.js";
 import { authorizeAgainst, currentAuthRows } from "./authorize.js";
-import { resolvedGroup } from "./persist.js";
+import { stateOverGroups } from "./persist.js";
+import { noteBackwardExtremities, storeOutliers } from "./backfill.js";
 import { receivePdu } from "./receive.js";
 import type { EventRow, RoomStore } from "./room-store.js";
 
@@ -152,6 +153,8 @@ export function importJoin(store: RoomStore, version: RoomVersion, roomId: strin
   }
   const outcome = receivePdu(store, version, roomId, input.join, { stateBefore: group });
   if (outcome.kind !== "accepted") throw new MatrixError("M_FORBIDDEN", `The join was not accepted here: ${"reason" in outcome ? outcome.reason : outcome.kind}`, 403);
+  // The join's prev events are the resident's latest: the history before them is backfilled on demand (/messages).
+  noteBackwardExtremities(store, [input.join]);
   return outcome;
 }
 
@@ -161,18 +164,7 @@ export function importJoin(store: RoomStore, version: RoomVersion, roomId: strin
  * ones that pass are returned, the rest are rejected and left out.
  */
 function storeRemoteState(store: RoomStore, version: RoomVersion, roomId: string, state: StoredPdu[], chain: StoredPdu[]): EventRow[] {
-  const pending = new Map<string, StoredPdu>();
-  for (const e of [...chain, ...state]) pending.set(e.eventId, e);
-  // Auth events before the events they authorise: repeat while something new gets in.
-  for (let progress = true; progress && pending.size; ) {
-    progress = false;
-    for (const e of [...pending.values()].sort((a, b) => a.pdu.depth - b.pdu.depth)) {
-      const r = receivePdu(store, version, roomId, e, { outlier: true });
-      if (r.kind === "missing") continue;
-      pending.delete(e.eventId);
-      progress = true;
-    }
-  }
+  storeOutliers(store, version, roomId, [...chain, ...state]);
   const accepted = store.knownEvents(state.map((e) => e.eventId));
   // One event per state key: a server that lists two for one key gets neither trusted over the other's auth.
   const byKey = new Map<string, EventRow>();
@@ -200,7 +192,7 @@ export function receiveAcrossGap(store: RoomStore, version: RoomVersion, roomId:
   const remote = storeRemoteState(store, version, roomId, state, chain);
   const remoteGroup = store.newStateGroup(null, remote.map((r) => ({ type: r.type, stateKey: r.state_key!, nid: r.nid })));
   const prevRows = [...store.knownEvents(prevEventIds(ev.pdu)).values()].filter((r) => !r.outlier && !r.rejected);
-  const group = resolvedGroup(store, version, [remoteGroup, ...prevRows.map((r) => r.state_group)]);
+  const group = stateOverGroups(store, version, [remoteGroup, ...prevRows.map((r) => r.state_group)])!;
   return receivePdu(store, version, roomId, ev, { stateBefore: group });
 }
 

@@ -16,7 +16,7 @@ import type { RoomVersion } from "../../src/room-versions.js";
 import type { Env } from "../../services/env.js";
 import { Topic, notifyUsers } from "../../services/wake.js";
 import { deliverPushes } from "../../services/push/gateway.js";
-import { type PublishItem, publishStatements } from "./publish.js";
+import { type PublishItem, backfillStatements, backwardExtremityStatements, publishStatements } from "./publish.js";
 import { planPushActions } from "./push-actions.js";
 import type { EventRow, OutboxRow, RoomStore } from "./room-store.js";
 import type { RoomTyping } from "./typing.js";
@@ -70,21 +70,54 @@ export class Outbox {
   private async flushOnce(): Promise<void> {
     if (!this.store.exists()) return;
     for (;;) {
-      const rows = this.store.pendingOutbox(OUTBOX_BATCH);
-      if (rows.length === 0) return;
-      const items = this.publishItems(rows);
+      const pending = this.store.pendingOutbox(OUTBOX_BATCH);
+      if (pending.length === 0) return;
+      // A backfill group goes whole, in its own batch (./backfill.ts); other rows up to the next group.
+      if (pending[0]!.kind === "backfill") {
+        await this.publishBackfill(pending[0]!.backfill_group);
+        continue;
+      }
+      const cut = pending.findIndex((r) => r.kind === "backfill");
+      const rows = cut === -1 ? pending : pending.slice(0, cut);
+      const eventRows = rows.filter((r) => r.kind !== "gaps");
+      const items = this.publishItems(eventRows);
       // Other servers first: if this fails nothing is published yet and the retry sends again (the queue dedupes by event id).
-      await this.federate(rows);
+      await this.federate(eventRows);
       const { statements, positionIndexes } = publishStatements(this.env.DB, items);
       // Per-user notification rows go into the same batch as their events (push-actions.ts).
       const push = await planPushActions(this.env.DB, this.env.SERVER_NAME, this.store, this.room.version(), items);
       statements.push(...push.statements);
+      if (eventRows.length < rows.length) statements.push(...backwardExtremityStatements(this.env.DB, this.room.roomId(), this.store.backwardExtremities()));
       const results = await this.env.DB.batch(statements);
       this.ctx.waitUntil(deliverPushes(this.env, push.pending).catch((e: unknown) => console.error("push delivery failed", e)));
       const positions = positionIndexes.map((i) => (results[i]?.results[0] as { pos: number } | undefined)?.pos ?? null);
-      this.store.markPublished(rows.map((r, i) => ({ seq: r.seq, nid: r.event_nid, pos: r.kind === "event" ? (positions[i] ?? null) : null })));
-      this.wake(items, Math.max(...positions.filter((p): p is number => p !== null)));
+      const posOf = new Map(eventRows.map((r, i) => [r.seq, r.kind === "event" ? (positions[i] ?? null) : null]));
+      this.store.markPublished(rows.map((r) => ({ seq: r.seq, nid: r.event_nid, pos: posOf.get(r.seq) ?? null })));
+      if (items.length) this.wake(items, Math.max(...positions.filter((p): p is number => p !== null)));
     }
+  }
+
+  /**
+   * One backfill group into D1, below every position (./publish.ts): history, so
+   * no federation, no notification rows and no wake-ups. Its events stay in the
+   * outbox until the batch succeeds; a retry reserves new positions (the old
+   * ones were never used: the batch is one transaction).
+   */
+  private async publishBackfill(group: number | null): Promise<void> {
+    const rows = this.store.backfillRows(group);
+    const roomId = this.room.roomId();
+    const version = this.room.version();
+    if (rows.length) {
+      const events = rows.map((r) => {
+        const row = this.store.eventByNid(r.event_nid)!;
+        return { event: clientEventOf(this.store, version, roomId, row), redactedBy: row.redacted_by };
+      });
+      const results = await this.env.DB.batch(backfillStatements(this.env.DB, roomId, events, this.store.backfillGroupVisibility(group)));
+      const mark = (results[0]?.results[0] as { pos?: number } | undefined)?.pos;
+      if (typeof mark !== "number") throw new Error("the backfill batch reserved no positions");
+      this.store.markPublished(rows.map((r, i) => ({ seq: r.seq, nid: r.event_nid, pos: mark + 1 + i })));
+    }
+    this.store.deleteBackfillGroup(group);
   }
 
   /** The outbox rows as what D1's read model stores: client-format events (redactions rewrite their target). */

@@ -69,6 +69,9 @@ export function persistEvent(store: RoomStore, version: RoomVersion, ev: { event
     if (row && !row.redacted_by && !row.outlier && !row.rejected && mayApplyRedaction(store, version, ev.pdu, row, group)) {
       store.setRedactedBy(row.nid, ev.eventId);
       store.enqueue(row.nid, "redaction");
+    } else if (target && (!row || (row.outlier && !row.rejected))) {
+      // The target is older history this server does not have yet: backfill applies this when it comes.
+      store.addPendingRedaction(target, nid);
     }
   }
   return { eventId: ev.eventId };
@@ -76,15 +79,15 @@ export function persistEvent(store: RoomStore, version: RoomVersion, ev: { event
 
 /** The state before an event whose prev events are `prevRows`: their state, resolved when they differ. */
 export function stateBeforeOf(store: RoomStore, version: RoomVersion, prevRows: EventRow[]): number | null {
-  if (prevRows.length === 0) return null;
-  return resolvedGroup(store, version, prevRows.map((r) => r.state_group));
+  return stateOverGroups(store, version, prevRows.map((r) => r.state_group));
 }
 
-/** One state group for several: the same group, or a new one holding their resolution. */
-export function resolvedGroup(store: RoomStore, version: RoomVersion, groups: number[]): number {
-  const distinct = [...new Set(groups)];
-  if (distinct.length === 1) return distinct[0]!;
-  return store.newStateGroup(null, changesOf(store, resolveGroups(store, version, distinct)));
+/** One state group for several: the same group, or a new one holding their resolved state (null for none). */
+export function stateOverGroups(store: RoomStore, version: RoomVersion, stateGroups: number[]): number | null {
+  const groups = [...new Set(stateGroups)];
+  if (groups.length === 0) return null;
+  if (groups.length === 1) return groups[0]!;
+  return store.newStateGroup(null, changesOf(store, resolveGroups(store, version, groups)));
 }
 
 /** State resolution over whole state groups (event ids keyed by stateKey). */
@@ -146,7 +149,7 @@ function updateCurrentState(store: RoomStore, version: RoomVersion, extremities:
  * if its sender is on the target sender's server or holds the redact power level
  * (rooms v3+ "Redactions": the auth rules leave this to the receiving server).
  */
-function mayApplyRedaction(store: RoomStore, version: RoomVersion, redaction: Pdu, target: EventRow, group: number): boolean {
+export function mayApplyRedaction(store: RoomStore, version: RoomVersion, redaction: Pdu, target: EventRow, group: number): boolean {
   const domain = (u: string) => u.slice(u.indexOf(":") + 1);
   if (domain(redaction.sender) === domain(target.sender)) return true;
   const at = (type: string) => {

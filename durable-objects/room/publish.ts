@@ -141,3 +141,46 @@ export function publishStatements(db: D1Database, items: PublishItem[]): { state
   }
   return { statements, positionIndexes };
 }
+
+/** Position expression of a backfill group's batch: the lowest position it reserved (its history visibility mark). */
+const BACKFILL_BASE = "(SELECT pos FROM backfill_counter WHERE id = 1)";
+
+/**
+ * One backfill group (durable-objects/room/backfill.ts) into the read model:
+ * `events` oldest first take consecutive positions below every position taken
+ * so far (the counter only decreases, and later groups are older history), above
+ * a history visibility mark holding the visibility before the oldest of them
+ * (d1-migrations/0017_backfill.sql). No stream position, no state rows, no
+ * notification rows: nothing here is new. The first statement returns the mark's
+ * position; event i is at that + 1 + i.
+ */
+export function backfillStatements(db: D1Database, roomId: string, events: Array<{ event: ClientEvent; redactedBy: string | null }>, historyVisibility: string): D1PreparedStatement[] {
+  const out: D1PreparedStatement[] = [
+    db.prepare("UPDATE backfill_counter SET pos = pos - ? WHERE id = 1 RETURNING pos").bind(events.length + 1),
+    db.prepare(`INSERT INTO room_visibility_marks (room_id, stream_pos, history_visibility) VALUES (?, ${BACKFILL_BASE}, ?)`).bind(roomId, historyVisibility),
+  ];
+  events.forEach(({ event: ev, redactedBy }, i) => {
+    const rel = relation(ev.content);
+    const threadId = rel.relType === "m.thread" ? rel.eventId : null;
+    out.push(
+      db
+        .prepare(
+          "INSERT INTO room_events (stream_pos, event_id, room_id, type, state_key, sender, origin_server_ts, json, relates_to, rel_type, thread_id, redacted_by) " +
+            `VALUES (${BACKFILL_BASE} + ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING`,
+        )
+        .bind(i + 1, ev.event_id, roomId, ev.type, ev.state_key ?? null, ev.sender, ev.origin_server_ts, JSON.stringify(ev), rel.eventId, rel.relType, threadId, redactedBy),
+    );
+  });
+  return out;
+}
+
+/** D1's copy of the room's backward extremities, rewritten whole (at most `MAX_BACKWARD_EXTREMITIES`, nearest the present first). */
+export const MAX_BACKWARD_EXTREMITIES = 50;
+
+export function backwardExtremityStatements(db: D1Database, roomId: string, list: Array<{ event_id: string; depth: number }>): D1PreparedStatement[] {
+  const rows = list.slice(0, MAX_BACKWARD_EXTREMITIES).map((e) => [e.event_id, e.depth]);
+  return [
+    db.prepare("DELETE FROM room_backward_extremities WHERE room_id = ?").bind(roomId),
+    db.prepare("INSERT INTO room_backward_extremities (room_id, event_id, depth) SELECT ?, value ->> 0, value ->> 1 FROM json_each(?)").bind(roomId, JSON.stringify(rows)),
+  ];
+}

@@ -68,21 +68,17 @@ function currentForAuth(store: RoomStore, version: RoomVersion, pdu: Pdu, create
   return state;
 }
 
-/** Steps 4–6 for one event; persists it (accepted, soft-failed, rejected or outlier). Run inside transactionSync. */
-export function receivePdu(store: RoomStore, version: RoomVersion, roomId: string, ev: { eventId: string; pdu: Pdu }, opts: ReceiveOptions = {}): PduOutcome {
+/** Step 4 for one event: authorised by its own auth events ("missing": some are not here). */
+export function checkOwnAuthEvents(
+  store: RoomStore,
+  version: RoomVersion,
+  ev: { eventId: string; pdu: Pdu },
+): { kind: "ok"; create: Pdu | undefined; ids: Map<Pdu, string> } | { kind: "missing"; auth: string[] } | { kind: "failed"; reason: string } {
   const { pdu, eventId } = ev;
-  const known = store.eventById(eventId);
-  if (known) {
-    if (known.rejected) return { kind: "rejected", reason: known.rejected };
-    if (!known.outlier || opts.outlier) return { kind: "duplicate" };
-  }
-  if (pdu.type !== "m.room.create" && pdu.room_id !== roomId) return { kind: "rejected", reason: "event is for another room" };
-
-  // Step 4: the event's own auth events.
   const authIds = authEventIds(pdu);
   const authRows = store.knownEvents(authIds);
   const missingAuth = authIds.filter((id) => !authRows.has(id));
-  if (missingAuth.length) return { kind: "missing", auth: missingAuth, prev: [] };
+  if (missingAuth.length) return { kind: "missing", auth: missingAuth };
   const ids = new Map<Pdu, string>([[pdu, eventId]]);
   const authPdus = authIds.map((id) => {
     const row = authRows.get(id)!;
@@ -94,7 +90,29 @@ export function receivePdu(store: RoomStore, version: RoomVersion, roomId: strin
   const rejectedAuth = new Set(authPdus.filter((a) => a.rejected).map((a) => a.p));
   let verdict = checkAuthEventsMatch(version, pdu, authPdus.map((a) => a.p), (p) => rejectedAuth.has(p));
   if (verdict.ok) verdict = checkEventAuth(version, pdu, authStateFromEvents(authPdus.map((a) => a.p), create), authOptions(ids));
-  if (!verdict.ok) return reject(store, ev, `auth events: ${verdict.reason}`);
+  return verdict.ok ? { kind: "ok", create, ids } : { kind: "failed", reason: verdict.reason };
+}
+
+/** Step 5 for one event: authorised by the state of group `before` (the state before it). */
+export function checkStateBefore(store: RoomStore, version: RoomVersion, pdu: Pdu, before: number, create: Pdu | undefined, ids: Map<Pdu, string>): { ok: true } | { ok: false; reason: string } {
+  return checkEventAuth(version, pdu, stateForAuth(store, version, before, pdu, create, ids), authOptions(ids));
+}
+
+/** Steps 4–6 for one event; persists it (accepted, soft-failed, rejected or outlier). Run inside transactionSync. */
+export function receivePdu(store: RoomStore, version: RoomVersion, roomId: string, ev: { eventId: string; pdu: Pdu }, opts: ReceiveOptions = {}): PduOutcome {
+  const { pdu, eventId } = ev;
+  const known = store.eventById(eventId);
+  if (known) {
+    if (known.rejected) return { kind: "rejected", reason: known.rejected };
+    if (!known.outlier || opts.outlier) return { kind: "duplicate" };
+  }
+  if (pdu.type !== "m.room.create" && pdu.room_id !== roomId) return { kind: "rejected", reason: "event is for another room" };
+
+  // Step 4: the event's own auth events.
+  const own = checkOwnAuthEvents(store, version, ev);
+  if (own.kind === "missing") return { kind: "missing", auth: own.auth, prev: [] };
+  if (own.kind === "failed") return reject(store, ev, `auth events: ${own.reason}`);
+  const { create, ids } = own;
   if (opts.outlier) {
     if (!known) store.insertEvent({ eventId, pdu, membership: membershipOf(pdu), stateGroup: 0, outlier: true });
     return { kind: "accepted" };
@@ -113,7 +131,7 @@ export function receivePdu(store: RoomStore, version: RoomVersion, roomId: strin
   }
   if (pdu.type !== "m.room.create") {
     if (before === null) return reject(store, ev, "no state before the event");
-    verdict = checkEventAuth(version, pdu, stateForAuth(store, version, before, pdu, create, ids), authOptions(ids));
+    const verdict = checkStateBefore(store, version, pdu, before, create, ids);
     if (!verdict.ok) return reject(store, ev, `state before the event: ${verdict.reason}`);
   }
 
@@ -127,12 +145,12 @@ export function receivePdu(store: RoomStore, version: RoomVersion, roomId: strin
   return softFailed !== undefined ? { kind: "soft_failed", reason: softFailed } : { kind: "accepted" };
 }
 
-function membershipOf(pdu: Pdu): string | null {
+export function membershipOf(pdu: Pdu): string | null {
   return pdu.type === "m.room.member" && typeof pdu.content.membership === "string" ? pdu.content.membership : null;
 }
 
 /** Rejected events are kept (so they are not fetched and checked again) but never used. */
-function reject(store: RoomStore, ev: { eventId: string; pdu: Pdu }, reason: string): PduOutcome {
+export function reject(store: RoomStore, ev: { eventId: string; pdu: Pdu }, reason: string): PduOutcome {
   const known = store.eventById(ev.eventId);
   if (known) store.markRejected(known.nid, reason);
   else store.insertEvent({ eventId: ev.eventId, pdu: ev.pdu, membership: membershipOf(ev.pdu), stateGroup: 0, outlier: true, rejected: reason });

@@ -42,6 +42,15 @@ export const ROOM_SCHEMA: readonly string[] = [
   // (whether anything cites it: a gap in front of it).
   `CREATE INDEX events_ts ON events (origin_server_ts);
    CREATE INDEX events_depth ON events (depth);`,
+  // Backfill (server-server-api "Backfilling and retrieving missing events"): backward
+  // extremities are prev events of DAG events that are not in the DAG here (unknown, or
+  // only outliers); a backfilled batch is published to D1 as one group (outbox rows of kind
+  // "backfill" naming it) below every other position, with the history visibility before its
+  // oldest event; redactions whose target is not here yet wait for it.
+  `CREATE TABLE backward_extremities (event_id TEXT PRIMARY KEY, depth INTEGER NOT NULL);
+   CREATE TABLE backfill_groups (id INTEGER PRIMARY KEY AUTOINCREMENT, history_visibility TEXT NOT NULL);
+   ALTER TABLE outbox ADD COLUMN backfill_group INTEGER;
+   CREATE TABLE pending_redactions (target_id TEXT NOT NULL, redaction_nid INTEGER NOT NULL, PRIMARY KEY (target_id, redaction_nid));`,
 ];
 
 /** Past this many deltas a state group is stored whole, bounding reads. */
@@ -68,11 +77,16 @@ export type EventRow = {
 export type OutboxRow = {
   seq: number;
   event_nid: number;
-  /** "state": an earlier event became current state again through state resolution (no timeline entry). */
-  kind: "event" | "redaction" | "state";
+  /**
+   * "state": an earlier event became current state again through state resolution (no timeline entry).
+   * "backfill": a historical event of backfill group `backfill_group`, published below all positions.
+   * "gaps": no event (nid 0); the backward extremities changed and D1's copy is to be rewritten.
+   */
+  kind: "event" | "redaction" | "state" | "backfill" | "gaps";
   txn_device: string | null;
   txn_id: string | null;
   federate: number;
+  backfill_group: number | null;
 };
 
 export class RoomStore {
@@ -293,15 +307,66 @@ export class RoomStore {
     this.sql.exec("INSERT INTO txns (sender, device_id, txn_id, event_id) VALUES (?, ?, ?, ?)", sender, deviceId, txnId, eventId);
   }
 
-  enqueue(nid: number, kind: OutboxRow["kind"], txn?: { deviceId: string; txnId: string }, federate = false): void {
+  enqueue(nid: number, kind: OutboxRow["kind"], txn?: { deviceId: string; txnId: string }, federate = false, backfillGroup: number | null = null): void {
     this.sql.exec(
-      "INSERT INTO outbox (event_nid, kind, txn_device, txn_id, federate) VALUES (?, ?, ?, ?, ?)",
+      "INSERT INTO outbox (event_nid, kind, txn_device, txn_id, federate, backfill_group) VALUES (?, ?, ?, ?, ?, ?)",
       nid,
       kind,
       txn?.deviceId ?? null,
       txn?.txnId ?? null,
       federate ? 1 : 0,
+      backfillGroup,
     );
+  }
+
+  // ---- backfill ----------------------------------------------------------------
+
+  /** The backward extremities, nearest the present first. */
+  backwardExtremities(): Array<{ event_id: string; depth: number }> {
+    return this.sql.exec<{ event_id: string; depth: number }>("SELECT event_id, depth FROM backward_extremities ORDER BY depth DESC, event_id").toArray();
+  }
+
+  /** Records a prev event this server does not have in its DAG (the deepest child's depth minus one wins). */
+  addBackwardExtremity(eventId: string, depth: number): void {
+    this.sql.exec(
+      "INSERT INTO backward_extremities (event_id, depth) VALUES (?, ?) ON CONFLICT (event_id) DO UPDATE SET depth = MAX(depth, excluded.depth)",
+      eventId,
+      depth,
+    );
+  }
+
+  removeBackwardExtremity(eventId: string): boolean {
+    return this.sql.exec("DELETE FROM backward_extremities WHERE event_id = ?", eventId).rowsWritten > 0;
+  }
+
+  newBackfillGroup(historyVisibility: string): number {
+    return this.sql.exec<{ id: number }>("INSERT INTO backfill_groups (history_visibility) VALUES (?) RETURNING id", historyVisibility).one().id;
+  }
+
+  backfillGroupVisibility(id: number | null): string {
+    return this.sql.exec<{ history_visibility: string }>("SELECT history_visibility FROM backfill_groups WHERE id = ?", id).toArray()[0]?.history_visibility ?? "shared";
+  }
+
+  /** The outbox rows of one backfill group, oldest event first (the order they were enqueued in). */
+  backfillRows(group: number | null): OutboxRow[] {
+    return this.sql.exec<OutboxRow>("SELECT * FROM outbox WHERE kind = 'backfill' AND backfill_group IS ? ORDER BY seq", group).toArray();
+  }
+
+  deleteBackfillGroup(id: number | null): void {
+    this.sql.exec("DELETE FROM backfill_groups WHERE id = ?", id);
+  }
+
+  /** A redaction whose target is not here yet: applied when the target arrives (by backfill). */
+  addPendingRedaction(targetId: string, redactionNid: number): void {
+    this.sql.exec("INSERT OR IGNORE INTO pending_redactions (target_id, redaction_nid) VALUES (?, ?)", targetId, redactionNid);
+  }
+
+  /** The redactions that were waiting for `targetId` (and forgets them). */
+  takePendingRedactions(targetId: string): number[] {
+    return this.sql
+      .exec<{ redaction_nid: number }>("DELETE FROM pending_redactions WHERE target_id = ? RETURNING redaction_nid", targetId)
+      .toArray()
+      .map((r) => r.redaction_nid);
   }
 
   pendingOutbox(limit: number): OutboxRow[] {

@@ -9,10 +9,11 @@ import type { RoomResult } from "../../src/room-result.js";
 import { type RoomVersion, getRoomVersion } from "../../src/room-versions.js";
 import type { TimestampDirection, TimestampMatch } from "../../src/timestamp-to-event.js";
 import type { Env } from "../../services/env.js";
-import type { CreateRoomInput, FederationRead, PduOutcome, RoomApi, SendInput } from "../../services/room-api.js";
+import type { BackfillInput, BackfillResult, CreateRoomInput, FederationRead, PduOutcome, RoomApi, SendInput } from "../../services/room-api.js";
 import { getServerKeys } from "../../services/server-keys.js";
 import { applySchema } from "../sql-schema.js";
 import { authorizeAgainst, checkLocalRedaction, currentAuthRows } from "./authorize.js";
+import { storeBackfill } from "./backfill.js";
 import {
   STRIPPED_STATE_TYPES,
   type StoredPdu,
@@ -331,6 +332,25 @@ export class Room extends DurableObject<Env> implements RoomApi {
   async timestampGap(eventId: string, dir: TimestampDirection): Promise<boolean> {
     if (!this.store.exists() || !this.store.getMeta("room_id")) return true;
     return nextToGap(this.store, eventId, dir);
+  }
+
+  /**
+   * History another server sent for /backfill (steps 1–3 done by the caller):
+   * checked against its auth events and the state before it, stored in the DAG
+   * without touching the current state or the forward extremities, and published
+   * below every stream position before this returns (./backfill.ts).
+   */
+  async backfill(input: BackfillInput): Promise<RoomResult<BackfillResult>> {
+    return this.run(async () => {
+      const version = this.version();
+      const roomId = this.roomId();
+      let result: BackfillResult = { stored: [], rejected: [], needState: [], missingAuth: [] };
+      this.ctx.storage.transactionSync(() => {
+        result = storeBackfill(this.store, version, roomId, input);
+      });
+      await this.outbox.flushOrSchedule();
+      return result;
+    });
   }
 
   private strippedState(): Pdu[] {

@@ -59,10 +59,14 @@ export async function loadKeys(env: Env, wanted: Map<string, Set<string>>): Prom
   return { get: (server, keyId) => keys.get(`${server} ${keyId}`) };
 }
 
-/** Steps 1–3 for PDUs of one room version. Order is kept; each PDU has its own result. */
-export async function checkPdus(env: Env, version: RoomVersion, raws: unknown[]): Promise<IntakeResult[]> {
+/**
+ * Steps 1–3 for PDUs of one room version. Order is kept; each PDU has its own result.
+ * `history`: pulled history (/backfill and what is fetched with it), whose prev and auth
+ * event counts are not limited (src/event-format.ts).
+ */
+export async function checkPdus(env: Env, version: RoomVersion, raws: unknown[], opts: { history?: boolean } = {}): Promise<IntakeResult[]> {
   const formatted = raws.map((raw) => {
-    const f = validateEventFormat(raw, version);
+    const f = validateEventFormat(raw, version, opts);
     if (!f.ok) return { ok: false as const, error: `${f.error.errcode}: ${f.error.message}` };
     try {
       return { ok: true as const, pdu: f.pdu, eventId: eventIdFor(f.pdu, version) };

@@ -134,6 +134,14 @@ describe("size limits", () => {
     expectError(validateEventFormat(v4Event({ prev_events: Array(21).fill(`$${H}`) }), "10"), /prev_events/);
     expectError(validateEventFormat(v4Event({ auth_events: Array(11).fill(`$${H}`) }), "10"), /auth_events/);
   });
+
+  it("history (/backfill) is not held to those limits, everything else still is", () => {
+    const many = v4Event({ prev_events: Array(30).fill(`$${H}`), auth_events: Array(15).fill(`$${H}`) });
+    expect(validateEventFormat(many, "10", { history: true }).ok).toBe(true);
+    expect(validateEventFormat(many, "10").ok).toBe(false);
+    expect(validateEventFormat(v1Event({ prev_events: Array(30).fill(["$p:example.org", { sha256: "x" }]) }), "1", { history: true }).ok).toBe(true);
+    expectError(validateEventFormat(v4Event({ prev_events: Array(30).fill("not an id") }), "10", { history: true }), /prev_events/);
+  });
 });
 
 describe("canonical JSON strictness", () => {

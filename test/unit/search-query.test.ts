@@ -44,7 +44,7 @@ describe("search terms", () => {
 
 describe("next_batch tokens", () => {
   it("round-trip", () => {
-    for (const b of [{ order: "rank" as const, cursor: 10 }, { order: "recent" as const, cursor: 12345, group: { key: "room_id" as const, value: "!r:x" } }]) {
+    for (const b of [{ order: "rank" as const, cursor: 10 }, { order: "recent" as const, cursor: 12345, group: { key: "room_id" as const, value: "!r:x" } }, { order: "recent" as const, cursor: -40 }]) {
       const t = encodeBatch(b);
       expect(t).toMatch(/^[A-Za-z0-9_-]+$/);
       expect(decodeBatch(t)).toEqual(b);

@@ -14,6 +14,7 @@
 import { MatrixError } from "../../src/errors.js";
 import { type VisibilityTimeline, visibilityAt } from "../../src/history-visibility.js";
 import { isValidRoomId } from "../../src/identifiers.js";
+import { LOWEST_EVENT_POS } from "../../src/stream-token.js";
 import { type PosRange, inRanges, visibleRanges } from "../../src/visibility-ranges.js";
 
 /** Bounds the two per-request queries; rooms never come near this many changes. */
@@ -25,7 +26,7 @@ export interface RoomAccess {
   /** The stream position this request reads up to (consistent with the rest of the batch). */
   head: number;
   timeline: VisibilityTimeline;
-  /** The stream positions in [1, head] the user may see. */
+  /** The stream positions up to head the user may see (backfilled history included: negative positions). */
   ranges: PosRange[];
   /** The user's latest member event in the room. */
   membership: { membership: string; eventId: string; pos: number } | undefined;
@@ -47,8 +48,10 @@ export async function loadRoomAccess(db: D1Database, roomId: string, userId: str
     db.prepare("SELECT pos FROM stream_counter WHERE id = 1"),
     db
       .prepare(
-        "SELECT stream_pos AS pos, json_extract(json, '$.content.history_visibility') AS value FROM room_events " +
-          "WHERE room_id = ? AND type = 'm.room.history_visibility' AND state_key = '' ORDER BY stream_pos DESC LIMIT ?",
+        // With the marks below backfilled batches (d1-migrations/0017_backfill.sql): the visibility before each.
+        "SELECT pos, value FROM (SELECT stream_pos AS pos, json_extract(json, '$.content.history_visibility') AS value FROM room_events " +
+          "WHERE room_id = ?1 AND type = 'm.room.history_visibility' AND state_key = '' " +
+          "UNION ALL SELECT stream_pos, history_visibility FROM room_visibility_marks WHERE room_id = ?1) ORDER BY pos DESC LIMIT ?2",
       )
       .bind(roomId, MAX_CHANGES),
     db
@@ -78,7 +81,7 @@ export async function loadRoomAccess(db: D1Database, roomId: string, userId: str
     userId,
     head: headPos,
     timeline,
-    ranges: visibleRanges(timeline, headPos),
+    ranges: visibleRanges(timeline, headPos, LOWEST_EVENT_POS),
     membership,
     joined,
     departed,

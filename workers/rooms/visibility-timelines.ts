@@ -12,8 +12,10 @@ export function visibilityStatements(db: D1Database, userId: string, roomIds: st
   return [
     db
       .prepare(
-        "SELECT room_id, stream_pos AS pos, json ->> '$.content.history_visibility' AS v FROM room_events " +
-          "WHERE room_id IN (SELECT value FROM json_each(?)) AND type = 'm.room.history_visibility' AND state_key = '' ORDER BY stream_pos",
+        // With the marks below backfilled batches (d1-migrations/0017_backfill.sql).
+        "SELECT room_id, pos, v FROM (SELECT room_id, stream_pos AS pos, json ->> '$.content.history_visibility' AS v FROM room_events " +
+          "WHERE room_id IN (SELECT value FROM json_each(?1)) AND type = 'm.room.history_visibility' AND state_key = '' " +
+          "UNION ALL SELECT room_id, stream_pos, history_visibility FROM room_visibility_marks WHERE room_id IN (SELECT value FROM json_each(?1))) ORDER BY pos",
       )
       .bind(rooms),
     db

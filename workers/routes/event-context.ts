@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import { filtersEvents, parseRoomEventFilter, storedEventMatches } from "../../src/room-event-filter.js";
-import { parseLimit, streamToken } from "../../src/stream-token.js";
+import { BEFORE_ALL_EVENTS, parseLimit, streamToken } from "../../src/stream-token.js";
 import { inRanges } from "../../src/visibility-ranges.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
@@ -41,7 +41,7 @@ eventContextRoutes.get(clientV3("/rooms/:roomId/context/:eventId"), requireAuth(
   const match = filtersEvents(filter) ? { match: (r: EventRow) => storedEventMatches(filter, r) } : {};
   const common = { from: "room_events e", where: ["e.room_id = ?"], params: [roomId], ranges: access.ranges, ...match };
   const [before, after] = await Promise.all([
-    eventPage(db, { ...common, dir: "b", lo: 0, hi: row.stream_pos - 1, limit: beforeLimit }),
+    eventPage(db, { ...common, dir: "b", lo: BEFORE_ALL_EVENTS, hi: row.stream_pos - 1, limit: beforeLimit }),
     eventPage(db, { ...common, dir: "f", lo: row.stream_pos, hi: access.head, limit: limit - beforeLimit }),
   ]);
   const last = after.rows.at(-1) ?? row;

@@ -9,7 +9,7 @@
 import { type Context, Hono } from "hono";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
-import { parseDirection, parseLimit, parseStreamToken, streamToken } from "../../src/stream-token.js";
+import { BEFORE_ALL_EVENTS, parseDirection, parseLimit, parseRoomToken, streamToken } from "../../src/stream-token.js";
 import { inRanges } from "../../src/visibility-ranges.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
@@ -46,8 +46,8 @@ async function relations(c: Context<AppEnv>, relType: string | undefined, eventT
   const who = { userId, deviceId };
   const db = c.env.DB;
   const access = await requireRoomAccess(db, roomId, userId);
-  const from = q.from !== undefined && q.from !== "" ? parseStreamToken(q.from, "from", access.head) : undefined;
-  const to = q.to !== undefined && q.to !== "" ? parseStreamToken(q.to, "to", access.head) : undefined;
+  const from = q.from !== undefined && q.from !== "" ? parseRoomToken(q.from, "from", access.head) : undefined;
+  const to = q.to !== undefined && q.to !== "" ? parseRoomToken(q.to, "to", access.head) : undefined;
   const parent = await eventById(db, roomId, eventId);
   if (!parent || parent.stream_pos > access.head || !inRanges(access.ranges, parent.stream_pos)) {
     throw new MatrixError("M_NOT_FOUND", "Event not found.", 404);
@@ -64,8 +64,8 @@ async function relations(c: Context<AppEnv>, relType: string | undefined, eventT
     filters.push("c.type = ?");
     filterParams.push(eventType);
   }
-  const start = dir === "b" ? (from ?? access.head) : (from ?? 0);
-  const [lo, hi] = dir === "b" ? [to ?? 0, start] : [start, to ?? access.head];
+  const start = dir === "b" ? (from ?? access.head) : (from ?? BEFORE_ALL_EVENTS);
+  const [lo, hi] = dir === "b" ? [to ?? BEFORE_ALL_EVENTS, start] : [start, to ?? access.head];
   const spec = recurse
     ? {
         // Every level keeps the filters (client-server-api "Relationships API").

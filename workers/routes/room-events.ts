@@ -10,7 +10,7 @@ import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
 import { filtersEvents, parseRoomEventFilter, storedEventMatches } from "../../src/room-event-filter.js";
 import { MEMBERSHIPS, type Membership, memberMatches } from "../../src/room-members.js";
-import { parseDirection, parseLimit, parseStreamToken, streamToken } from "../../src/stream-token.js";
+import { BEFORE_ALL_EVENTS, parseDirection, parseLimit, parseRoomToken, streamToken } from "../../src/stream-token.js";
 import { noEventError, parseTimestampQuery } from "../../src/timestamp-to-event.js";
 import { inRanges } from "../../src/visibility-ranges.js";
 import type { AppEnv } from "../app-env.js";
@@ -24,6 +24,7 @@ import { clientV3 } from "./paths.js";
 import { eventClosestToTimestamp, eventPlacement, lastEventAtOrBefore } from "../../services/d1/room-events.js";
 import { joinedMembers } from "../../services/d1/room-memberships.js";
 import { closestWithOtherServers } from "../federation/remote-timestamp.js";
+import { backfillRoom } from "../federation/backfill.js";
 
 export const MESSAGES_DEFAULT_LIMIT = 10;
 export const MESSAGES_MAX_LIMIT = 1000;
@@ -98,7 +99,7 @@ roomEventRoutes.get(clientV3("/rooms/:roomId/members"), requireAuth({ allowGuest
   let rows: EventRow[];
   if (q.at !== undefined) {
     // The members as of the last event at or before the token, if the user may see that event (as Synapse).
-    const pos = parseStreamToken(q.at, "at", access.head);
+    const pos = parseRoomToken(q.at, "at", access.head);
     const at = await lastEventAtOrBefore(db, roomId, pos);
     if (!at) throw new MatrixError("M_NOT_FOUND", "The room has no events at that point", 404);
     if (!inRanges(access.ranges, at.stream_pos)) throw new MatrixError("M_FORBIDDEN", "You may not see the room at that point", 403);
@@ -138,6 +139,11 @@ roomEventRoutes.get(clientV3("/rooms/:roomId/joined_members"), requireAuth(), as
  * GET /_matrix/client/v3/rooms/{roomId}/messages. Tokens are `s<pos>` ("after
  * position pos"): backwards from s<N> returns positions <= N newest first,
  * forwards positions > N oldest first; `to` bounds the other side the same way.
+ * Backfilled history has negative positions (`s-<pos>`), below everything else.
+ * Backwards without `to`, a page that runs out of history first backfills from
+ * another server in the room when this one lacks the events before (server-server-api
+ * "Backfilling and retrieving missing events"; workers/federation/backfill.ts), then
+ * reads again; a failure there only means the page ends with what is here.
  * `end` is omitted when there are no more events the user may see.
  */
 roomEventRoutes.get(clientV3("/rooms/:roomId/messages"), requireAuth({ allowGuest: true }), async (c) => {
@@ -147,13 +153,13 @@ roomEventRoutes.get(clientV3("/rooms/:roomId/messages"), requireAuth({ allowGues
   const limit = parseLimit(q.limit, MESSAGES_DEFAULT_LIMIT, MESSAGES_MAX_LIMIT);
   const filter = parseRoomEventFilter(q.filter);
   const db = c.env.DB;
-  const access = await requireRoomAccess(db, roomId, c.get("auth").userId);
-  const from = q.from !== undefined && q.from !== "" ? parseStreamToken(q.from, "from", access.head) : dir === "b" ? access.head : 0;
-  const to = q.to !== undefined && q.to !== "" ? parseStreamToken(q.to, "to", access.head) : undefined;
-  const [lo, hi] = dir === "b" ? [to ?? 0, from] : [from, to ?? access.head];
-  const page =
+  let access = await requireRoomAccess(db, roomId, c.get("auth").userId);
+  const from = q.from !== undefined && q.from !== "" ? parseRoomToken(q.from, "from", access.head) : dir === "b" ? access.head : BEFORE_ALL_EVENTS;
+  const to = q.to !== undefined && q.to !== "" ? parseRoomToken(q.to, "to", access.head) : undefined;
+  const [lo, hi] = dir === "b" ? [to ?? BEFORE_ALL_EVENTS, from] : [from, to ?? access.head];
+  const readPage = () =>
     lo < hi
-      ? await eventPage(db, {
+      ? eventPage(db, {
           from: "room_events e",
           where: ["e.room_id = ?"],
           params: [roomId],
@@ -164,13 +170,25 @@ roomEventRoutes.get(clientV3("/rooms/:roomId/messages"), requireAuth({ allowGues
           limit,
           ...(filtersEvents(filter) ? { match: (r: EventRow) => storedEventMatches(filter, r) } : {}),
         })
-      : { rows: [], next: null };
+      : Promise.resolve({ rows: [], next: null });
+  let page = await readPage();
+  let backfilled = false;
+  if (dir === "b" && to === undefined && page.next === null && limit > 0) {
+    backfilled = await backfillRoom(c.env, roomId, limit);
+    if (backfilled) {
+      // The visibility of what arrived (its marks, its history_visibility events) is known only now.
+      access = await requireRoomAccess(db, roomId, c.get("auth").userId);
+      page = await readPage();
+    }
+  }
   const now = Date.now();
   const who = viewer(c);
   const chunk = page.rows.map((r) => serveEvent(r, who, now));
   await bundleAggregations(db, who, chunk, now, (p) => inRanges(access.ranges, p));
   const body: JsonObject = { start: q.from !== undefined && q.from !== "" ? q.from : streamToken(from), chunk };
   if (page.next !== null) body.end = streamToken(page.next);
+  // History arrived: there may be more behind it, which the next page fetches (one backfill per request).
+  else if (backfilled) body.end = streamToken(page.rows.length ? page.rows.at(-1)!.stream_pos - 1 : hi);
   if (filter?.lazy_load_members && page.rows.length) {
     // Spec "Lazy-loading room members": the senders' member events, as of the newest event of the chunk.
     const newest = Math.max(...page.rows.map((r) => r.stream_pos));

@@ -9,7 +9,7 @@
 import { Hono } from "hono";
 import { MatrixError } from "../../src/errors.js";
 import type { JsonObject } from "../../src/json.js";
-import { parseLimit, parseStreamToken, streamToken } from "../../src/stream-token.js";
+import { parseLimit, parseRoomToken, streamToken } from "../../src/stream-token.js";
 import { inRanges } from "../../src/visibility-ranges.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
@@ -36,7 +36,7 @@ threadRoutes.get("/_matrix/client/v1/rooms/:roomId/threads", requireAuth(), asyn
   const { userId, deviceId } = c.get("auth");
   const db = c.env.DB;
   const access = await requireRoomAccess(db, roomId, userId);
-  let upTo = q.from !== undefined && q.from !== "" ? parseStreamToken(q.from, "from", access.head) : access.head;
+  let upTo = q.from !== undefined && q.from !== "" ? parseRoomToken(q.from, "from", access.head) : access.head;
 
   const participant = include === "participated" ? userId : undefined;
   const batch = limit + 1;
