@@ -26,7 +26,8 @@ function workersProject(name: string, include: string[], vars: Record<string, st
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
           // No DNS-over-HTTPS for federation: server names in tests never leave the machine.
-          bindings: { REGISTRATION_SHARED_SECRET: TEST_SHARED_SECRET, FEDERATION_DOH_URL: "", ...vars },
+          // Rooms default to the spec's recommended version 12 here (the shipped default is 10: test/e2e/server.mjs says why).
+          bindings: { REGISTRATION_SHARED_SECRET: TEST_SHARED_SECRET, FEDERATION_DOH_URL: "", DEFAULT_ROOM_VERSION: "12", ...vars },
           // Smaller per-IP budgets so tests can reach the limits quickly.
           ratelimits: {
             RL_REQUESTS: { simple: { limit: 400, period: 60 } },

@@ -35,6 +35,8 @@ export interface Env {
   TERMS_POLICIES?: string;
   /** Secret: enables Synapse-compatible shared-secret registration (/_synapse/admin/v1/register). */
   REGISTRATION_SHARED_SECRET?: string;
+  /** Version of rooms created without one (default 10, as Synapse; the spec recommends 12). */
+  DEFAULT_ROOM_VERSION?: string;
   /** Largest JSON request body accepted, in bytes. */
   MAX_JSON_BODY_BYTES?: string;
   /** Where other servers should connect, for /.well-known/matrix/server (host:port). */

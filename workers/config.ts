@@ -1,5 +1,6 @@
 import { z } from "zod";
 import type { Env } from "../services/env.js";
+import { DEFAULT_ROOM_VERSION, ROOM_VERSIONS } from "../src/room-versions.js";
 
 const TermsSchema = z.record(
   z.string(),
@@ -19,6 +20,8 @@ const ConfigSchema = z.object({
   /** `m.login.terms` policies (spec "Terms of service at registration"); none when empty. */
   termsPolicies: TermsSchema,
   registrationSharedSecret: z.string().optional(),
+  /** The version of rooms created without one (DEFAULT_ROOM_VERSION; README "Configuration"). */
+  defaultRoomVersion: z.string().refine((v) => ROOM_VERSIONS.has(v), { message: "DEFAULT_ROOM_VERSION is not a room version this server supports" }),
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -53,6 +56,7 @@ export function getConfig(env: Env): Config {
     passwordMinLength: Number(env.PASSWORD_MIN_LENGTH ?? 0),
     termsPolicies: parseJsonVar("TERMS_POLICIES", env.TERMS_POLICIES) ?? {},
     registrationSharedSecret: env.REGISTRATION_SHARED_SECRET || undefined,
+    defaultRoomVersion: env.DEFAULT_ROOM_VERSION || DEFAULT_ROOM_VERSION,
   });
   cache.set(env, config);
   return config;

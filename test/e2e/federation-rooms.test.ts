@@ -95,7 +95,8 @@ describe("rooms shared by two servers", () => {
   it("invite across servers, join, messages both ways, leave", async () => {
     const alice = await startClientAndWait(await registerClient(a.baseUrl, uniqueName("alice"), "pw"));
     const bob = await startClientAndWait(await registerClient(b.baseUrl, uniqueName("bob"), "pw"));
-    const { room_id: roomId } = await alice.createRoom({ name: "Across", preset: "private_chat" as never });
+    // Version 10, the shipped default (the suite's servers default to 12).
+    const { room_id: roomId } = await alice.createRoom({ name: "Across", preset: "private_chat" as never, room_version: "10" });
     await alice.invite(roomId, bob.getUserId()!);
     await waitFor(() => bob.getRoom(roomId)?.getMyMembership() === "invite", { what: "bob sees the invite on his server" });
     expect(bob.getRoom(roomId)?.name).toBe("Across");
@@ -140,6 +141,9 @@ describe("rooms shared by two servers", () => {
     expect(listed.chunk.map((r) => r.room_id)).toContain(roomId);
     const filtered = await carol.publicRooms({ server: a.serverName, filter: { generic_search_term: "Listed" } });
     expect(filtered.chunk.map((r) => r.room_id)).toContain(roomId);
+    // The alias resolves through carol's server (/query/directory); an unknown one is 404.
+    expect(await carol.getRoomIdForAlias(`#${local}:${a.serverName}`)).toMatchObject({ room_id: roomId, servers: [a.serverName] });
+    await expect(carol.getRoomIdForAlias(`#nope-${Date.now()}:${a.serverName}`)).rejects.toMatchObject({ errcode: "M_NOT_FOUND", httpStatus: 404 });
     await carol.joinRoom(`#${local}:${a.serverName}`);
     await waitFor(() => membership(alice, roomId, carol.getUserId()!) === "join", { what: "alice sees carol join by alias" });
     await carol.sendTextMessage(roomId, "carol here");

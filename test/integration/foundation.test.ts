@@ -77,6 +77,9 @@ describe("server keys", () => {
     const a = await callJson<{ verify_keys: Record<string, unknown> }>("/_matrix/key/v2/server");
     const b = await callJson<{ verify_keys: Record<string, unknown> }>("/_matrix/key/v2/server");
     expect(Object.keys(a.body.verify_keys)).toEqual(Object.keys(b.body.verify_keys));
+    // The older path with a key id (dropped from the spec, still asked by older servers) answers the same.
+    const byId = await callJson<{ verify_keys: Record<string, unknown> }>(`/_matrix/key/v2/server/${encodeURIComponent(Object.keys(a.body.verify_keys)[0]!)}`);
+    expect(byId.body.verify_keys).toEqual(a.body.verify_keys);
   });
 
   it("answers notary queries for itself and nothing for unknown servers", async () => {

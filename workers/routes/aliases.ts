@@ -4,6 +4,7 @@ import { MatrixError, forbidden, notFound } from "../../src/errors.js";
 import { checkNewLocalAlias, parseAliasParam } from "../../src/room-alias.js";
 import type { AppEnv } from "../app-env.js";
 import { getConfig } from "../config.js";
+import { remoteAlias } from "../rooms/room-rpc.js";
 import { requireAuth } from "../middleware/auth.js";
 import { jsonBody } from "../middleware/body.js";
 import { removeFromCanonicalAlias } from "../rooms/canonical-alias.js";
@@ -54,7 +55,10 @@ aliasRoutes.get(clientV3("/directory/room/:roomAlias"), async (c) => {
   const alias = c.req.param("roomAlias");
   const serverName = getConfig(c.env).serverName;
   const { domain } = parseAliasParam(alias);
-  if (domain !== serverName) throw notFound(`Room alias ${alias} not found (resolving other servers' aliases needs federation)`);
+  if (domain !== serverName) {
+    const remote = await remoteAlias(c.env, alias, domain);
+    return c.json({ room_id: remote.roomId, servers: remote.servers.length ? remote.servers : [domain] });
+  }
   const db = c.env.DB;
   const roomId = await roomIdOfAlias(db, alias);
   if (!roomId) throw notFound(`Room alias ${alias} not found`);

@@ -5,7 +5,7 @@ import { MatrixError } from "../../src/errors.js";
 import { roomIdFromCreateEvent } from "../../src/event-id.js";
 import { isValidUserId, utf8Length } from "../../src/identifiers.js";
 import { type JsonObject, JsonObjectSchema } from "../../src/json.js";
-import { DEFAULT_ROOM_VERSION, getRoomVersion } from "../../src/room-versions.js";
+import { getRoomVersion } from "../../src/room-versions.js";
 import type { AppEnv, AuthInfo } from "../app-env.js";
 import { getConfig } from "../config.js";
 import type { Env } from "../../services/env.js";
@@ -58,7 +58,7 @@ roomRoutes.post(clientV3("/createRoom"), requireAuth(), jsonBody(CreateRoomBody)
   if (body.invite_3pid?.length) {
     throw new MatrixError("M_UNRECOGNIZED", "Third-party invites need an identity server, which this server does not use", 400);
   }
-  const version = getRoomVersion(body.room_version ?? DEFAULT_ROOM_VERSION);
+  const version = getRoomVersion(body.room_version ?? config.defaultRoomVersion);
   if (!version) throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", `Unsupported room version ${body.room_version}`, 400);
   const db = c.env.DB;
 

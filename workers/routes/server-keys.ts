@@ -65,6 +65,9 @@ export const serverKeyRoutes = new Hono<AppEnv>();
 /** GET /_matrix/key/v2/server */
 serverKeyRoutes.get("/_matrix/key/v2/server", async (c) => c.json(await ownServerKeys(c.env)));
 
+/** GET /_matrix/key/v2/server/{keyId}: the spec dropped the key id (v1.x), older servers and Sytest still send it; as Synapse, all keys. */
+serverKeyRoutes.get("/_matrix/key/v2/server/:keyId", async (c) => c.json(await ownServerKeys(c.env)));
+
 /** GET /_matrix/key/v2/query/{serverName} */
 serverKeyRoutes.get("/_matrix/key/v2/query/:serverName", async (c) => {
   const ts = c.req.query("minimum_valid_until_ts");
