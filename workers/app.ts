@@ -38,6 +38,7 @@ import { roomInitialSyncRoutes } from "./routes/room-initial-sync.js";
 import { voipThirdPartyRoutes } from "./routes/voip-thirdparty.js";
 import { roomRoutes } from "./routes/rooms.js";
 import { syncRoutes } from "./routes/sync.js";
+import { eventsStreamRoutes } from "./routes/events-stream.js";
 import { slidingSyncRoutes } from "./routes/sliding-sync.js";
 import { synapseAdminRoutes } from "./routes/synapse-admin.js";
 import { threadRoutes } from "./routes/threads.js";
@@ -88,6 +89,7 @@ export function createApp(): Hono<AppEnv> {
   app.route("/", openIdRoutes);
   app.route("/", voipThirdPartyRoutes);
   app.route("/", syncRoutes);
+  app.route("/", eventsStreamRoutes);
   app.route("/", slidingSyncRoutes);
   app.route("/", roomEventRoutes);
   app.route("/", eventContextRoutes);

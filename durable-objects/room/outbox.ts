@@ -152,8 +152,8 @@ export class Outbox {
 
   /**
    * Queues the events of `rows` marked for federation with every other server in
-   * the room (the joined members' servers, and the target's server of a membership
-   * change: a kicked or banned server must hear of it), one Federation DO per
+   * the room (the joined members' servers, and the target's server of a kick or a
+   * ban: that server must hear of it), one Federation DO per
    * destination. The event's own origin already has it.
    */
   private async federate(rows: OutboxRow[]): Promise<void> {
@@ -164,7 +164,8 @@ export class Outbox {
     const byDestination = new Map<string, Array<{ eventId: string; pdu: ReturnType<RoomStore["pduOf"]> }>>();
     for (const row of pdus) {
       const targets = new Set(joinedServers);
-      if (row.type === "m.room.member" && row.state_key) targets.add(domainOf(row.state_key));
+      // Kicks and bans only: an invite reaches its server through /invite, not a transaction.
+      if (row.type === "m.room.member" && row.state_key && (row.membership === "leave" || row.membership === "ban")) targets.add(domainOf(row.state_key));
       targets.delete(own);
       targets.delete(domainOf(row.sender));
       for (const d of targets) {

@@ -233,6 +233,8 @@ export class Room extends DurableObject<Env> implements RoomApi {
     return this.run(async () => {
       const version = this.version();
       if (userDomain(userId) !== origin) throw new MatrixError("M_FORBIDDEN", `${userId} is not a user of ${origin}`, 403);
+      // A room none of our users is in any more: our view of it is stale, so we cannot be the resident (as Synapse: 404).
+      if (!serverInRoom(this.store, this.env.SERVER_NAME)) throw new MatrixError("M_NOT_FOUND", "This server is not in the room", 404);
       if (membership !== "leave" && !versions.includes(version.id)) {
         throw new MatrixError("M_INCOMPATIBLE_ROOM_VERSION", `Your homeserver does not support the features required to join this room (version ${version.id})`, 400, { room_version: version.id });
       }

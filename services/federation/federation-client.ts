@@ -27,6 +27,8 @@ export class FederationRequestFailed extends Error {
     /** The HTTP status, or 0 when the answer was not usable JSON. */
     readonly status: number,
     readonly errcode?: string,
+    /** The error answer's JSON (extra fields such as `room_version`). */
+    readonly body: JsonObject = {},
   ) {
     super(message);
   }
@@ -44,6 +46,13 @@ export interface FederationRequestOptions {
  * Resolves with the JSON object of a 2xx answer.
  */
 export async function federationRequest(env: Env, destination: string, method: string, path: string, opts: FederationRequestOptions = {}): Promise<JsonObject> {
+  const value = await federationRequestAny(env, destination, method, path, opts);
+  if (!isJsonObject(value)) throw new FederationRequestFailed(`${destination}: answer to ${method} ${path.split("?")[0]} is not a JSON object`, 0);
+  return value;
+}
+
+/** As federationRequest, for the v1 endpoints whose answer is an array (`[200, {...}]`). */
+export async function federationRequestAny(env: Env, destination: string, method: string, path: string, opts: FederationRequestOptions = {}): Promise<unknown> {
   const keys = await getServerKeys(env);
   const authorization = signRequest({ method, uri: path, origin: env.SERVER_NAME, destination, content: opts.body }, keys.keyId, keys.seed);
   const headers: Record<string, string> = { authorization, accept: "application/json" };
@@ -72,9 +81,9 @@ export async function federationRequest(env: Env, destination: string, method: s
     const err = isJsonObject(value) && !violation ? value : {};
     const errcode = typeof err.errcode === "string" ? err.errcode : undefined;
     const msg = typeof err.error === "string" ? err.error.slice(0, 300) : "";
-    throw new FederationRequestFailed(`${destination} answered ${res.status}${errcode ? ` ${errcode}` : ""} to ${method} ${path.split("?")[0]}${msg ? `: ${msg}` : ""}`, res.status, errcode);
+    throw new FederationRequestFailed(`${destination} answered ${res.status}${errcode ? ` ${errcode}` : ""} to ${method} ${path.split("?")[0]}${msg ? `: ${msg}` : ""}`, res.status, errcode, err);
   }
   if (violation) throw new FederationRequestFailed(`${destination}: answer${violation.path}: ${violation.reason}`, 0);
-  if (!isJsonObject(value)) throw new FederationRequestFailed(`${destination}: answer to ${method} ${path.split("?")[0]} is not a JSON object`, 0);
+  if (value === undefined) throw new FederationRequestFailed(`${destination}: answer to ${method} ${path.split("?")[0]} is not JSON`, 0);
   return value;
 }

@@ -7,6 +7,8 @@
  * 3. the content hash matches → else the redacted copy is used.
  * The Room DO then runs steps 4–6 (durable-objects/room/receive.ts).
  */
+import { MatrixError } from "../../src/errors.js";
+import { isJsonObject } from "../../src/json.js";
 import { eventIdFor } from "../../src/event-id.js";
 import { validateEventFormat } from "../../src/event-format.js";
 import { checkContentHash, requiredSignatureServers, verifyEventServerSignature } from "../../src/hashes.js";
@@ -94,4 +96,18 @@ export async function checkPdus(env: Env, version: RoomVersion, raws: unknown[],
     const pdu = checkContentHash(f.pdu, version) ? f.pdu : redactEvent(f.pdu, version);
     return { ok: true, eventId: f.eventId, pdu };
   });
+}
+
+/**
+ * The error for one event a server sent us directly (send_join, send_leave,
+ * send_knock, invite) that failed steps 1–3: an unsigned or wrongly signed event is
+ * 403 M_FORBIDDEN (Synapse checks signatures first), any other malformation 400 M_BAD_JSON.
+ */
+export function intakeRefusal(raw: unknown, result: IntakeResult | undefined, what: string): MatrixError {
+  const error = result && !result.ok ? result.error : "missing";
+  const signatures = isJsonObject(raw) ? raw.signatures : undefined;
+  if (error.startsWith("signature") || !isJsonObject(signatures) || Object.keys(signatures).length === 0) {
+    return new MatrixError("M_FORBIDDEN", `${what}: ${error}`, 403);
+  }
+  return new MatrixError("M_BAD_JSON", `${what}: ${error}`, 400);
 }

@@ -7,7 +7,7 @@
  * (make_leave/send_leave through the inviting server).
  */
 import { MatrixError } from "../../src/errors.js";
-import { eventIdFor } from "../../src/event-id.js";
+import { eventIdFor, generateLegacyEventId } from "../../src/event-id.js";
 import { signEvent } from "../../src/hashes.js";
 import { isJsonObject, type JsonObject } from "../../src/json.js";
 import type { Pdu, StoredEvent } from "../../src/pdu.js";
@@ -15,9 +15,9 @@ import { unwrap } from "../../src/room-result.js";
 import { ROOM_VERSIONS, getRoomVersion, type RoomVersion } from "../../src/room-versions.js";
 import type { Env } from "../../services/env.js";
 import type { RoomApi } from "../../services/room-api.js";
-import { FederationRequestFailed, federationRequest } from "../../services/federation/federation-client.js";
+import { FederationRequestFailed, federationRequest, federationRequestAny } from "../../services/federation/federation-client.js";
 import { FederationUnreachable } from "../../services/federation/federation-fetch.js";
-import { checkPdus } from "../../services/federation/pdu-intake.js";
+import { checkPdus, intakeRefusal } from "../../services/federation/pdu-intake.js";
 import { getServerKeys } from "../../services/server-keys.js";
 import { STREAM_POS, advanceStream, streamPosOf } from "../../services/stream.js";
 import { Topic, notifyUsers } from "../../services/wake.js";
@@ -46,6 +46,8 @@ async function signDraft(env: Env, version: RoomVersion, draft: JsonObject): Pro
   const { signatures: _s, hashes: _h, unsigned: _u, ...rest } = draft;
   const unsignedPdu: JsonObject = { ...rest, origin_server_ts: Date.now() };
   if (version.redaction !== "v11") unsignedPdu.origin = env.SERVER_NAME;
+  // v1/v2 ids are not hashes: the server that signs the event names it (as Synapse does for a make_join template).
+  if (version.eventFormat === "v1") unsignedPdu.event_id = generateLegacyEventId(env.SERVER_NAME);
   const pdu = signEvent(unsignedPdu, version, env.SERVER_NAME, keys.keyId, keys.seed) as unknown as Pdu;
   return { eventId: eventIdFor(pdu, version), pdu };
 }
@@ -64,7 +66,11 @@ async function firstAnswer<T>(servers: string[], ask: (server: string) => Promis
     }
   }
   if (last instanceof FederationRequestFailed && last.status === 403) throw new MatrixError("M_FORBIDDEN", last.message, 403);
-  if (last instanceof FederationRequestFailed && last.errcode === "M_INCOMPATIBLE_ROOM_VERSION") throw new MatrixError("M_INCOMPATIBLE_ROOM_VERSION", last.message, 400);
+  if (last instanceof FederationRequestFailed && last.errcode === "M_INCOMPATIBLE_ROOM_VERSION") {
+    // The client learns which version it was (client-server-api /join: M_INCOMPATIBLE_ROOM_VERSION carries room_version).
+    const v = last.body.room_version;
+    throw new MatrixError("M_INCOMPATIBLE_ROOM_VERSION", last.message, 400, typeof v === "string" ? { room_version: v } : {});
+  }
   throw new MatrixError("M_NOT_FOUND", `No server could help with this room${last instanceof Error ? ` (${last.message})` : ""}`, 404);
 }
 
@@ -113,8 +119,16 @@ export async function inviteRemoteUser(env: Env, roomId: string, sender: string,
   const built = await unwrap(stub.buildForRemote({ type: "m.room.member", state_key: target, sender, content: { ...content, membership: "invite" } }));
   const version = getRoomVersion(built.roomVersion)!;
   const server = domainOf(target);
+  const state = built.strippedState.map(stripped);
   const res = await federationRequest(env, server, "PUT", `/_matrix/federation/v2/invite/${enc(roomId)}/${enc(built.event.eventId)}`, {
-    body: { event: built.event.pdu as unknown as JsonObject, room_version: version.id, invite_room_state: built.strippedState.map(stripped) },
+    body: { event: built.event.pdu as unknown as JsonObject, room_version: version.id, invite_room_state: state },
+  }).catch(async (e: unknown) => {
+    // A server without v2 invites (404, or 400 M_UNRECOGNIZED): v1 carries no room version, so only for v1/v2 rooms (as Synapse).
+    if (e instanceof FederationRequestFailed && (e.status === 404 || (e.status === 400 && e.errcode === "M_UNRECOGNIZED"))) {
+      if (version.eventFormat !== "v1") throw new MatrixError("M_UNSUPPORTED_ROOM_VERSION", `${server} does not support this room's version`, 400);
+      return inviteV1(env, server, roomId, built.event, state);
+    }
+    throw e;
   }).catch((e: unknown) => {
     if (e instanceof FederationRequestFailed && e.status === 403) throw new MatrixError("M_FORBIDDEN", e.message, 403);
     if (e instanceof FederationRequestFailed || e instanceof FederationUnreachable) throw new MatrixError("M_UNKNOWN", `Could not invite ${target}: ${e.message}`, 502);
@@ -127,6 +141,16 @@ export async function inviteRemoteUser(env: Env, roomId: string, sender: string,
   const { outcomes } = await unwrap(stub.receive(env.SERVER_NAME, [{ eventId: c.eventId, pdu: c.pdu }], { federate: true }));
   const o = outcomes[c.eventId];
   if (o?.kind === "rejected" || o?.kind === "soft_failed") throw new MatrixError("M_FORBIDDEN", o.reason, 403);
+}
+
+/** PUT /_matrix/federation/v1/invite: the event itself, stripped state in its unsigned; the answer is `[200, {event}]`. */
+async function inviteV1(env: Env, server: string, roomId: string, event: StoredEvent, state: JsonObject[]): Promise<JsonObject> {
+  const pdu = event.pdu as unknown as JsonObject;
+  const unsigned = isJsonObject(pdu.unsigned) ? pdu.unsigned : {};
+  const path = `/_matrix/federation/v1/invite/${enc(roomId)}/${enc(event.eventId)}`;
+  const res = await federationRequestAny(env, server, "PUT", path, { body: { ...pdu, unsigned: { ...unsigned, invite_room_state: state } } });
+  const answer = Array.isArray(res) ? res[1] : undefined;
+  return isJsonObject(answer) ? answer : {};
 }
 
 /** Stripped state event (client-server-api "Stripped state"). */
@@ -143,7 +167,7 @@ export async function receiveInvite(env: Env, origin: string, roomId: string, ev
   const version = getRoomVersion(typeof body.room_version === "string" ? body.room_version : "1");
   if (!version) throw new MatrixError("M_INCOMPATIBLE_ROOM_VERSION", "This server does not support the room's version", 400, { room_version: String(body.room_version) });
   const [c] = await checkPdus(env, version, [body.event]);
-  if (!c?.ok) throw new MatrixError("M_FORBIDDEN", `Invalid invite event: ${c?.error ?? "missing"}`, 403);
+  if (!c?.ok) throw intakeRefusal(body.event, c, "Invalid invite event");
   const pdu = c.pdu;
   if (c.eventId !== eventId || pdu.room_id !== roomId) throw new MatrixError("M_BAD_JSON", "The event does not match the path", 400);
   if (pdu.type !== "m.room.member" || pdu.content.membership !== "invite" || typeof pdu.state_key !== "string") {
