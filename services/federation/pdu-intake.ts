@@ -106,7 +106,8 @@ export async function checkPdus(env: Env, version: RoomVersion, raws: unknown[],
 export function intakeRefusal(raw: unknown, result: IntakeResult | undefined, what: string): MatrixError {
   const error = result && !result.ok ? result.error : "missing";
   const signatures = isJsonObject(raw) ? raw.signatures : undefined;
-  if (error.startsWith("signature") || !isJsonObject(signatures) || Object.keys(signatures).length === 0) {
+  const hashes = isJsonObject(raw) ? raw.hashes : undefined;
+  if (error.startsWith("signature") || !isJsonObject(signatures) || Object.keys(signatures).length === 0 || !isJsonObject(hashes)) {
     return new MatrixError("M_FORBIDDEN", `${what}: ${error}`, 403);
   }
   return new MatrixError("M_BAD_JSON", `${what}: ${error}`, 400);

@@ -103,9 +103,11 @@ async function receiveRoomPdus(
       out[ev.eventId] = { error: e instanceof Error ? e.message : String(e) };
       continue;
     }
-    if (outcome.kind === "rejected") out[ev.eventId] = { error: `Rejected: ${outcome.reason}` };
-    else if (outcome.kind === "missing") out[ev.eventId] = { error: "Could not fetch the events it refers to" };
+    // Rejected and soft-failed events were processed (kept, never shown): no error, as Synapse
+    // answers; an error is for a PDU that could not be processed (here, its gaps not filled).
+    if (outcome.kind === "missing") out[ev.eventId] = { error: "Could not fetch the events it refers to" };
     else out[ev.eventId] = {};
+    if (outcome.kind === "rejected" || outcome.kind === "soft_failed") console.warn(`federation from ${origin}: ${ev.eventId} ${outcome.kind}: ${outcome.reason}`);
   }
   return out;
 }

@@ -6,7 +6,7 @@
  * to a room we are not in yet, kept until the user joins or rejects it
  * (make_leave/send_leave through the inviting server).
  */
-import { MatrixError } from "../../src/errors.js";
+import { type MatrixErrcode, MatrixError } from "../../src/errors.js";
 import { eventIdFor, generateLegacyEventId } from "../../src/event-id.js";
 import { signEvent } from "../../src/hashes.js";
 import { isJsonObject, type JsonObject } from "../../src/json.js";
@@ -66,6 +66,10 @@ async function firstAnswer<T>(servers: string[], ask: (server: string) => Promis
     }
   }
   if (last instanceof FederationRequestFailed && last.status === 403) throw new MatrixError("M_FORBIDDEN", last.message, 403);
+  // The resident's own refusal reaches the client as it was given (as Synapse passes make_join errors through).
+  if (last instanceof FederationRequestFailed && last.status === 400 && last.errcode && /^M_[A-Z0-9_]{1,60}$/.test(last.errcode) && last.errcode !== "M_INCOMPATIBLE_ROOM_VERSION" && last.errcode !== "M_UNRECOGNIZED") {
+    throw new MatrixError(last.errcode as MatrixErrcode, last.message, 400);
+  }
   if (last instanceof FederationRequestFailed && last.errcode === "M_INCOMPATIBLE_ROOM_VERSION") {
     // The client learns which version it was (client-server-api /join: M_INCOMPATIBLE_ROOM_VERSION carries room_version).
     const v = last.body.room_version;
@@ -90,6 +94,18 @@ export async function joinRemoteRoom(env: Env, roomId: string, userId: string, s
   const res = await federationRequest(env, made.server, "PUT", `/_matrix/federation/v2/send_join/${enc(roomId)}/${enc(join.eventId)}`, {
     body: join.pdu as unknown as JsonObject,
     maxResponseBytes: SEND_JOIN_MAX_BYTES,
+  }).catch(async (e: unknown) => {
+    // A server without v2 send_join (404, or 400 M_UNRECOGNIZED): v1 answers `[200, {...}]` (as Synapse falls back).
+    if (e instanceof FederationRequestFailed && (e.status === 404 || (e.status === 400 && e.errcode === "M_UNRECOGNIZED"))) {
+      const v1 = await federationRequestAny(env, made.server, "PUT", `/_matrix/federation/v1/send_join/${enc(roomId)}/${enc(join.eventId)}`, {
+        body: join.pdu as unknown as JsonObject,
+        maxResponseBytes: SEND_JOIN_MAX_BYTES,
+      });
+      const answer = Array.isArray(v1) ? v1[1] : undefined;
+      if (isJsonObject(answer)) return answer;
+      throw new FederationRequestFailed(`${made.server}: v1 send_join answer is not [200, {...}]`, 0);
+    }
+    throw e;
   }).catch((e: unknown) => {
     if (e instanceof FederationRequestFailed && e.status === 403) throw new MatrixError("M_FORBIDDEN", e.message, 403);
     if (e instanceof FederationRequestFailed || e instanceof FederationUnreachable) throw new MatrixError("M_UNKNOWN", e.message, 502);
@@ -267,6 +283,19 @@ export async function knockRemoteRoom(env: Env, roomId: string, userId: string, 
 
 /** Our user rejects an invite to (or leaves) a room this server is not in: make_leave/send_leave through the inviting server. */
 export async function leaveRemoteRoom(env: Env, roomId: string, userId: string, reason: string | undefined): Promise<void> {
+  try {
+    await leaveThroughResident(env, roomId, userId, reason);
+  } catch (e) {
+    if (!(e instanceof MatrixError)) throw e;
+    // The room's servers refuse or cannot be reached: the invite (or knock) is dropped here all the
+    // same, with a leave only this server knows of (as Synapse's local rejection), so it never blocks the user.
+    const content: JsonObject = { membership: "leave", ...(reason !== undefined ? { reason } : {}) };
+    const pdu = { type: "m.room.member", state_key: userId, sender: userId, content, room_id: roomId, origin_server_ts: Date.now() } as unknown as Pdu;
+    await recordInviteMembership(env, roomId, userId, { eventId: generateLegacyEventId(env.SERVER_NAME), pdu }, "leave");
+  }
+}
+
+async function leaveThroughResident(env: Env, roomId: string, userId: string, reason: string | undefined): Promise<void> {
   const servers = await candidateServers(env, roomId, userId, []);
   const made = await firstAnswer(servers, (s) => federationRequest(env, s, "GET", `/_matrix/federation/v1/make_leave/${enc(roomId)}/${enc(userId)}`));
   const version = getRoomVersion(typeof made.value.room_version === "string" ? made.value.room_version : "1");
