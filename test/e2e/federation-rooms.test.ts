@@ -313,8 +313,8 @@ describe("rooms shared by two servers", () => {
     const r1 = await sendTxn([message.pdu, forged.pdu, elsewhere.pdu]);
     expect(r1.status).toBe(200);
     const results = r1.json.pdus as Record<string, JsonObject>;
-    // Rejected, yet processed: no error in the answer (as Synapse), and never shown (below).
-    expect(results[message.eventId]).toEqual({});
+    // From a server with nobody in the room: refused unprocessed, with an error.
+    expect(results[message.eventId]?.error).toMatch(/not in this room/);
     expect(results[forged.eventId]?.error).toMatch(/signature/);
     expect(results[elsewhere.eventId]?.error).toMatch(/signature/);
 
@@ -340,6 +340,11 @@ describe("rooms shared by two servers", () => {
     expect((r2.json.pdus as Record<string, JsonObject>)[good.eventId]).toEqual({});
     await waitFor(() => bodies(bob, roomId).includes("hello from mallory"), { what: "the good message reaches bob" });
     expect(bodies(bob, roomId)).not.toContain("not a member");
+    // A member's event that fails auth (power levels it may not send) is processed and rejected:
+    // no error in the answer (as Synapse), and no state change.
+    const grab = signedAsA({ ...messageTemplate, type: "m.room.power_levels", state_key: "", prev_events: [good.eventId], depth: (template.depth as number) + 2, auth_events: [plId, join.eventId], content: { users: { [mallory]: 100 } } });
+    expect(((await sendTxn([grab.pdu])).json.pdus as Record<string, JsonObject>)[grab.eventId]).toEqual({});
+    expect(((await bob.getStateEvent(roomId, "m.room.power_levels", "")) as { users: Record<string, number> }).users[mallory]).toBeUndefined();
 
     // Malformed transactions are refused whole with the spec's errors.
     const tooMany = await sendTxn(Array.from({ length: 51 }, () => good.pdu));
