@@ -12,11 +12,10 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eventIdFor } from "../../src/event-id.js";
-import { signEvent } from "../../src/hashes.js";
 import type { JsonObject } from "../../src/json.js";
 import { formatSigningKey, signJson, signingKeyFromSeed, type SigningKey } from "../../src/signing.js";
-import { signRequest } from "../../src/x-matrix.js";
 import { type Credentials, fetchJson, register, registerClient, startClientAndWait, startServer, stopAllClients, uniqueName, waitFor, type TestServer } from "./harness.js";
+import { fed, signedAs } from "./federation-helpers.js";
 import { freePort } from "./server.mjs";
 
 const KEY_A = signingKeyFromSeed(new Uint8Array(32).fill(31), "a1");
@@ -138,19 +137,9 @@ async function joinWhenInvited(server: TestServer, token: string, roomId: string
   await waitFor(async () => (await fetchJson(server.baseUrl, `/_matrix/client/v3/join/${encodeURIComponent(roomId)}`, { token, json: {} })).status === 200, { what: "the invitee can join" });
 }
 
-/** A federation request to `to`, signed as `from` (X-Matrix). */
-async function fed(to: TestServer, fromName: string, key: SigningKey, method: string, path: string, body?: JsonObject): Promise<{ status: number; json: JsonObject }> {
-  const authorization = signRequest({ method, uri: path, origin: fromName, destination: to.serverName, content: body }, key.keyId, key.seed);
-  const res = await fetch(`${to.baseUrl}${path}`, { method, headers: { authorization, ...(body ? { "content-type": "application/json" } : {}) }, body: body ? JSON.stringify(body) : undefined });
-  return { status: res.status, json: (await res.json()) as JsonObject };
-}
-
-/** An event signed (and hashed) by `server` with `key`, room version 12. */
-function signedBy(server: string, key: SigningKey, template: JsonObject): { eventId: string; pdu: JsonObject } {
-  const { hashes: _h, signatures: _s, unsigned: _u, ...rest } = template;
-  const pdu = signEvent({ ...rest, origin_server_ts: (rest.origin_server_ts as number | undefined) ?? Date.now() }, "12", server, key.keyId, key.seed) as unknown as JsonObject;
-  return { eventId: eventIdFor(pdu, "12"), pdu };
-}
+/** A federation request to `to`, signed as the server named `fromName`. */
+const fedAs = (to: TestServer, fromName: string, key: SigningKey, method: string, path: string, body?: JsonObject) => fed(to, { serverName: fromName }, key, method, path, body);
+const signedBy = (server: string, key: SigningKey, template: JsonObject) => signedAs(server, template, key);
 
 let sharedRoom = "";
 let bobCreds: Credentials;
@@ -257,13 +246,13 @@ describe("backfill in /messages", () => {
 
     // The fake server's user joins through A (A fetches its key from it), so B will count it as in the room.
     const mallory = `@${uniqueName("mallory")}:${h.name}`;
-    const made = await fed(a, h.name, KEY_H, "GET", `/_matrix/federation/v1/make_join/${encodeURIComponent(roomId)}/${encodeURIComponent(mallory)}?ver=12`);
+    const made = await fedAs(a, h.name, KEY_H, "GET", `/_matrix/federation/v1/make_join/${encodeURIComponent(roomId)}/${encodeURIComponent(mallory)}?ver=12`);
     expect(made.status).toBe(200);
     const join = signedBy(h.name, KEY_H, { ...(made.json.event as JsonObject), content: { membership: "join" } });
-    const sj = await fed(a, h.name, KEY_H, "PUT", `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(join.eventId)}`, join.pdu);
+    const sj = await fedAs(a, h.name, KEY_H, "PUT", `/_matrix/federation/v2/send_join/${encodeURIComponent(roomId)}/${encodeURIComponent(join.eventId)}`, join.pdu);
     expect(sj.status).toBe(200);
     // The genuine history, as A serves it to the fake server.
-    const genuine = await fed(a, h.name, KEY_H, "GET", `/_matrix/federation/v1/backfill/${encodeURIComponent(roomId)}?v=${encodeURIComponent(join.eventId)}&limit=100`);
+    const genuine = await fedAs(a, h.name, KEY_H, "GET", `/_matrix/federation/v1/backfill/${encodeURIComponent(roomId)}?v=${encodeURIComponent(join.eventId)}&limit=100`);
     expect(genuine.status).toBe(200);
     const pdus = genuine.json.pdus as JsonObject[];
     const idOf = (p: JsonObject) => eventIdFor(p as never, "12");

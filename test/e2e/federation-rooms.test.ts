@@ -7,17 +7,16 @@
  * rejecting an invite to a room the invitee's server is not in.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { EventType, type MatrixClient, type MatrixEvent } from "matrix-js-sdk";
 import { eventIdFor } from "../../src/event-id.js";
 import { signEvent } from "../../src/hashes.js";
 import type { JsonObject } from "../../src/json.js";
 import { formatSigningKey, signingKeyFromSeed, type SigningKey } from "../../src/signing.js";
-import { signRequest } from "../../src/x-matrix.js";
 import { clientFor, register, registerClient, startClientAndWait, startServer, stopAllClients, uniqueName, waitFor, type TestServer } from "./harness.js";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./server.mjs";
+import { bodies, fed, membership, signedAs } from "./federation-helpers.js";
 import { FakeHomeserver } from "./fake-homeserver.js";
 
 let a: TestServer;
@@ -58,35 +57,11 @@ afterAll(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
 });
 
-function bodies(client: MatrixClient, roomId: string): string[] {
-  return (client.getRoom(roomId)?.getLiveTimeline().getEvents() ?? [])
-    .filter((e: MatrixEvent) => e.getType() === EventType.RoomMessage)
-    .map((e: MatrixEvent) => e.getContent().body as string);
-}
-
-const membership = (client: MatrixClient, roomId: string, userId: string) => client.getRoom(roomId)?.getMember(userId)?.membership;
-
-/** A federation request to `to`, signed as `from` with `key` (X-Matrix). */
-async function fed(to: TestServer, from: { serverName: string }, key: SigningKey, method: string, path: string, body?: JsonObject): Promise<{ status: number; json: JsonObject }> {
-  const authorization = signRequest({ method, uri: path, origin: from.serverName, destination: to.serverName, content: body }, key.keyId, key.seed);
-  const res = await fetch(`${to.baseUrl}${path}`, {
-    method,
-    headers: { authorization, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, json: (await res.json()) as JsonObject };
-}
-
 /** An event of `template`'s shape, hashed and signed as server A (room version 12: ids are reference hashes). */
 function signedAsA(template: JsonObject, key: SigningKey = KEY_A): { eventId: string; pdu: JsonObject } {
   return signedAs(a.serverName, template, key);
 }
 
-function signedAs(serverName: string, template: JsonObject, key: SigningKey): { eventId: string; pdu: JsonObject } {
-  const { hashes: _h, signatures: _s, ...rest } = template;
-  const pdu = signEvent({ ...rest, origin_server_ts: Date.now() }, "12", serverName, key.keyId, key.seed) as unknown as JsonObject;
-  return { eventId: eventIdFor(pdu, "12"), pdu };
-}
 
 let txnCounter = 0;
 const sendTxn = (pdus: JsonObject[]) => fed(b, a, KEY_A, "PUT", `/_matrix/federation/v1/send/t${Date.now()}-${txnCounter++}`, { origin: a.serverName, origin_server_ts: Date.now(), pdus, edus: [] });

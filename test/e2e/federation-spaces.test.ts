@@ -9,9 +9,9 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Direction, type MatrixClient } from "matrix-js-sdk";
 import type { JsonObject } from "../../src/json.js";
-import { formatSigningKey, signingKeyFromSeed, type SigningKey } from "../../src/signing.js";
-import { signRequest } from "../../src/x-matrix.js";
+import { formatSigningKey, signingKeyFromSeed } from "../../src/signing.js";
 import { fetchJson, registerClient, startClientAndWait, startServer, stopAllClients, uniqueName, waitFor, type TestServer } from "./harness.js";
+import { fed } from "./federation-helpers.js";
 import { freePort } from "./server.mjs";
 
 let a: TestServer;
@@ -44,17 +44,6 @@ afterAll(async () => {
   stopAllClients();
   await Promise.all([a?.stop(), b?.stop()]);
 });
-
-/** A federation request to `to`, signed as `from` with `key` (X-Matrix). */
-async function fed(to: TestServer, from: TestServer, key: SigningKey, method: string, path: string, body?: JsonObject): Promise<{ status: number; json: JsonObject }> {
-  const authorization = signRequest({ method, uri: path, origin: from.serverName, destination: to.serverName, content: body }, key.keyId, key.seed);
-  const res = await fetch(`${to.baseUrl}${path}`, {
-    method,
-    headers: { authorization, ...(body ? { "content-type": "application/json" } : {}) },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  return { status: res.status, json: (await res.json()) as JsonObject };
-}
 
 const enc = encodeURIComponent;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
