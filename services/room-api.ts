@@ -74,11 +74,12 @@ export interface RoomApi extends Rpc.DurableObjectBranded {
   setTyping(input: { userId: string; typing: boolean; timeoutMs: number }): Promise<RoomResult<null>>;
 
   // Federation (durable-objects/room/federation-room.ts, receive.ts).
-  receive(origin: string, pdus: StoredEvent[], opts?: { outlier?: boolean; federate?: boolean }): Promise<RoomResult<{ outcomes: Record<string, PduOutcome>; extremities: string[] }>>;
+  receive(origin: string, pdus: StoredEvent[], opts?: { outlier?: boolean; federate?: boolean; rejectMissingAuth?: boolean }): Promise<RoomResult<{ outcomes: Record<string, PduOutcome>; extremities: string[] }>>;
   makeMembership(origin: string, userId: string, membership: "join" | "leave" | "knock", versions: string[]): Promise<RoomResult<{ event: JsonObject; roomVersion: string }>>;
   sendMembership(origin: string, ev: StoredEvent, membership: "join" | "leave" | "knock"): Promise<RoomResult<{ event: Pdu; state: Pdu[]; authChain: Pdu[]; strippedState: Pdu[] }>>;
   catchUp(destination: string): Promise<RoomResult<{ pdus: StoredEvent[] }>>;
-  receiveAcrossGap(origin: string, ev: StoredEvent, state: StoredEvent[], authChain: StoredEvent[]): Promise<RoomResult<{ outcome: PduOutcome }>>;
+  receiveAcrossGap(origin: string, ev: StoredEvent, stateIds: string[], fetched: StoredEvent[]): Promise<RoomResult<{ outcome: PduOutcome }>>;
+  unknownEvents(eventIds: string[]): Promise<string[]>;
   importJoin(input: { roomId: string; roomVersion: string; join: StoredEvent; state: StoredEvent[]; authChain: StoredEvent[] }): Promise<RoomResult<{ eventId: string }>>;
   buildForRemote(t: EventTemplate): Promise<RoomResult<{ event: StoredEvent; roomVersion: string; strippedState: Pdu[] }>>;
   federationRead(origin: string, read: FederationRead): Promise<RoomResult<{ pdus: Pdu[]; authChain: Pdu[]; ids?: { pdus: string[]; authChain: string[] } }>>;

@@ -141,7 +141,7 @@ export function stateBefore(store: RoomStore, row: EventRow): StoredPdu[] {
  * join; then the join itself is accepted on that state.
  */
 export function importJoin(store: RoomStore, version: RoomVersion, roomId: string, input: { join: StoredPdu; state: StoredPdu[]; authChain: StoredPdu[] }): PduOutcome {
-  const stateRows = storeRemoteState(store, version, roomId, input.state, input.authChain);
+  const stateRows = storeRemoteState(store, version, roomId, input.state.map((e) => e.eventId), [...input.authChain, ...input.state]);
   const changes = stateRows.map((r) => ({ type: r.type, stateKey: r.state_key!, nid: r.nid }));
   const group = store.newStateGroup(null, changes);
   const before = new Set(store.currentStateRows().map((r) => r.nid));
@@ -163,9 +163,9 @@ export function importJoin(store: RoomStore, version: RoomVersion, roomId: strin
  * stored as an outlier once checked against its own auth events (step 4); the
  * ones that pass are returned, the rest are rejected and left out.
  */
-function storeRemoteState(store: RoomStore, version: RoomVersion, roomId: string, state: StoredPdu[], chain: StoredPdu[]): EventRow[] {
-  storeOutliers(store, version, roomId, [...chain, ...state]);
-  const accepted = store.knownEvents(state.map((e) => e.eventId));
+function storeRemoteState(store: RoomStore, version: RoomVersion, roomId: string, stateIds: string[], fetched: StoredPdu[]): EventRow[] {
+  storeOutliers(store, version, roomId, fetched);
+  const accepted = store.knownEvents(stateIds);
   // One event per state key: a server that lists two for one key gets neither trusted over the other's auth.
   const byKey = new Map<string, EventRow>();
   for (const r of accepted.values()) {
@@ -180,16 +180,17 @@ function storeRemoteState(store: RoomStore, version: RoomVersion, roomId: string
 /**
  * An event whose prev events could not all be fetched (a gap longer than
  * /get_missing_events was asked to fill): the state before it is what its
- * origin says (`/state?event_id=`), its events checked against their auth
+ * origin says (`/state_ids?event_id=`; the events of it we lack fetched and
+ * given as `fetched`), each checked against its own auth
  * events, resolved with the state after the prev events that are known here
  * (server-server-api "Retrieving events"; as Synapse does for missing prevs).
  * The event then goes through steps 5 and 6 on that state like any other; the
  * unknown prev events stay unknown (history /messages can backfill).
  */
-export function receiveAcrossGap(store: RoomStore, version: RoomVersion, roomId: string, ev: StoredPdu, state: StoredPdu[], chain: StoredPdu[]): PduOutcome {
+export function receiveAcrossGap(store: RoomStore, version: RoomVersion, roomId: string, ev: StoredPdu, stateIds: string[], fetched: StoredPdu[]): PduOutcome {
   const known = store.eventById(ev.eventId);
   if (known && !known.outlier) return known.rejected ? { kind: "rejected", reason: known.rejected } : { kind: "duplicate" };
-  const remote = storeRemoteState(store, version, roomId, state, chain);
+  const remote = storeRemoteState(store, version, roomId, stateIds, fetched);
   const remoteGroup = store.newStateGroup(null, remote.map((r) => ({ type: r.type, stateKey: r.state_key!, nid: r.nid })));
   const prevRows = [...store.knownEvents(prevEventIds(ev.pdu)).values()].filter((r) => !r.outlier && !r.rejected);
   const group = stateOverGroups(store, version, [remoteGroup, ...prevRows.map((r) => r.state_group)])!;

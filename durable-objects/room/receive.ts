@@ -22,6 +22,8 @@ export interface ReceiveOptions {
   outlier?: boolean;
   /** Send to the other servers in the room (events accepted for a remote server's join/leave/knock). */
   federate?: boolean;
+  /** Auth events that are still unknown reject the event (they could not be fetched: as Synapse), not "missing". */
+  rejectMissingAuth?: boolean;
   /** Accept prev events that are unknown here (a join's prev events are the other server's). */
   stateBefore?: number;
 }
@@ -110,7 +112,9 @@ export function receivePdu(store: RoomStore, version: RoomVersion, roomId: strin
 
   // Step 4: the event's own auth events.
   const own = checkOwnAuthEvents(store, version, ev);
-  if (own.kind === "missing") return { kind: "missing", auth: own.auth, prev: [] };
+  if (own.kind === "missing") {
+    return opts.rejectMissingAuth ? reject(store, ev, `auth events could not be fetched: ${own.auth.slice(0, 3).join(", ")}`) : { kind: "missing", auth: own.auth, prev: [] };
+  }
   if (own.kind === "failed") return reject(store, ev, `auth events: ${own.reason}`);
   const { create, ids } = own;
   if (opts.outlier) {

@@ -183,7 +183,7 @@ export class Room extends DurableObject<Env> implements RoomApi {
   // ---- federation (./federation-room.ts, ./receive.ts) ------------------------
 
   /** Received PDUs of one room, in order (steps 4–6 of the checks on receipt; steps 1–3 were done by the caller). */
-  async receive(origin: string, pdus: StoredPdu[], opts: { outlier?: boolean; federate?: boolean } = {}): Promise<RoomResult<{ outcomes: Record<string, PduOutcome>; extremities: string[] }>> {
+  async receive(origin: string, pdus: StoredPdu[], opts: { outlier?: boolean; federate?: boolean; rejectMissingAuth?: boolean } = {}): Promise<RoomResult<{ outcomes: Record<string, PduOutcome>; extremities: string[] }>> {
     return this.run(async () => {
       const version = this.version();
       const roomId = this.roomId();
@@ -202,13 +202,13 @@ export class Room extends DurableObject<Env> implements RoomApi {
   }
 
   /** An event of `origin` past a gap in its prev events, on the state its origin says held before it (./federation-room.ts). */
-  async receiveAcrossGap(origin: string, ev: StoredPdu, state: StoredPdu[], authChain: StoredPdu[]): Promise<RoomResult<{ outcome: PduOutcome }>> {
+  async receiveAcrossGap(origin: string, ev: StoredPdu, stateIds: string[], fetched: StoredPdu[]): Promise<RoomResult<{ outcome: PduOutcome }>> {
     return this.run(async () => {
       const version = this.version();
       if (!serverInRoom(this.store, origin)) throw new MatrixError("M_FORBIDDEN", `${origin} is not in this room`, 403);
       let outcome!: PduOutcome;
       this.ctx.storage.transactionSync(() => {
-        outcome = receiveAcrossGap(this.store, version, this.roomId(), ev, state, authChain);
+        outcome = receiveAcrossGap(this.store, version, this.roomId(), ev, stateIds, fetched);
       });
       await this.outbox.flushOrSchedule();
       return { outcome };
@@ -226,6 +226,13 @@ export class Room extends DurableObject<Env> implements RoomApi {
       const row = this.store.latestEventOf(this.env.SERVER_NAME);
       return { pdus: row ? [{ eventId: row.event_id, pdu: this.store.pduOf(row) }] : [] };
     });
+  }
+
+  /** Which of `eventIds` this room does not hold at all (not even as outliers or rejected): what a caller must fetch. */
+  async unknownEvents(eventIds: string[]): Promise<string[]> {
+    if (!this.store.exists() || !this.store.getMeta("room_id")) return eventIds;
+    const known = this.store.knownEvents(eventIds);
+    return eventIds.filter((id) => !known.has(id));
   }
 
   /** make_join / make_leave / make_knock for a user of `origin`. */

@@ -389,10 +389,20 @@ describe("rooms shared by two servers", () => {
         const limit = Math.min(Number(body?.limit ?? 10), 100);
         return { status: 200, json: { events: chain.slice(Math.max(0, latest - limit), latest).reverse().map((e) => e.pdu) } };
       });
+      // The state before any of the messages is the state after mal's join (forged here), by id and whole.
+      const claimed = [...state.filter((e) => e !== pl), forgedPl.pdu, join.pdu];
+      const chainOfJoin = sj.json.auth_chain as JsonObject[];
       f.handlers.push(({ path, query }) => {
-        // The state before any of the messages is the state after mal's join (forged here).
-        if (!path.startsWith("/_matrix/federation/v1/state/") || !index.has(query.get("event_id") ?? "")) return undefined;
-        return { status: 200, json: { pdus: [...state.filter((e) => e !== pl), forgedPl.pdu, join.pdu], auth_chain: sj.json.auth_chain as JsonObject[] } };
+        if (!index.has(query.get("event_id") ?? "")) return undefined;
+        if (path.startsWith("/_matrix/federation/v1/state_ids/")) {
+          return { status: 200, json: { pdu_ids: claimed.map((e) => eventIdFor(e, "12")), auth_chain_ids: chainOfJoin.map((e) => eventIdFor(e, "12")) } as JsonObject };
+        }
+        if (path.startsWith("/_matrix/federation/v1/state/")) return { status: 200, json: { pdus: claimed, auth_chain: chainOfJoin } as JsonObject };
+        return undefined;
+      });
+      f.handlers.push(({ path }) => {
+        const found = [...claimed, ...chainOfJoin].find((e) => path === `/_matrix/federation/v1/event/${encodeURIComponent(eventIdFor(e, "12"))}`);
+        return found ? { status: 200, json: { origin: f.name, origin_server_ts: Date.now(), pdus: [found] } } : undefined;
       });
 
       // Signing blocked the event loop for seconds: let idle keep-alive sockets the server closed meanwhile go first.
@@ -401,7 +411,9 @@ describe("rooms shared by two servers", () => {
       expect(res.status).toBe(200);
       expect((res.json.pdus as Record<string, JsonObject>)[tip.eventId]).toEqual({});
       expect(f.count("/_matrix/federation/v1/get_missing_events/")).toBeLessThanOrEqual(3);
-      expect(f.count("/_matrix/federation/v1/state/")).toBe(1);
+      // The state before it by id (/state_ids), and the one event of it B lacked (the forged power levels) by /event.
+      expect(f.count("/_matrix/federation/v1/state_ids/")).toBe(1);
+      expect(f.count("/_matrix/federation/v1/event/")).toBe(1);
       await waitFor(() => bodies(bob, roomId).includes("past the gap"), { what: "the event past the gap reaches bob" });
       // What /get_missing_events brought (the newest few of the 10,000) links up to the tip; nothing older came.
       const lost = bodies(bob, roomId).filter((t) => t.startsWith("lost "));

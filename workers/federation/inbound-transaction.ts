@@ -15,7 +15,8 @@ import type { StoredEvent } from "../../src/pdu.js";
 import { unwrap } from "../../src/room-result.js";
 import { getRoomVersion, type RoomVersion } from "../../src/room-versions.js";
 import type { Env } from "../../services/env.js";
-import { federationRequest } from "../../services/federation/federation-client.js";
+import { FederationRequestFailed, federationRequest } from "../../services/federation/federation-client.js";
+import { FederationUnreachable } from "../../services/federation/federation-fetch.js";
 import { checkPdus } from "../../services/federation/pdu-intake.js";
 import { roomServerAcls } from "../../services/d1/server-acl.js";
 import { serverAllowed } from "../../src/server-acl.js";
@@ -26,6 +27,11 @@ const MAX_EDUS = 100;
 /** get_missing_events rounds for one event before giving up on the gap. */
 const GAP_ROUNDS = 3;
 const GAP_LIMIT = 20;
+/** Events fetched one by one (`/event`) for a gap's state or missing auth events; beyond, /state whole. */
+const MAX_EVENT_FETCHES = 100;
+const EVENT_FETCH_PARALLEL = 10;
+/** State ids taken from a /state_ids answer. */
+const MAX_STATE_IDS = 50_000;
 /** State fetches for events past an unfillable gap, per room of one transaction. */
 const GAP_STATE_FETCHES = 2;
 interface GapBudget {
@@ -126,8 +132,12 @@ export async function receiveWithGaps(
     const { outcomes, extremities } = await unwrap(stub.receive(origin, [ev]));
     const outcome = outcomes[ev.eventId]!;
     if (outcome.kind !== "missing") return outcome;
-    if (round >= GAP_ROUNDS) return outcome.prev.length ? acrossGap(env, origin, roomId, version, stub, ev, outcome, budget) : outcome;
-    if (outcome.auth.length) await fetchAuthChain(env, origin, roomId, version, stub, ev.eventId);
+    if (round >= GAP_ROUNDS) {
+      if (outcome.prev.length) return acrossGap(env, origin, roomId, version, stub, ev, outcome, budget);
+      // Auth events nobody would give us: the event is rejected (kept, never used), as Synapse does.
+      return (await unwrap(stub.receive(origin, [ev], { rejectMissingAuth: true }))).outcomes[ev.eventId]!;
+    }
+    if (outcome.auth.length) await fetchAuthChain(env, origin, roomId, version, stub, ev.eventId, outcome.auth);
     if (outcome.prev.length) {
       const res = await federationRequest(env, origin, "POST", `/_matrix/federation/v1/get_missing_events/${encodeURIComponent(roomId)}`, {
         body: { earliest_events: extremities, latest_events: [ev.eventId], limit: GAP_LIMIT, min_depth: 0 },
@@ -141,7 +151,7 @@ export async function receiveWithGaps(
       for (const f of fetched.sort((a, b) => a.pdu.depth - b.pdu.depth)) {
         let r = (await unwrap(stub.receive(origin, [f]))).outcomes[f.eventId]!;
         if (r.kind === "missing" && r.auth.length) {
-          await fetchAuthChain(env, origin, roomId, version, stub, f.eventId);
+          await fetchAuthChain(env, origin, roomId, version, stub, f.eventId, r.auth);
           r = (await unwrap(stub.receive(origin, [f]))).outcomes[f.eventId]!;
         }
         if (r.kind === "missing" && r.prev.length) await acrossGap(env, origin, roomId, version, stub, f, r, budget);
@@ -167,27 +177,66 @@ async function acrossGap(
 ): Promise<PduOutcome> {
   if (budget.stateFetches <= 0) return outcome;
   budget.stateFetches--;
-  let res: JsonObject;
-  try {
-    res = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/state/${encodeURIComponent(roomId)}?event_id=${encodeURIComponent(ev.eventId)}`, {
-      maxResponseBytes: 32 * 1024 * 1024,
-    });
-  } catch {
-    return outcome;
-  }
+  const room = encodeURIComponent(roomId);
+  const at = encodeURIComponent(ev.eventId);
   const verified = async (list: unknown) =>
     (await checkPdus(env, version, Array.isArray(list) ? list : [])).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
-  const [state, chain] = await Promise.all([verified(res.pdus), verified(res.auth_chain)]);
-  return (await unwrap(stub.receiveAcrossGap(origin, ev, state, chain))).outcome;
+  const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
+  let stateIds: string[];
+  let fetched: StoredEvent[];
+  try {
+    // The ids first (what Synapse asks); what we lack comes one by one, or whole through /state if it is much.
+    const ids = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/state_ids/${room}?event_id=${at}`, { maxResponseBytes: 8 * 1024 * 1024 });
+    stateIds = strings(ids.pdu_ids).slice(0, MAX_STATE_IDS);
+    const wanted = [...new Set([...stateIds, ...strings(ids.auth_chain_ids).slice(0, MAX_STATE_IDS)])];
+    const unknown = await stub.unknownEvents(wanted);
+    if (unknown.length <= MAX_EVENT_FETCHES) {
+      fetched = await fetchEvents(env, origin, version, unknown);
+    } else {
+      const res = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/state/${room}?event_id=${at}`, { maxResponseBytes: 32 * 1024 * 1024 });
+      fetched = (await Promise.all([verified(res.pdus), verified(res.auth_chain)])).flat();
+    }
+  } catch (e) {
+    if (!(e instanceof FederationRequestFailed || e instanceof FederationUnreachable)) throw e;
+    return outcome;
+  }
+  return (await unwrap(stub.receiveAcrossGap(origin, ev, stateIds, fetched))).outcome;
+}
+
+/** Events by id from `origin` (`GET /event/{eventId}`), checked (steps 1–3); what it cannot give is left out. */
+async function fetchEvents(env: Env, origin: string, version: RoomVersion, ids: string[]): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = [];
+  for (let i = 0; i < ids.length; i += EVENT_FETCH_PARALLEL) {
+    const batch = ids.slice(i, i + EVENT_FETCH_PARALLEL);
+    const raws = await Promise.all(
+      batch.map((id) =>
+        federationRequest(env, origin, "GET", `/_matrix/federation/v1/event/${encodeURIComponent(id)}`).then(
+          (res) => (Array.isArray(res.pdus) && res.pdus.length === 1 ? res.pdus[0] : undefined),
+          () => undefined,
+        ),
+      ),
+    );
+    for (const c of await checkPdus(env, version, raws.filter((r) => r !== undefined))) {
+      if (c.ok && batch.includes(c.eventId)) out.push({ eventId: c.eventId, pdu: c.pdu });
+    }
+  }
+  return out;
 }
 
 /** The auth chain of `eventId` from `origin`, stored as outliers. */
-export async function fetchAuthChain(env: Env, origin: string, roomId: string, version: RoomVersion, stub: RoomStub, eventId: string): Promise<void> {
-  const res = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/event_auth/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`, {
-    maxResponseBytes: 32 * 1024 * 1024,
-  });
-  const chain = Array.isArray(res.auth_chain) ? res.auth_chain : [];
-  const ok = (await checkPdus(env, version, chain)).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
+export async function fetchAuthChain(env: Env, origin: string, roomId: string, version: RoomVersion, stub: RoomStub, eventId: string, missing: string[] = []): Promise<void> {
+  let ok: StoredEvent[];
+  try {
+    const res = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/event_auth/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`, {
+      maxResponseBytes: 32 * 1024 * 1024,
+    });
+    const chain = Array.isArray(res.auth_chain) ? res.auth_chain : [];
+    ok = (await checkPdus(env, version, chain)).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
+  } catch (e) {
+    if (!(e instanceof FederationRequestFailed || e instanceof FederationUnreachable)) throw e;
+    // No /event_auth there (or it failed): the missing ones by id, as Synapse fetches them.
+    ok = await fetchEvents(env, origin, version, missing.slice(0, MAX_EVENT_FETCHES));
+  }
   // Auth events before the events they authorise: a few passes settle any order.
   for (let pass = 0; pass < 3 && ok.length; pass++) {
     const { outcomes } = await unwrap(stub.receive(origin, ok, { outlier: true }));
