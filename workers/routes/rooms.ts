@@ -161,15 +161,24 @@ const ReasonBody = z.object({ reason: z.string().optional() });
 /** PUT /_matrix/client/v3/rooms/{roomId}/redact/{eventId}/{txnId} */
 roomRoutes.put(clientV3("/rooms/:roomId/redact/:eventId/:txnId"), requireAuth({ allowGuest: true }), jsonBody(ReasonBody, { allowEmpty: true }), async (c) => {
   const { roomId, eventId, txnId } = c.req.param();
-  const body = c.req.valid("json");
+  return c.json({ event_id: await redact(c, roomId, eventId, c.req.valid("json").reason, txnId) });
+});
+
+/** POST /_matrix/client/v3/rooms/{roomId}/redact/{eventId}: the pre-r0.3 form without a txnId, which Synapse still serves (not idempotent: each call is a new redaction). */
+roomRoutes.post(clientV3("/rooms/:roomId/redact/:eventId"), requireAuth({ allowGuest: true }), jsonBody(ReasonBody, { allowEmpty: true }), async (c) => {
+  const { roomId, eventId } = c.req.param();
+  return c.json({ event_id: await redact(c, roomId, eventId, c.req.valid("json").reason, `post-${crypto.randomUUID()}`) });
+});
+
+async function redact(c: { env: Env; get(k: "auth"): AuthInfo }, roomId: string, eventId: string, reason: string | undefined, txnId: string): Promise<string> {
+  const body = { reason };
   const room = await roomStub(c.env, roomId).info();
   const version = room ? getRoomVersion(room.roomVersion) : undefined;
   const content: JsonObject = body.reason !== undefined ? { reason: body.reason } : {};
   // v11+ carries the target in content; older versions at the top level (MSC2174).
   if (version?.redaction === "v11") content.redacts = eventId;
-  const id = await sendAs(c.env, c.get("auth"), roomId, { type: "m.room.redaction", content, ...(version?.redaction === "v11" ? {} : { redacts: eventId }) }, txnId);
-  return c.json({ event_id: id });
-});
+  return sendAs(c.env, c.get("auth"), roomId, { type: "m.room.redaction", content, ...(version?.redaction === "v11" ? {} : { redacts: eventId }) }, txnId);
+}
 
 // ---- membership (client-server-api "Room membership") --------------------------
 
