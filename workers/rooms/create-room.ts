@@ -107,6 +107,8 @@ export function createRoomTemplates(
     out.push(ev("m.room.topic", { topic: req.topic, "m.topic": { "m.text": [{ body: req.topic }] } }));
   }
   for (const u of invitees) {
+    // Another server's user is invited after the room exists, through /invite (its server signs first).
+    if (!inviteeProfiles.has(u)) continue;
     const content: JsonObject = { ...(inviteeProfiles.get(u) ?? {}), membership: "invite" };
     if (req.is_direct) content.is_direct = true;
     out.push(ev("m.room.member", content, u));

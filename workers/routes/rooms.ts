@@ -3,7 +3,7 @@ import { z } from "zod";
 import { buildEvent, checkEventTemplate } from "../../src/event-builder.js";
 import { MatrixError } from "../../src/errors.js";
 import { roomIdFromCreateEvent } from "../../src/event-id.js";
-import { isValidUserId, utf8Length } from "../../src/identifiers.js";
+import { isValidUserId, userIdDomain, utf8Length } from "../../src/identifiers.js";
 import { type JsonObject, JsonObjectSchema } from "../../src/json.js";
 import { getRoomVersion } from "../../src/room-versions.js";
 import type { AppEnv, AuthInfo } from "../app-env.js";
@@ -73,9 +73,11 @@ roomRoutes.post(clientV3("/createRoom"), requireAuth(), jsonBody(CreateRoomBody)
     }
   }
   const inviteeProfiles = new Map<string, JsonObject>();
+  const remoteInvitees: string[] = [];
   for (const u of body.invite ?? []) {
     if (!isValidUserId(u)) throw new MatrixError("M_INVALID_PARAM", `Invalid user ID in invite: ${u}`, 400);
-    inviteeProfiles.set(u, await memberProfile(db, u));
+    if (userIdDomain(u) !== config.serverName) remoteInvitees.push(u);
+    else inviteeProfiles.set(u, await memberProfile(db, u));
   }
   const templates = createRoomTemplates(version, body, auth.userId, await memberProfile(db, auth.userId), alias, inviteeProfiles);
   // creation_content, initial_state and power_level_content_override become events: refuse
@@ -114,6 +116,13 @@ roomRoutes.post(clientV3("/createRoom"), requireAuth(), jsonBody(CreateRoomBody)
   }
   if (body.visibility === "public") {
     await publishRoomStatement(db, roomId, Date.now()).run();
+  }
+  // Other servers' invitees, each through its server; one that fails does not undo the room (as Synapse).
+  for (const u of remoteInvitees) {
+    await inviteRemoteUser(c.env, roomId, auth.userId, u, body.is_direct ? { is_direct: true } : {}).catch((e: unknown) => {
+      if (!(e instanceof MatrixError)) throw e;
+      console.warn(`createRoom ${roomId}: could not invite ${u}: ${e.message}`);
+    });
   }
   return c.json({ room_id: roomId });
 });
