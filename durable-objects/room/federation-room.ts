@@ -192,7 +192,7 @@ export function receiveAcrossGap(store: RoomStore, version: RoomVersion, roomId:
   if (known && !known.outlier) return known.rejected ? { kind: "rejected", reason: known.rejected } : { kind: "duplicate" };
   const remote = storeRemoteState(store, version, roomId, stateIds, fetched);
   const remoteGroup = store.newStateGroup(null, remote.map((r) => ({ type: r.type, stateKey: r.state_key!, nid: r.nid })));
-  const prevRows = [...store.knownEvents(prevEventIds(ev.pdu)).values()].filter((r) => !r.outlier && !r.rejected);
+  const prevRows = [...store.knownEvents(prevEventIds(ev.pdu)).values()].filter((r) => !r.outlier);
   const group = stateOverGroups(store, version, [remoteGroup, ...prevRows.map((r) => r.state_group)])!;
   return receivePdu(store, version, roomId, ev, { stateBefore: group });
 }

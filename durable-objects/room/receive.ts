@@ -124,7 +124,8 @@ export function receivePdu(store: RoomStore, version: RoomVersion, roomId: strin
 
   // Step 5: the state before the event.
   const prevIds = prevEventIds(pdu);
-  const prevRows = [...store.knownEvents(prevIds).values()].filter((r) => !r.outlier && !r.rejected);
+  // A rejected prev event in the DAG counts: its state is the state before it.
+  const prevRows = [...store.knownEvents(prevIds).values()].filter((r) => !r.outlier);
   let before: number | null;
   if (opts.stateBefore !== undefined) {
     before = opts.stateBefore;
@@ -136,7 +137,7 @@ export function receivePdu(store: RoomStore, version: RoomVersion, roomId: strin
   if (pdu.type !== "m.room.create") {
     if (before === null) return reject(store, ev, "no state before the event");
     const verdict = checkStateBefore(store, version, pdu, before, create, ids);
-    if (!verdict.ok) return reject(store, ev, `state before the event: ${verdict.reason}`);
+    if (!verdict.ok) return reject(store, ev, `state before the event: ${verdict.reason}`, before);
   }
 
   // Step 6: the current state (soft failure).
@@ -154,9 +155,16 @@ export function membershipOf(pdu: Pdu): string | null {
 }
 
 /** Rejected events are kept (so they are not fetched and checked again) but never used. */
-export function reject(store: RoomStore, ev: { eventId: string; pdu: Pdu }, reason: string): PduOutcome {
+export function reject(store: RoomStore, ev: { eventId: string; pdu: Pdu }, reason: string, stateBefore?: number): PduOutcome {
   const known = store.eventById(ev.eventId);
-  if (known) store.markRejected(known.nid, reason);
-  else store.insertEvent({ eventId: ev.eventId, pdu: ev.pdu, membership: membershipOf(ev.pdu), stateGroup: 0, outlier: true, rejected: reason });
+  // Rejected with a known state before it: kept in the DAG with that state (a rejected event
+  // changes nothing), so events that cite it still have a state before them (as Synapse).
+  if (known) {
+    if (stateBefore !== undefined && known.outlier) store.deOutlier(known.nid, stateBefore, false);
+    store.markRejected(known.nid, reason);
+  } else {
+    const inDag = stateBefore !== undefined;
+    store.insertEvent({ eventId: ev.eventId, pdu: ev.pdu, membership: membershipOf(ev.pdu), stateGroup: stateBefore ?? 0, outlier: !inDag, rejected: reason });
+  }
   return { kind: "rejected", reason };
 }

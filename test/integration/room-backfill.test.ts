@@ -148,4 +148,30 @@ describe("backfill in the Room DO", () => {
     r = await unwrap(stub.backfill({ events: [m3, m2, m1, early], states: {}, outliers: [] }));
     expect(r).toEqual({ stored: [], rejected: [], needState: [], missingAuth: [] });
   });
+
+  it("an event rejected against the state before it stays in the DAG with that state, so an event citing it is taken", async () => {
+    const me = await registerUser();
+    const h = new History();
+    const create = h.add({ type: "m.room.create", sender: carl, state_key: "", content: { room_version: "12" } });
+    const carlJoin = h.add({ type: "m.room.member", sender: carl, state_key: carl, content: { membership: "join" } });
+    const pl = h.add({ type: "m.room.power_levels", sender: carl, state_key: "", content: { users: {} } });
+    const jr = h.add({ type: "m.room.join_rules", sender: carl, state_key: "", content: { join_rule: "public" } });
+    const malloryJoin = h.add({ type: "m.room.member", sender: mallory, state_key: mallory, content: { membership: "join" } });
+    const stateWithMallory = new Map(h.state);
+    const myJoin = h.add({ type: "m.room.member", sender: me.userId, state_key: me.userId, content: { membership: "join" } });
+    const stub = env.ROOM.getByName(h.roomId) as unknown as RoomApi;
+    const current = [create, carlJoin, pl, jr, malloryJoin];
+    await unwrap(stub.importJoin({ roomId: h.roomId, roomVersion: "12", join: myJoin, state: current, authChain: current }));
+    const kick = h.add({ type: "m.room.member", sender: carl, state_key: mallory, content: { membership: "leave" } });
+    expect((await unwrap(stub.receive("remote.example", [kick]))).outcomes[kick.eventId]).toEqual({ kind: "accepted" });
+    // Mallory after her kick, citing her old join: her auth events allow it (step 4), the state before it does not (step 5).
+    const late = h.add({ type: "m.room.message", sender: mallory, content: { msgtype: "m.text", body: "after the kick" } }, { prev: [kick], state: stateWithMallory });
+    expect((await unwrap(stub.receive("remote.example", [late]))).outcomes[late.eventId]).toMatchObject({ kind: "rejected" });
+    // Carl's next event cites it: its state before is the state before the rejected one (the kick's), not a gap.
+    const next = h.add({ type: "m.room.message", sender: carl, content: { msgtype: "m.text", body: "next" } }, { prev: [late] });
+    expect((await unwrap(stub.receive("remote.example", [next]))).outcomes[next.eventId]).toEqual({ kind: "accepted" });
+    const page = await ok<{ chunk: Ev[] }>(me, v3(h.roomId, "messages?dir=b&limit=20"));
+    expect(bodies(page.chunk)).toContain("next");
+    expect(bodies(page.chunk)).not.toContain("after the kick");
+  });
 });
