@@ -214,6 +214,8 @@ export function clientEventOf(store: RoomStore, version: RoomVersion, roomId: st
   if (row.redacted_by) {
     const by = store.eventById(row.redacted_by);
     const redacted = redactEvent(pdu, version);
+    // Synapse's pair: the redaction's id and the redaction itself (clients and Sytest read either).
+    unsigned.redacted_by = row.redacted_by;
     if (by) unsigned.redacted_because = toClientEvent(store.pduOf(by), by.event_id, roomId) as unknown as JsonObject;
     return toClientEvent(redacted, row.event_id, roomId, unsigned);
   }

@@ -42,12 +42,11 @@ function authOptions(ids: Map<Pdu, string>): AuthOptions {
   return { eventId: (p) => ids.get(p) ?? (typeof p.event_id === "string" ? p.event_id : undefined) };
 }
 
-/** The state of group `group` at the keys `ev` is authorised by, plus the create event. */
-function stateForAuth(store: RoomStore, version: RoomVersion, group: number, pdu: Pdu, create: Pdu | undefined, ids: Map<Pdu, string>): StateMap<Pdu> {
+/** The state at the keys `pdu` is authorised by, each read with `at`, plus the create event. */
+function authStateAt(version: RoomVersion, pdu: Pdu, create: Pdu | undefined, ids: Map<Pdu, string>, store: RoomStore, at: (type: string, key: string) => EventRow | undefined): StateMap<Pdu> {
   const state: StateMap<Pdu> = new Map();
   for (const [ty, sk] of authTypesForEvent(version, pdu)) {
-    const nid = store.stateEntryOfGroup(group, ty, sk);
-    const row = nid !== undefined ? store.eventByNid(nid) : undefined;
+    const row = at(ty, sk);
     if (!row) continue;
     const p = store.pduOf(row);
     ids.set(p, row.event_id);
@@ -57,17 +56,17 @@ function stateForAuth(store: RoomStore, version: RoomVersion, group: number, pdu
   return state;
 }
 
+/** The auth state of `pdu` in state group `group`. */
+function stateForAuth(store: RoomStore, version: RoomVersion, group: number, pdu: Pdu, create: Pdu | undefined, ids: Map<Pdu, string>): StateMap<Pdu> {
+  return authStateAt(version, pdu, create, ids, store, (ty, sk) => {
+    const nid = store.stateEntryOfGroup(group, ty, sk);
+    return nid !== undefined ? store.eventByNid(nid) : undefined;
+  });
+}
+
+/** The auth state of `pdu` in the current state. */
 function currentForAuth(store: RoomStore, version: RoomVersion, pdu: Pdu, create: Pdu | undefined, ids: Map<Pdu, string>): StateMap<Pdu> {
-  const state: StateMap<Pdu> = new Map();
-  for (const [ty, sk] of authTypesForEvent(version, pdu)) {
-    const row = store.currentStateEvent(ty, sk);
-    if (!row) continue;
-    const p = store.pduOf(row);
-    ids.set(p, row.event_id);
-    state.set(stateKey(ty, sk), p);
-  }
-  if (create && !state.has(stateKey("m.room.create", ""))) state.set(stateKey("m.room.create", ""), create);
-  return state;
+  return authStateAt(version, pdu, create, ids, store, (ty, sk) => store.currentStateEvent(ty, sk));
 }
 
 /** Step 4 for one event: authorised by its own auth events ("missing": some are not here). */

@@ -118,6 +118,7 @@ describe("room event pipeline steps", () => {
     expect(mine).toEqual([redaction, other, msg]);
     // The message is redacted: the redaction really happened.
     expect(page.body.chunk.find((e) => e.event_id === msg)!.content).toEqual({});
+    expect(page.body.chunk.find((e) => e.event_id === msg)!.unsigned).toMatchObject({ redacted_by: redaction, redacted_because: { event_id: redaction } });
     // The old form without a txnId (POST, r0) redacts too: each call is a new redaction.
     const post = await callJson<{ event_id: string }>(`/_matrix/client/r0/rooms/${enc(roomId)}/redact/${enc(other)}`, { method: "POST", token: alice.accessToken, json: { reason: "old client" } });
     expect(post.status).toBe(200);
