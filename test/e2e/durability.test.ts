@@ -4,9 +4,10 @@
  * same state. Every acknowledged event appears exactly once, retried txnIds return
  * the original event ids, and every member sees the same order in /messages and /sync.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { workerdChildren } from "./workerd-children.js";
 import { afterAll, describe, expect, it } from "vitest";
 import { fetchJson, startServer, uniqueName, type TestServer } from "./harness.js";
 import { freePort } from "./server.mjs";
@@ -14,22 +15,6 @@ import { freePort } from "./server.mjs";
 const SENDERS = 10;
 const PER_SENDER = 100;
 const KILL_AFTER_ACKS = 300;
-
-/** workerd processes this test process started (the runtime and wrangler's proxy). */
-function workerdChildren(): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (ppid === process.pid && cmd.split("\0")[0]?.endsWith("/workerd")) out.push(Number(pid));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 interface Creds {
   userId: string;

@@ -12,7 +12,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { signJson, type SigningKey } from "../../src/signing.js";
+import type { SigningKey } from "../../src/signing.js";
+import { signedKeyResponse } from "./fake-homeserver.js";
 import { parseXMatrixAuthorization, verifyRequestSignature } from "../../src/x-matrix.js";
 
 export type Behaviour = "ok" | "500" | "close" | "hang" | "stall";
@@ -95,7 +96,7 @@ export class FakeDestination {
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
       const path = req.url ?? "";
-      if (path === "/_matrix/key/v2/server" && this.key) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(this.keyResponse(this.key)));
+      if (path === "/_matrix/key/v2/server" && this.key) return void res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(signedKeyResponse(this.name, this.key)));
       const m = /^\/_matrix\/federation\/v1\/send\/([^/?]+)$/.exec(path);
       if (req.method !== "PUT" || !m) return void res.writeHead(404, { "content-type": "application/json" }).end('{"errcode":"M_UNRECOGNIZED"}');
       const text = Buffer.concat(chunks).toString("utf8");
@@ -118,11 +119,6 @@ export class FakeDestination {
           return void res.write('{"pdus": {');
       }
     });
-  }
-
-  private keyResponse(key: SigningKey): object {
-    const body = { server_name: this.name, valid_until_ts: Date.now() + 3_600_000, verify_keys: { [key.keyId]: { key: key.publicKeyBase64 } }, old_verify_keys: {} };
-    return signJson(body, this.name, key.keyId, key.seed);
   }
 
   private verify(req: IncomingMessage, uri: string, content: TxnBody): boolean {

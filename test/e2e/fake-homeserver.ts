@@ -9,6 +9,12 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { JsonObject } from "../../src/json.js";
 import { signJson, type SigningKey } from "../../src/signing.js";
 
+/** `/_matrix/key/v2/server` of a server named `name` holding `key`, valid for an hour, self-signed. */
+export function signedKeyResponse(name: string, key: SigningKey): JsonObject {
+  const body = { server_name: name, valid_until_ts: Date.now() + 3_600_000, verify_keys: { [key.keyId]: { key: key.publicKeyBase64 } }, old_verify_keys: {} };
+  return signJson(body, name, key.keyId, key.seed) as unknown as JsonObject;
+}
+
 export type Handler = (req: { method: string; path: string; query: URLSearchParams; body: JsonObject | undefined }) => { status: number; json: JsonObject } | undefined;
 
 export class FakeHomeserver {
@@ -54,13 +60,7 @@ export class FakeHomeserver {
     };
     if (url.pathname === "/_matrix/key/v2/server") {
       if (this.keys === "redirect-loop") return send(302, {}, { location: `http://${this.name}/_matrix/key/v2/server` });
-      const body = {
-        server_name: this.name,
-        valid_until_ts: Date.now() + 3_600_000,
-        verify_keys: { [this.key.keyId]: { key: this.key.publicKeyBase64 } },
-        old_verify_keys: {},
-      };
-      return send(200, signJson(body, this.name, this.key.keyId, this.key.seed) as unknown as JsonObject);
+      return send(200, signedKeyResponse(this.name, this.key));
     }
     let body: JsonObject | undefined;
     try {

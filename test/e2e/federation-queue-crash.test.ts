@@ -7,30 +7,15 @@
  * before the request) sends the same transaction — same txnId, same contents — and
  * the remote, which dedupes by txnId, applies it once.
  */
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { workerdChildren } from "./workerd-children.js";
 import { afterAll, expect, it } from "vitest";
 import { FakeDestination, fakeEdu, fakePdu, originOf } from "./fake-destination.js";
 import { REPO_ROOT, freePort, startServer, type TestServer } from "./server.mjs";
 
 const ENTRY = join(REPO_ROOT, "test/e2e/federation-queue-worker.ts");
-
-/** workerd processes this test process started (the runtime and wrangler's proxy); as in durability.test.ts. */
-function workerdChildren(): number[] {
-  const out: number[] = [];
-  for (const pid of readdirSync("/proc").filter((p) => /^\d+$/.test(p))) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
-      if (ppid === process.pid && cmd.split("\0")[0]?.endsWith("/workerd")) out.push(Number(pid));
-    } catch {
-      /* gone */
-    }
-  }
-  return out;
-}
 
 async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;

@@ -14,22 +14,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeDestination, fakeEdu, fakePdu, originOf, type Received } from "./fake-destination.js";
 import { REPO_ROOT, startServer, type TestServer } from "./server.mjs";
 import { signingKeyFromSeed } from "../../src/signing.js";
+import type { DestinationStatus } from "../../services/federation-api.js";
 import { signRequest } from "../../src/x-matrix.js";
 
 const ENTRY = join(REPO_ROOT, "test/e2e/federation-queue-worker.ts");
 
-interface Status {
-  destination: string | null;
-  pendingPdus: number;
-  pendingEdus: number;
-  failures: number;
-  retryAtTs: number | null;
-  lastError: string | null;
-  lastSuccessTs: number | null;
-  droppedPdus?: number;
-  droppedEdus?: number;
-  catchUpRooms?: number;
-}
+type Status = DestinationStatus;
 
 type Item = ReturnType<typeof fakePdu>;
 type EduItem = ReturnType<typeof fakeEdu>;

@@ -8,7 +8,7 @@
  */
 import { Hono } from "hono";
 import { MatrixError } from "../../src/errors.js";
-import type { JsonObject } from "../../src/json.js";
+import { type JsonObject, isJsonObject } from "../../src/json.js";
 import type { AppEnv } from "../app-env.js";
 import { requireAuth } from "../middleware/auth.js";
 import { parseSinceToken, resolveFilter, sync } from "../sync/sync.js";
@@ -32,24 +32,22 @@ function streamFilter(limit: number): string {
   return JSON.stringify({ room: { timeline: { limit }, state: none, ephemeral: none, account_data: none }, account_data: none, presence: none });
 }
 
-const isObject = (v: unknown): v is JsonObject => typeof v === "object" && v !== null && !Array.isArray(v);
-
 function chunkOf(body: JsonObject, userId: string): JsonObject[] {
-  const rooms = isObject(body.rooms) ? body.rooms : {};
+  const rooms = isJsonObject(body.rooms) ? body.rooms : {};
   const out: JsonObject[] = [];
   for (const section of ["join", "leave"]) {
-    const byRoom = isObject(rooms[section]) ? rooms[section] : {};
+    const byRoom = isJsonObject(rooms[section]) ? rooms[section] : {};
     for (const [roomId, room] of Object.entries(byRoom)) {
-      const timeline = isObject(room) && isObject(room.timeline) ? room.timeline : {};
+      const timeline = isJsonObject(room) && isJsonObject(room.timeline) ? room.timeline : {};
       const events = Array.isArray(timeline.events) ? timeline.events : [];
-      for (const e of events) if (isObject(e)) out.push({ ...e, room_id: roomId });
+      for (const e of events) if (isJsonObject(e)) out.push({ ...e, room_id: roomId });
     }
   }
-  const invites = isObject(rooms.invite) ? rooms.invite : {};
+  const invites = isJsonObject(rooms.invite) ? rooms.invite : {};
   for (const [roomId, room] of Object.entries(invites)) {
-    const state = isObject(room) && isObject(room.invite_state) && Array.isArray(room.invite_state.events) ? room.invite_state.events : [];
-    const own = state.find((e) => isObject(e) && e.type === "m.room.member" && e.state_key === userId);
-    if (isObject(own)) out.push({ ...own, room_id: roomId });
+    const state = isJsonObject(room) && isJsonObject(room.invite_state) && Array.isArray(room.invite_state.events) ? room.invite_state.events : [];
+    const own = state.find((e) => isJsonObject(e) && e.type === "m.room.member" && e.state_key === userId);
+    if (isJsonObject(own)) out.push({ ...own, room_id: roomId });
   }
   return out;
 }
