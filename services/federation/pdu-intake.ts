@@ -112,3 +112,9 @@ export function intakeRefusal(raw: unknown, result: IntakeResult | undefined, wh
   }
   return new MatrixError("M_BAD_JSON", `${what}: ${error}`, 400);
 }
+
+/** Steps 1–3 for what a server sent in a list (`unknown`: anything but an array is none), keeping the PDUs that pass. */
+export async function passingPdus(env: Env, version: RoomVersion, list: unknown): Promise<Array<{ eventId: string; pdu: Pdu }>> {
+  const checked = await checkPdus(env, version, Array.isArray(list) ? list : []);
+  return checked.flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
+}

@@ -17,7 +17,7 @@ import { getRoomVersion, type RoomVersion } from "../../src/room-versions.js";
 import type { Env } from "../../services/env.js";
 import { FederationRequestFailed, federationRequest } from "../../services/federation/federation-client.js";
 import { FederationUnreachable } from "../../services/federation/federation-fetch.js";
-import { checkPdus } from "../../services/federation/pdu-intake.js";
+import { checkPdus, passingPdus } from "../../services/federation/pdu-intake.js";
 import { roomServerAcls } from "../../services/d1/server-acl.js";
 import { serverAllowed } from "../../src/server-acl.js";
 import type { PduOutcome } from "../../services/room-api.js";
@@ -142,8 +142,7 @@ export async function receiveWithGaps(
       const res = await federationRequest(env, origin, "POST", `/_matrix/federation/v1/get_missing_events/${encodeURIComponent(roomId)}`, {
         body: { earliest_events: extremities, latest_events: [ev.eventId], limit: GAP_LIMIT, min_depth: 0 },
       }).catch(() => ({}) as JsonObject);
-      const events = Array.isArray(res.events) ? res.events : [];
-      const fetched = (await checkPdus(env, version, events)).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
+      const fetched = await passingPdus(env, version, res.events);
       if (fetched.length === 0) return acrossGap(env, origin, roomId, version, stub, ev, outcome, budget);
       // Oldest first; each may itself need its auth events. One whose prev events are still
       // missing (the gap is longer than what was fetched) is taken on its origin's state, so
@@ -179,8 +178,6 @@ async function acrossGap(
   budget.stateFetches--;
   const room = encodeURIComponent(roomId);
   const at = encodeURIComponent(ev.eventId);
-  const verified = async (list: unknown) =>
-    (await checkPdus(env, version, Array.isArray(list) ? list : [])).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
   const strings = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : []);
   let stateIds: string[];
   let fetched: StoredEvent[];
@@ -194,7 +191,7 @@ async function acrossGap(
       fetched = await fetchEvents(env, origin, version, unknown);
     } else {
       const res = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/state/${room}?event_id=${at}`, { maxResponseBytes: 32 * 1024 * 1024 });
-      fetched = (await Promise.all([verified(res.pdus), verified(res.auth_chain)])).flat();
+      fetched = (await Promise.all([passingPdus(env, version, res.pdus), passingPdus(env, version, res.auth_chain)])).flat();
     }
   } catch (e) {
     if (!(e instanceof FederationRequestFailed || e instanceof FederationUnreachable)) throw e;
@@ -230,8 +227,7 @@ export async function fetchAuthChain(env: Env, origin: string, roomId: string, v
     const res = await federationRequest(env, origin, "GET", `/_matrix/federation/v1/event_auth/${encodeURIComponent(roomId)}/${encodeURIComponent(eventId)}`, {
       maxResponseBytes: 32 * 1024 * 1024,
     });
-    const chain = Array.isArray(res.auth_chain) ? res.auth_chain : [];
-    ok = (await checkPdus(env, version, chain)).flatMap((c) => (c.ok ? [{ eventId: c.eventId, pdu: c.pdu }] : []));
+    ok = await passingPdus(env, version, res.auth_chain);
   } catch (e) {
     if (!(e instanceof FederationRequestFailed || e instanceof FederationUnreachable)) throw e;
     // No /event_auth there (or it failed): the missing ones by id, as Synapse fetches them.
